@@ -1,0 +1,60 @@
+"""Every knob of livechat, read from ``LIVECHAT_*`` environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# templates/, static/ and migrations/ sit at the top of the repository, beside src/.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# Signing with a key everyone can read protects nothing, so it is only tolerated where no
+# real user can be harmed; production refuses to start without its own key.
+DEVELOPMENT_SECRET_KEY = "livechat-development-key-not-secret"  # noqa: S105
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ConfigurationError(RuntimeError):
+    """Settings that must not be used to start the server."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIVECHAT_", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///livechat.db"
+    secret_key: str = ""
+    uploads_dir: Path = Path("uploads")
+
+    session_lifetime_seconds: int = Field(default=14 * 24 * 3600, gt=0)
+    login_max_failures: int = Field(default=5, gt=0)
+    login_lockout_seconds: int = Field(default=15 * 60, gt=0)
+    form_max_bytes: int = Field(default=64 * 1024, gt=0)
+
+    @model_validator(mode="after")
+    def _require_secret_in_production(self) -> Settings:
+        if self.env is Environment.PRODUCTION and len(self.secret_key) < 32:
+            raise ConfigurationError(
+                "LIVECHAT_SECRET_KEY must be set to a random string of at least 32 characters"
+                " in production; make one with: python -c"
+                ' "import secrets; print(secrets.token_urlsafe(48))"'
+            )
+        return self
+
+    @property
+    def signing_key(self) -> str:
+        return self.secret_key or DEVELOPMENT_SECRET_KEY
+
+    @property
+    def cookie_secure(self) -> bool:
+        # Browsers and HTTP clients drop Secure cookies on plain http, which is how the
+        # development server and the test suite are reached.
+        return self.env is Environment.PRODUCTION
