@@ -1,0 +1,37 @@
+"""People and their sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi_users_db_sqlalchemy import SQLAlchemyBaseUserTable
+from fastapi_users_db_sqlalchemy.access_token import SQLAlchemyBaseAccessTokenTable
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from livechat.db import Base, UTCDateTime, utcnow
+
+DISPLAY_NAME_MAX_LENGTH = 40
+
+
+class User(SQLAlchemyBaseUserTable[int], Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(DISPLAY_NAME_MAX_LENGTH))
+    avatar_url: Mapped[str | None] = mapped_column(String(255), default=None)
+    inserted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def initials(self) -> str:
+        """What stands in for an avatar until the user uploads one."""
+        words = self.display_name.split()
+        return "".join(word[0] for word in words[:2]).upper() or "?"
+
+
+class AccessToken(SQLAlchemyBaseAccessTokenTable[int], Base):
+    """A signed-in browser: the session cookie carries ``token``."""
+
+    __tablename__ = "access_tokens"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -1,0 +1,127 @@
+"""Rooms, who belongs to them, and what is said in them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from livechat.accounts.models import User
+from livechat.db import Base, UTCDateTime, utcnow
+
+ROOM_NAME_MAX_LENGTH = 60
+ROOM_DESCRIPTION_MAX_LENGTH = 280
+CLIENT_MSG_ID_MAX_LENGTH = 64
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(ROOM_NAME_MAX_LENGTH))
+    slug: Mapped[str] = mapped_column(String(ROOM_NAME_MAX_LENGTH + 8), unique=True)
+    description: Mapped[str] = mapped_column(String(ROOM_DESCRIPTION_MAX_LENGTH), default="")
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The room's event sequence: bumped by every create, edit and delete of a message, so
+    # a reconnecting page can ask for exactly what it missed.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    inserted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("user_id", "room_id"),
+        CheckConstraint("role IN ('admin', 'member')", name="role"),
+        Index("ix_memberships_room_id", "room_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        # Without AUTOINCREMENT SQLite hands the id of a deleted last row to the next
+        # message, and a client holding the old id would confuse the two.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(Integer)
+    client_msg_id: Mapped[str | None] = mapped_column(String(CLIENT_MSG_ID_MAX_LENGTH))
+    inserted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A deleted message stays as a tombstone with its body cleared, so that pages which
+    # were offline learn of the deletion when they catch up.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    author: Mapped[User] = relationship(lazy="raise")
+    attachments: Mapped[list[Attachment]] = relationship(
+        lazy="raise", order_by="Attachment.id", back_populates="message"
+    )
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+Index("ix_messages_room_id_id", Message.room_id, Message.id)
+Index("ix_messages_room_id_seq", Message.room_id, Message.seq, unique=True)
+Index(
+    "ix_messages_user_id_client_msg_id",
+    Message.user_id,
+    Message.client_msg_id,
+    unique=True,
+)
+
+
+class Attachment(Base):
+    """A file uploaded into a room, attached to a message once that message is sent."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
+    uploader_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    inserted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    message: Mapped[Message | None] = relationship(lazy="raise", back_populates="attachments")

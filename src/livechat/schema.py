@@ -1,0 +1,30 @@
+"""Applying the Alembic migrations: the only way the schema is ever created or changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from livechat.db import sqlite_path
+from livechat.settings import PROJECT_ROOT
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(PROJECT_ROOT / "alembic.ini")
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Bring the database up to ``revision``, creating the SQLite file and its folder."""
+    path = sqlite_path(database_url)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(database_url), revision)
