@@ -1,0 +1,46 @@
+"""Who may read what: the one definition every query about rooms is scoped by.
+
+A private room is readable by its members only; to anyone else it does not exist, so
+lookups answer "not found" rather than "forbidden" and never confirm its name.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livechat.chat.models import Membership, Room
+from livechat.errors import Forbidden, NotFound
+
+
+def readable_by(user_id: int) -> ColumnElement[bool]:
+    is_member = exists().where(Membership.room_id == Room.id, Membership.user_id == user_id)
+    return or_(Room.is_private == false(), is_member)
+
+
+async def find_membership(session: AsyncSession, user_id: int, room_id: int) -> Membership | None:
+    membership: Membership | None = await session.scalar(
+        select(Membership).where(Membership.user_id == user_id, Membership.room_id == room_id)
+    )
+    return membership
+
+
+async def readable_room(session: AsyncSession, user_id: int, slug: str) -> Room:
+    room = await session.scalar(select(Room).where(Room.slug == slug, readable_by(user_id)))
+    if room is None:
+        raise NotFound("This room does not exist, or you are not a member of it.")
+    return room
+
+
+async def require_membership(session: AsyncSession, user_id: int, room: Room) -> Membership:
+    membership = await find_membership(session, user_id, room.id)
+    if membership is None:
+        raise Forbidden(f"Join {room.name} to take part in it.")
+    return membership
+
+
+async def require_admin(session: AsyncSession, user_id: int, room: Room) -> Membership:
+    membership = await require_membership(session, user_id, room)
+    if not membership.is_admin:
+        raise Forbidden(f"Only an admin of {room.name} can do that.")
+    return membership

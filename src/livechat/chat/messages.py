@@ -1,0 +1,168 @@
+"""Messages: posting (idempotently), paging through history, editing and deleting.
+
+Every change to a message stamps it with the room's next event sequence number, so that a
+page which missed some events can ask for everything after the last one it saw.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from livechat.accounts.models import User
+from livechat.chat.access import readable_by, readable_room, require_membership
+from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Message, Room
+from livechat.db import Database, utcnow
+from livechat.errors import BadRequest, Forbidden, NotFound
+
+MESSAGE_MAX_LENGTH = 4000
+PAGE_SIZE = 50
+
+# Control characters have no business in chat text, and search highlighting relies on two
+# of them never occurring in a stored body.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    message: Message
+    created: bool  # False when the client_msg_id had been seen before: nothing was stored
+
+
+def clean_body(body: str) -> str:
+    body = _CONTROL_CHARACTERS.sub("", body.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if not body:
+        raise BadRequest("A message can't be empty.")
+    if len(body) > MESSAGE_MAX_LENGTH:
+        raise BadRequest(
+            f"Messages are at most {MESSAGE_MAX_LENGTH:,} characters; this one has {len(body):,}."
+        )
+    return body
+
+
+def _messages() -> Select[tuple[Message]]:
+    """Messages with what rendering them needs, loaded up front (lazy loads are refused)."""
+    return select(Message).options(selectinload(Message.author), selectinload(Message.attachments))
+
+
+async def _next_seq(session: AsyncSession, room_id: int) -> int:
+    seq = await session.scalar(
+        update(Room)
+        .where(Room.id == room_id)
+        .values(last_seq=Room.last_seq + 1)
+        .returning(Room.last_seq)
+    )
+    if seq is None:
+        raise NotFound("This room no longer exists.")
+    return seq
+
+
+async def create_message(
+    db: Database, user: User, slug: str, body: str, client_msg_id: str | None = None
+) -> Posted:
+    """Post a message. A repeated ``client_msg_id`` returns the first message unchanged, so a
+    retried or doubled send is stored once."""
+    body = clean_body(body)
+    if client_msg_id is not None and not 0 < len(client_msg_id) <= CLIENT_MSG_ID_MAX_LENGTH:
+        raise BadRequest("This message form has expired; reload the page to send again.")
+    async with db.write() as session:
+        room = await readable_room(session, user.id, slug)
+        await require_membership(session, user.id, room)
+        if client_msg_id is not None:
+            seen = await session.scalar(
+                _messages().where(
+                    Message.user_id == user.id, Message.client_msg_id == client_msg_id
+                )
+            )
+            if seen is not None:
+                return Posted(seen, created=False)
+        message = Message(
+            room_id=room.id,
+            user_id=user.id,
+            body=body,
+            client_msg_id=client_msg_id,
+            seq=await _next_seq(session, room.id),
+        )
+        session.add(message)
+        await session.flush()
+        stored = (await session.scalars(_messages().where(Message.id == message.id))).one()
+    return Posted(stored, created=True)
+
+
+async def list_messages(
+    db: Database,
+    user: User,
+    slug: str,
+    *,
+    before: int | None = None,
+    around: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> list[Message]:
+    """A page of a room's history, oldest first: the newest ``limit`` messages, those just
+    before ``before``, or those surrounding ``around``. Deleted messages are left out."""
+    async with db.read() as session:
+        room = await readable_room(session, user.id, slug)
+        visible = _messages().where(Message.room_id == room.id, Message.deleted_at.is_(None))
+        if around is not None:
+            older = await session.scalars(
+                visible.where(Message.id <= around)
+                .order_by(Message.id.desc())
+                .limit(limit // 2 + 1)
+            )
+            newer = await session.scalars(
+                visible.where(Message.id > around).order_by(Message.id).limit(limit // 2)
+            )
+            return [*reversed(older.all()), *newer.all()]
+        if before is not None:
+            visible = visible.where(Message.id < before)
+        page = await session.scalars(visible.order_by(Message.id.desc()).limit(limit))
+        return list(reversed(page.all()))
+
+
+async def _editable_message(session: AsyncSession, user: User, message_id: int) -> Message:
+    found = (
+        await session.execute(
+            _messages()
+            .add_columns(Room)
+            .join(Room, Room.id == Message.room_id)
+            .where(
+                Message.id == message_id,
+                Message.deleted_at.is_(None),
+                readable_by(user.id),
+            )
+        )
+    ).first()
+    if found is None:
+        raise NotFound("This message no longer exists.")
+    message: Message = found.Message
+    room: Room = found.Room
+    membership = await require_membership(session, user.id, room)
+    if message.user_id != user.id and not membership.is_admin:
+        raise Forbidden("You can only change your own messages.")
+    return message
+
+
+async def edit_message(db: Database, user: User, message_id: int, body: str) -> Message:
+    body = clean_body(body)
+    async with db.write() as session:
+        message = await _editable_message(session, user, message_id)
+        if message.user_id != user.id:
+            raise Forbidden("You can only edit your own messages.")
+        message.body = body
+        message.edited_at = utcnow()
+        message.seq = await _next_seq(session, message.room_id)
+    return message
+
+
+async def delete_message(db: Database, user: User, message_id: int) -> Message:
+    """Delete a message (one's own, or any as an admin of its room), leaving a tombstone."""
+    async with db.write() as session:
+        message = await _editable_message(session, user, message_id)
+        message.body = ""
+        message.deleted_at = utcnow()
+        message.seq = await _next_seq(session, message.room_id)
+    return message

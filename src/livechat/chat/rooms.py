@@ -1,0 +1,211 @@
+"""Rooms and memberships: creating, listing, renaming, deleting, joining and leaving."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livechat.accounts.models import User
+from livechat.chat.access import (
+    find_membership,
+    readable_by,
+    readable_room,
+    require_admin,
+    require_membership,
+)
+from livechat.chat.models import (
+    ROOM_DESCRIPTION_MAX_LENGTH,
+    ROOM_NAME_MAX_LENGTH,
+    Membership,
+    Role,
+    Room,
+)
+from livechat.db import Database
+from livechat.errors import BadRequest, NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class RoomListing:
+    room: Room
+    member_count: int
+    role: Role | None
+
+    @property
+    def is_member(self) -> bool:
+        return self.role is not None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomAccess:
+    """A room as one user may see it: ``membership`` is None for a visitor of a public room."""
+
+    room: Room
+    membership: Membership | None
+
+    @property
+    def is_member(self) -> bool:
+        return self.membership is not None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.membership is not None and self.membership.is_admin
+
+
+def slugify(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug[:ROOM_NAME_MAX_LENGTH].rstrip("-") or "room"
+
+
+def clean_room_fields(name: str, description: str) -> tuple[str, str]:
+    name = " ".join(name.split())
+    description = description.strip()
+    if not name:
+        raise BadRequest("A room needs a name.")
+    if len(name) > ROOM_NAME_MAX_LENGTH:
+        raise BadRequest(f"Room names are at most {ROOM_NAME_MAX_LENGTH} characters.")
+    if len(description) > ROOM_DESCRIPTION_MAX_LENGTH:
+        raise BadRequest(f"Descriptions are at most {ROOM_DESCRIPTION_MAX_LENGTH} characters.")
+    return name, description
+
+
+async def _unique_slug(session: AsyncSession, name: str, room_id: int | None = None) -> str:
+    base = slugify(name)
+    similar = select(Room.slug).where(
+        (Room.slug == base) | Room.slug.startswith(f"{base}-", autoescape=True)
+    )
+    if room_id is not None:
+        similar = similar.where(Room.id != room_id)
+    taken = set(await session.scalars(similar))
+    slug, suffix = base, 2
+    while slug in taken:
+        slug, suffix = f"{base}-{suffix}", suffix + 1
+    return slug
+
+
+async def create_room(
+    db: Database,
+    user: User,
+    *,
+    name: str,
+    description: str = "",
+    is_private: bool = False,
+) -> Room:
+    name, description = clean_room_fields(name, description)
+    async with db.write() as session:
+        room = Room(
+            name=name,
+            description=description,
+            slug=await _unique_slug(session, name),
+            creator_id=user.id,
+            is_private=is_private,
+        )
+        session.add(room)
+        await session.flush()
+        session.add(Membership(user_id=user.id, room_id=room.id, role=Role.ADMIN))
+    return room
+
+
+async def update_room(db: Database, user: User, slug: str, *, name: str, description: str) -> Room:
+    """Rename or redescribe a room (admins only); a new name brings a new slug."""
+    name, description = clean_room_fields(name, description)
+    async with db.write() as session:
+        room = await readable_room(session, user.id, slug)
+        await require_admin(session, user.id, room)
+        if name != room.name:
+            room.slug = await _unique_slug(session, name, room_id=room.id)
+        room.name, room.description = name, description
+    return room
+
+
+async def delete_room(db: Database, user: User, slug: str) -> Room:
+    async with db.write() as session:
+        room = await readable_room(session, user.id, slug)
+        await require_admin(session, user.id, room)
+        await session.delete(room)
+    return room
+
+
+async def list_rooms(db: Database, user: User) -> list[RoomListing]:
+    """Every room the user may see, with its member count and the user's role in it."""
+    member_count = (
+        select(func.count(Membership.id))
+        .where(Membership.room_id == Room.id)
+        .correlate(Room)
+        .scalar_subquery()
+    )
+    own_role = (
+        select(Membership.role)
+        .where(Membership.room_id == Room.id, Membership.user_id == user.id)
+        .correlate(Room)
+        .scalar_subquery()
+    )
+    async with db.read() as session:
+        rows = await session.execute(
+            select(Room, member_count, own_role)
+            .where(readable_by(user.id))
+            .order_by(func.lower(Room.name), Room.id)
+        )
+        return [
+            RoomListing(room, count, Role(role) if role else None) for room, count, role in rows
+        ]
+
+
+async def get_room(db: Database, user: User, slug: str) -> RoomAccess:
+    async with db.read() as session:
+        room = await readable_room(session, user.id, slug)
+        return RoomAccess(room, await find_membership(session, user.id, room.id))
+
+
+async def join_room(db: Database, user: User, slug: str) -> Membership:
+    """Join a public room; joining twice is harmless. Private rooms are joined by invitation."""
+    async with db.write() as session:
+        room = await readable_room(session, user.id, slug)
+        membership = await find_membership(session, user.id, room.id)
+        if membership is None:
+            if room.is_private:
+                raise NotFound("This room does not exist, or you are not a member of it.")
+            membership = Membership(user_id=user.id, room_id=room.id, role=Role.MEMBER)
+            session.add(membership)
+    return membership
+
+
+async def add_member(db: Database, admin: User, slug: str, email: str) -> Membership:
+    """Invite someone, by email, into a room the caller administers."""
+    async with db.write() as session:
+        room = await readable_room(session, admin.id, slug)
+        await require_admin(session, admin.id, room)
+        invitee = await session.scalar(
+            select(User).where(func.lower(User.email) == email.strip().lower())
+        )
+        if invitee is None:
+            raise BadRequest(f"No one has signed up as {email.strip()}.")
+        membership = await find_membership(session, invitee.id, room.id)
+        if membership is None:
+            membership = Membership(user_id=invitee.id, room_id=room.id, role=Role.MEMBER)
+            session.add(membership)
+    return membership
+
+
+async def leave_room(db: Database, user: User, slug: str) -> None:
+    """Leave a room. A room is never left without an admin while it has members: when its
+    last admin leaves, the longest-standing member takes over."""
+    async with db.write() as session:
+        room = await readable_room(session, user.id, slug)
+        membership = await require_membership(session, user.id, room)
+        await session.execute(delete(Membership).where(Membership.id == membership.id))
+        if membership.is_admin:
+            await _ensure_an_admin(session, room)
+
+
+async def _ensure_an_admin(session: AsyncSession, room: Room) -> None:
+    members = select(Membership).where(Membership.room_id == room.id)
+    if await session.scalar(members.where(Membership.role == Role.ADMIN).limit(1)) is not None:
+        return
+    successor = await session.scalar(members.order_by(Membership.joined_at, Membership.id))
+    if successor is not None:
+        successor.role = Role.ADMIN

@@ -1,0 +1,43 @@
+"""The errors the service layer raises, each carrying the HTTP status it is shown with.
+
+Routes never build error responses themselves: one handler renders these as a page, a form
+message or a ``#flash`` fragment.
+"""
+
+from __future__ import annotations
+
+
+class LivechatError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(LivechatError):
+    status_code = 400
+
+
+class Forbidden(LivechatError):
+    status_code = 403
+
+
+class NotFound(LivechatError):
+    status_code = 404
+
+
+class PayloadTooLarge(LivechatError):
+    status_code = 413
+
+
+class RateLimited(LivechatError):
+    status_code = 429
+
+    def __init__(self, message: str, retry_after_ms: int) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
+
+    @property
+    def retry_after_seconds(self) -> int:
+        return max(1, -(-self.retry_after_ms // 1000))
