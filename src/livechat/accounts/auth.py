@@ -1,0 +1,225 @@
+"""Signing up, signing in and out, and editing an account, on fastapi-users.
+
+fastapi-users provides the pieces: the user and access-token database adapters, the
+database token strategy (a session is a row in ``access_tokens``, deleted on log-out), the
+cookie transport and argon2 hashing. Argon2 deliberately costs tens of milliseconds of CPU,
+so hashing and verifying run in a worker thread, never on the event loop and never while
+holding the database's write lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import Response
+from fastapi.responses import RedirectResponse
+from fastapi_users import BaseUserManager, IntegerIDMixin
+from fastapi_users.authentication import AuthenticationBackend, CookieTransport
+from fastapi_users.authentication.strategy.db import DatabaseStrategy
+from fastapi_users.password import PasswordHelper
+from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
+from fastapi_users_db_sqlalchemy.access_token import SQLAlchemyAccessTokenDatabase
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livechat.accounts.models import DISPLAY_NAME_MAX_LENGTH, AccessToken, User
+from livechat.db import Database
+from livechat.errors import BadRequest
+from livechat.settings import Environment, Settings
+
+SESSION_COOKIE = "livechat_session"
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 128  # argon2 takes any length; this only bounds the work per request
+EMAIL_MAX_LENGTH = 320
+
+# A short list of the passwords attackers try first; length rules alone let them through.
+COMMON_PASSWORDS = frozenset(
+    {
+        "1234567890",
+        "0123456789",
+        "password123",
+        "password1234",
+        "qwertyuiop",
+        "iloveyou123",
+        "letmein1234",
+        "welcome123",
+        "abc1234567",
+        "1q2w3e4r5t",
+    }
+)
+
+
+class UserManager(IntegerIDMixin, BaseUserManager[User, int]):
+    """Resolves session tokens to users; the account rules live in ``Accounts``."""
+
+
+def check_password(password: str, email: str) -> None:
+    problem = _password_problem(password, email)
+    if problem is not None:
+        raise BadRequest(problem)
+
+
+def _password_problem(password: str, email: str) -> str | None:
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return f"Passwords need at least {PASSWORD_MIN_LENGTH} characters."
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return f"Passwords are at most {PASSWORD_MAX_LENGTH} characters."
+    if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
+        return "That password is too easy to guess; try a few unrelated words."
+    local_part = email.partition("@")[0].lower()
+    if len(local_part) >= 4 and local_part in password.lower():
+        return "Your password must not contain your email address."
+    return None
+
+
+def clean_display_name(display_name: str) -> str:
+    display_name = " ".join(display_name.split())
+    if not display_name:
+        raise BadRequest("Tell us what to call you.")
+    if len(display_name) > DISPLAY_NAME_MAX_LENGTH:
+        raise BadRequest(f"Display names are at most {DISPLAY_NAME_MAX_LENGTH} characters.")
+    return display_name
+
+
+def clean_email(email: str) -> str:
+    email = email.strip()
+    local, at, domain = email.rpartition("@")
+    if not (at and local and "." in domain) or len(email) > EMAIL_MAX_LENGTH or " " in email:
+        raise BadRequest("Enter an email address like name@example.com.")
+    return email.lower()
+
+
+class PageCookieTransport(CookieTransport):
+    """The cookie transport, answering the HTML forms with redirects instead of 204s."""
+
+    async def get_login_response(self, token: str) -> Response:
+        return self._set_login_cookie(RedirectResponse("/rooms", status_code=303), token)
+
+    async def get_logout_response(self) -> Response:
+        return self._set_logout_cookie(RedirectResponse("/users/log_in", status_code=303))
+
+
+class Accounts:
+    """The account operations the pages call; each opens the transaction it needs."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._lifetime = settings.session_lifetime_seconds
+        self._secret = settings.signing_key
+        self.transport = PageCookieTransport(
+            cookie_name=SESSION_COOKIE,
+            cookie_max_age=settings.session_lifetime_seconds,
+            cookie_secure=settings.cookie_secure,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+        )
+        self.backend: AuthenticationBackend[User, int] = AuthenticationBackend(
+            name="session", transport=self.transport, get_strategy=self._strategy
+        )
+        self.passwords = _password_helper(settings.env)
+
+    def _strategy(self, session: AsyncSession) -> DatabaseStrategy[User, int, AccessToken]:
+        return DatabaseStrategy(SQLAlchemyAccessTokenDatabase(session, AccessToken), self._lifetime)
+
+    @staticmethod
+    def _users(session: AsyncSession) -> SQLAlchemyUserDatabase[User, int]:
+        return SQLAlchemyUserDatabase(session, User)
+
+    def _manager(self, session: AsyncSession) -> UserManager:
+        manager = UserManager(self._users(session), self.passwords)
+        manager.reset_password_token_secret = manager.verification_token_secret = self._secret
+        return manager
+
+    async def user_for_token(self, token: str | None) -> User | None:
+        """The active user a session cookie belongs to, if it is still valid."""
+        if not token:
+            return None
+        async with self._db.read() as session:
+            user = await self._strategy(session).read_token(token, self._manager(session))
+        return user if user is not None and user.is_active else None
+
+    async def register(self, *, email: str, password: str, display_name: str) -> Response:
+        """Create an account and sign it in; the response sets the session cookie."""
+        email, display_name = clean_email(email), clean_display_name(display_name)
+        check_password(password, email)
+        async with self._db.read() as session:
+            if await self._users(session).get_by_email(email) is not None:
+                raise _email_taken(email)
+        hashed = await asyncio.to_thread(self.passwords.hash, password)
+        async with self._db.write() as session:
+            user_db = self._users(session)
+            if await user_db.get_by_email(email) is not None:
+                raise _email_taken(email)
+            user = await user_db.create(
+                {"email": email, "hashed_password": hashed, "display_name": display_name}
+            )
+            return await self.backend.login(self._strategy(session), user)
+
+    async def authenticate(self, email: str, password: str) -> User | None:
+        async with self._db.read() as session:
+            user = await self._users(session).get_by_email(email.strip())
+        if user is None:
+            # Hash anyway, so a wrong email takes as long as a wrong password.
+            await asyncio.to_thread(self.passwords.hash, password)
+            return None
+        verified, new_hash = await asyncio.to_thread(
+            self.passwords.verify_and_update, password, user.hashed_password
+        )
+        if not verified or not user.is_active:
+            return None
+        if new_hash is not None:
+            async with self._db.write() as session:
+                await self._users(session).update(user, {"hashed_password": new_hash})
+        return user
+
+    async def log_in(self, user: User) -> Response:
+        async with self._db.write() as session:
+            return await self.backend.login(self._strategy(session), user)
+
+    async def log_out(self, user: User, token: str) -> Response:
+        async with self._db.write() as session:
+            return await self.backend.logout(self._strategy(session), user, token)
+
+    async def update_profile(self, user: User, *, display_name: str, email: str) -> User:
+        display_name, email = clean_display_name(display_name), clean_email(email)
+        async with self._db.write() as session:
+            user_db = self._users(session)
+            if email != user.email.lower() and await user_db.get_by_email(email) is not None:
+                raise _email_taken(email)
+            stored = await user_db.get(user.id)
+            assert stored is not None
+            return await user_db.update(stored, {"display_name": display_name, "email": email})
+
+    async def change_password(
+        self, user: User, *, current: str, new: str, keep_session: str
+    ) -> None:
+        """Change the password and sign out every other session, which may be the one the
+        password change is meant to lock out."""
+        if await self.authenticate(user.email, current) is None:
+            raise BadRequest("Your current password is not right.")
+        check_password(new, user.email)
+        hashed = await asyncio.to_thread(self.passwords.hash, new)
+        async with self._db.write() as session:
+            stored = await session.get(User, user.id)
+            assert stored is not None
+            stored.hashed_password = hashed
+            # The base class types its columns as plain values; the table has the real ones.
+            tokens = AccessToken.__table__.c
+            await session.execute(
+                delete(AccessToken).where(tokens.user_id == user.id, tokens.token != keep_session)
+            )
+
+
+def _email_taken(email: str) -> BadRequest:
+    return BadRequest(f"An account for {email} already exists. Log in instead?")
+
+
+def _password_helper(env: Environment) -> PasswordHelper:
+    if env is Environment.TEST:
+        # The suite signs up hundreds of people; full-strength argon2 would add minutes.
+        return PasswordHelper(
+            PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),))
+        )
+    return PasswordHelper()
