@@ -1,0 +1,55 @@
+"""Builds the ASGI application: routes, middleware, error handlers and the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from livechat.accounts import pages as account_pages
+from livechat.accounts.auth import Accounts
+from livechat.accounts.throttle import LoginThrottle
+from livechat.db import Database
+from livechat.settings import PROJECT_ROOT, Settings
+from livechat.web import pages, profile, rooms
+from livechat.web.csrf import CSRFMiddleware
+from livechat.web.errors import error_response, install_error_handlers
+from livechat.web.security import SecurityHeadersMiddleware
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        app.state.db = db
+        app.state.accounts = Accounts(db, settings)
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="livechat", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.state.settings = settings
+    app.state.login_throttle = LoginThrottle(
+        max_failures=settings.login_max_failures, window_seconds=settings.login_lockout_seconds
+    )
+
+    app.add_middleware(
+        CSRFMiddleware,
+        secret=settings.signing_key,
+        secure_cookie=settings.cookie_secure,
+        max_form_bytes=settings.form_max_bytes,
+        refusal=error_response,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
+    for router in (pages.router, account_pages.router, rooms.router, profile.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,52 @@
+"""What routes declare they need: the database, the accounts, the signed-in user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from livechat.accounts.auth import SESSION_COOKIE, Accounts
+from livechat.accounts.models import User
+from livechat.db import Database
+from livechat.settings import Settings
+
+
+class LoginRequired(Exception):
+    """Raised for a signed-out visitor on a members-only page; answered with a redirect."""
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_accounts(request: Request) -> Accounts:
+    accounts: Accounts = request.app.state.accounts
+    return accounts
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def current_user(
+    request: Request, accounts: Annotated[Accounts, Depends(get_accounts)]
+) -> User | None:
+    user = await accounts.user_for_token(request.cookies.get(SESSION_COOKIE))
+    request.state.user = user
+    return user
+
+
+async def require_user(user: Annotated[User | None, Depends(current_user)]) -> User:
+    if user is None:
+        raise LoginRequired
+    return user
+
+
+DB = Annotated[Database, Depends(get_db)]
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+MaybeUser = Annotated[User | None, Depends(current_user)]
+CurrentUser = Annotated[User, Depends(require_user)]

@@ -1,0 +1,14 @@
+// livechat's only script of its own: it configures htmx. Every feature is HTML rendered on
+// the server; see DESIGN.md. Loaded with `defer` after htmx, so this runs before htmx starts.
+htmx.config.allowEval = false; // an injected hx-* attribute must never run code
+htmx.config.allowScriptTags = false;
+htmx.config.includeIndicatorStyles = false; // the Content-Security-Policy forbids inline styles
+htmx.config.selfRequestsOnly = true;
+// 4xx responses carry the message the person needs to see (the server retargets them to
+// #flash), so they are swapped like successes; 5xx stay errors.
+htmx.config.responseHandling = [
+  { code: "204", swap: false },
+  { code: "[23]..", swap: true },
+  { code: "4..", swap: true, error: false },
+  { code: "...", swap: false, error: true },
+];
