@@ -1,0 +1,69 @@
+"""The ``livechat`` command: serve, migrate, seed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from livechat import schema
+from livechat.seed import seed_demo_data
+from livechat.settings import ConfigurationError, Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ConfigurationError as error:
+        sys.exit(f"livechat: {error}")
+
+
+def serve(args: argparse.Namespace) -> None:
+    settings = _settings()
+    schema.upgrade(settings.database_url)
+    uvicorn.run(
+        "livechat.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        ws_max_size=64 * 1024,
+    )
+
+
+def migrate(_args: argparse.Namespace) -> None:
+    schema.upgrade(_settings().database_url)
+
+
+def seed(_args: argparse.Namespace) -> None:
+    settings = _settings()
+    schema.upgrade(settings.database_url)
+    print(asyncio.run(seed_demo_data(settings)))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="livechat", description="A real-time chat server.")
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    serve_parser = commands.add_parser("serve", help="apply migrations, then serve")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes; keep 1 until the hub has a shared backend",
+    )
+    serve_parser.set_defaults(run=serve)
+
+    commands.add_parser("migrate", help="apply pending migrations").set_defaults(run=migrate)
+    commands.add_parser("seed", help="add demo users, rooms and messages").set_defaults(run=seed)
+
+    args = parser.parse_args(argv)
+    args.run(args)
