@@ -11,6 +11,13 @@ from livechat.db import sqlite_path
 from livechat.settings import PROJECT_ROOT
 
 
+def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
+    """Which database objects Alembic compares with the models. The FTS5 table and its
+    shadow tables are managed by hand in their migration; the models do not describe them,
+    so autogenerate must not offer to drop them."""
+    return not (type_ == "table" and name is not None and name.startswith("messages_fts"))
+
+
 def alembic_config(database_url: str) -> Config:
     config = Config(PROJECT_ROOT / "alembic.ini")
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
