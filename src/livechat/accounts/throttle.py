@@ -32,6 +32,10 @@ class LoginThrottle:
         self._max_keys = max_keys
         self._failures: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
 
+    def __len__(self) -> int:
+        """How many email and address pairs are being tracked."""
+        return len(self._failures)
+
     @staticmethod
     def key(email: str, address: str) -> tuple[str, str]:
         return email.strip().lower(), address

@@ -1,0 +1,107 @@
+"""Fixtures shared by the whole suite: a migrated database per test, people, an app."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from livechat import schema
+from livechat.accounts.auth import Accounts
+from livechat.accounts.models import User
+from livechat.app import create_app
+from livechat.db import Database
+from livechat.settings import Environment, Settings
+from tests.helpers import PASSWORD, MakeUser, sqlite_url
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One database migrated to head, copied for each test: migrating per test is slow."""
+    path = tmp_path_factory.mktemp("template") / "livechat.db"
+    schema.upgrade(sqlite_url(path))
+    return path
+
+
+@pytest.fixture
+def database_url(migrated_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "livechat.db"
+    shutil.copyfile(migrated_template, path)
+    return sqlite_url(path)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env=Environment.TEST,
+        database_url=database_url,
+        secret_key="test-secret-key-that-is-long-enough-to-sign",
+        uploads_dir=tmp_path / "uploads",
+    )
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def make_user(db: Database, settings: Settings) -> MakeUser:
+    passwords = Accounts(db, settings).passwords
+
+    async def make(display_name: str, email: str | None = None) -> User:
+        email = email or f"{display_name.split()[0].lower()}@example.com"
+        async with db.write() as session:
+            user = User(
+                email=email, display_name=display_name, hashed_password=passwords.hash(PASSWORD)
+            )
+            session.add(user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+async def alice(make_user: MakeUser) -> User:
+    return await make_user("Alice Martin")
+
+
+@pytest.fixture
+async def bob(make_user: MakeUser) -> User:
+    return await make_user("Bob Okafor")
+
+
+@pytest.fixture
+async def carol(make_user: MakeUser) -> User:
+    return await make_user("Carol Nguyen")
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+def _browser(app: FastAPI) -> httpx.AsyncClient:
+    """A browser-like client: it keeps its own cookies and follows no redirects."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with _browser(app) as http:
+        yield http
+
+
+@pytest.fixture
+async def other_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A second browser on the same server, for a second person."""
+    async with _browser(app) as http:
+        yield http

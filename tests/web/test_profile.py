@@ -1,0 +1,75 @@
+"""The profile page: display name, email and password."""
+
+from __future__ import annotations
+
+import httpx
+
+from livechat.accounts.models import User
+from tests.helpers import PASSWORD, log_in, submit
+
+NEW_PASSWORD = "an entirely new passphrase"
+
+
+async def test_changing_the_display_name_and_email(client: httpx.AsyncClient, alice: User) -> None:
+    await log_in(client, alice)
+
+    response = await submit(
+        client,
+        "/profile",
+        {"display_name": "Alice M.", "email": "alice.m@example.com"},
+        page="/profile",
+    )
+
+    assert response.headers["location"] == "/profile?saved=profile"
+    page = (await client.get("/profile?saved=profile")).text
+    assert "Your profile is saved" in page
+    assert 'value="Alice M."' in page
+    assert 'value="alice.m@example.com"' in page
+
+
+async def test_an_email_someone_else_has_is_refused(
+    client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    await log_in(client, alice)
+
+    response = await submit(
+        client, "/profile", {"display_name": "Alice", "email": bob.email}, page="/profile"
+    )
+
+    assert response.status_code == 400
+    assert "already exists" in response.text
+
+
+async def test_changing_the_password_needs_the_current_one(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    await log_in(client, alice)
+
+    response = await submit(
+        client,
+        "/profile/password",
+        {"current_password": "wrong", "new_password": NEW_PASSWORD},
+        page="/profile",
+    )
+
+    assert response.status_code == 400
+    assert "current password is not right" in response.text
+
+
+async def test_a_new_password_works_and_signs_out_other_sessions(
+    client: httpx.AsyncClient, other_client: httpx.AsyncClient, alice: User
+) -> None:
+    await log_in(client, alice)
+    await log_in(other_client, alice)
+
+    response = await submit(
+        client,
+        "/profile/password",
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        page="/profile",
+    )
+
+    assert response.headers["location"] == "/profile?saved=password"
+    assert (await client.get("/rooms")).status_code == 200
+    assert (await other_client.get("/rooms")).status_code == 303
+    await log_in(other_client, alice, NEW_PASSWORD)

@@ -1,0 +1,174 @@
+"""The room list and room pages, driven through HTTP like a browser without JavaScript."""
+
+from __future__ import annotations
+
+import httpx
+
+from livechat.accounts.models import User
+from livechat.chat import messages, rooms
+from livechat.db import Database
+from tests.helpers import log_in, submit
+
+
+async def test_the_room_list_shows_rooms_with_member_counts_and_the_callers_role(
+    client: httpx.AsyncClient, db: Database, alice: User, bob: User
+) -> None:
+    general = await rooms.create_room(db, alice, name="General", description="Everything")
+    await rooms.join_room(db, bob, general.slug)
+    await log_in(client, bob)
+
+    page = (await client.get("/rooms")).text
+
+    assert f'id="room-{general.id}"' in page
+    assert "Everything" in page
+    assert "2 members" in page
+    assert "joined" in page
+
+
+async def test_creating_a_room_opens_it_and_makes_the_creator_its_admin(
+    client: httpx.AsyncClient, db: Database, alice: User
+) -> None:
+    await log_in(client, alice)
+
+    response = await submit(
+        client, "/rooms", {"name": "Design Reviews", "description": "Crits"}, page="/rooms"
+    )
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/rooms/design-reviews"
+    room = (await client.get("/rooms/design-reviews")).text
+    assert "Design Reviews" in room
+    assert "Room settings" in room  # only admins see it
+
+
+async def test_a_room_without_a_name_is_refused_with_the_form_kept(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    await log_in(client, alice)
+
+    response = await submit(client, "/rooms", {"name": "  ", "description": "kept"}, page="/rooms")
+
+    assert response.status_code == 400
+    assert "A room needs a name" in response.text
+    assert ">kept</textarea>" in response.text
+
+
+async def test_room_names_and_messages_are_escaped_on_every_page(
+    client: httpx.AsyncClient, db: Database, alice: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="<b>bold</b>")
+    await messages.create_message(db, alice, room.slug, '<img src=x onerror="alert(1)">')
+    await log_in(client, alice)
+
+    listing = (await client.get("/rooms")).text
+    page = (await client.get(f"/rooms/{room.slug}")).text
+
+    for html in (listing, page):
+        assert "<b>bold</b>" not in html
+        assert "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
+
+
+async def test_a_private_room_is_invisible_to_non_members_on_every_path(
+    client: httpx.AsyncClient, db: Database, alice: User, bob: User
+) -> None:
+    secret = await rooms.create_room(db, alice, name="Secret plans", is_private=True)
+    posted = await messages.create_message(db, alice, secret.slug, "the launch date")
+    await log_in(client, bob)
+
+    assert "Secret plans" not in (await client.get("/rooms")).text
+    for path in (
+        f"/rooms/{secret.slug}",
+        f"/rooms/{secret.slug}/messages?before={posted.message.id + 1}",
+    ):
+        response = await client.get(path)
+        assert response.status_code == 404
+        assert "the launch date" not in response.text
+        assert "Secret plans" not in response.text
+    joined = await submit(client, f"/rooms/{secret.slug}/join", {}, page="/rooms")
+    assert joined.status_code == 404
+
+
+async def test_an_invited_member_can_open_a_private_room(
+    client: httpx.AsyncClient, db: Database, alice: User, bob: User
+) -> None:
+    secret = await rooms.create_room(db, alice, name="Secret plans", is_private=True)
+    await log_in(client, alice)
+
+    invited = await submit(
+        client, f"/rooms/{secret.slug}/members", {"email": bob.email}, page="/rooms"
+    )
+
+    assert invited.status_code == 303
+    assert (await rooms.get_room(db, bob, secret.slug)).is_member
+
+
+async def test_joining_and_leaving_a_public_room(
+    client: httpx.AsyncClient, db: Database, alice: User, bob: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await log_in(client, bob)
+
+    assert "Join room" in (await client.get(f"/rooms/{room.slug}")).text
+    joined = await submit(client, f"/rooms/{room.slug}/join", {}, page="/rooms")
+    assert joined.headers["location"] == f"/rooms/{room.slug}"
+    assert (await rooms.get_room(db, bob, room.slug)).is_member
+
+    left = await submit(client, f"/rooms/{room.slug}/leave", {}, page="/rooms")
+    assert left.headers["location"] == "/rooms"
+    assert not (await rooms.get_room(db, bob, room.slug)).is_member
+
+
+async def test_the_room_page_shows_the_newest_fifty_and_loads_older_ones_on_scroll(
+    client: httpx.AsyncClient, db: Database, alice: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    for number in range(1, 61):
+        await messages.create_message(db, alice, room.slug, f"message number {number}")
+    await log_in(client, alice)
+
+    page = (await client.get(f"/rooms/{room.slug}")).text
+    assert page.count('<article id="message-') == 50
+    assert "message number 60" in page
+    assert "message number 10<" not in page
+    oldest_shown = page.split('<article id="message-')[1].split('"')[0]
+    assert f"messages?before={oldest_shown}" in page
+
+    older = (await client.get(f"/rooms/{room.slug}/messages?before={oldest_shown}")).text
+    assert older.count('<article id="message-') == 10
+    assert "message number 1<" in older
+    assert "very beginning" in older
+
+
+async def test_only_an_admin_can_rename_a_room(
+    client: httpx.AsyncClient, db: Database, alice: User, bob: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await rooms.join_room(db, bob, room.slug)
+    await log_in(client, bob)
+
+    refused = await submit(
+        client, f"/rooms/{room.slug}/settings", {"name": "Mine now"}, page="/rooms"
+    )
+
+    assert refused.status_code == 403
+    assert "Only an admin" in refused.text
+    assert (await rooms.get_room(db, alice, room.slug)).room.name == "General"
+
+
+async def test_deleting_a_room_needs_an_admin_and_a_confirmation(
+    client: httpx.AsyncClient, db: Database, alice: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await log_in(client, alice)
+
+    unconfirmed = await submit(client, f"/rooms/{room.slug}/delete", {}, page="/rooms")
+    assert unconfirmed.status_code == 400
+    assert len(await rooms.list_rooms(db, alice)) == 1
+
+    confirmed = await submit(
+        client, f"/rooms/{room.slug}/delete", {"confirm": "yes"}, page="/rooms"
+    )
+    assert confirmed.headers["location"] == "/rooms"
+    assert await rooms.list_rooms(db, alice) == []
