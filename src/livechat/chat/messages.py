@@ -24,7 +24,7 @@ PAGE_SIZE = 50
 
 # Control characters have no business in chat text, and search highlighting relies on two
 # of them never occurring in a stored body.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class Posted:
 
 
 def clean_body(body: str) -> str:
-    body = _CONTROL_CHARACTERS.sub("", body.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    body = CONTROL_CHARACTERS.sub("", body.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not body:
         raise BadRequest("A message can't be empty.")
     if len(body) > MESSAGE_MAX_LENGTH:
@@ -111,7 +111,7 @@ async def list_messages(
             older = await session.scalars(
                 visible.where(Message.id <= around)
                 .order_by(Message.id.desc())
-                .limit(limit // 2 + 1)
+                .limit(limit - limit // 2)
             )
             newer = await session.scalars(
                 visible.where(Message.id > around).order_by(Message.id).limit(limit // 2)

@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import text
 
 from livechat.accounts.models import User
+from livechat.chat.messages import CONTROL_CHARACTERS
 from livechat.db import Database, UTCDateTime
 
 MAX_QUERY_CHARACTERS = 200
@@ -52,8 +53,10 @@ def to_fts_query(user_input: str) -> str | None:
     """Turn anything a person types into a safe FTS5 query, or None when nothing is left
     to search for. Every term is required; the last one matches as a prefix unless it is
     a quoted phrase."""
+    # FTS5 stops reading a query at a NUL, which would leave a quote open.
+    user_input = CONTROL_CHARACTERS.sub(" ", user_input[:MAX_QUERY_CHARACTERS])
     terms: list[tuple[str, bool]] = []
-    for match in _TOKENS.finditer(user_input[:MAX_QUERY_CHARACTERS]):
+    for match in _TOKENS.finditer(user_input):
         phrase, word = match.groups()
         candidate = " ".join((phrase if phrase is not None else word).split())
         if _WORD.search(candidate):
