@@ -1,0 +1,557 @@
+"""Messages: posting (idempotently), paging through history, editing and deleting."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from livechat.accounts.models import User
+from livechat.chat import messages, rooms
+from livechat.chat.messages import MESSAGE_MAX_LENGTH, PAGE_SIZE
+from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Message
+from livechat.db import Database
+from livechat.errors import BadRequest, Forbidden, NotFound
+
+
+async def general(db: Database, admin: User, *members: User) -> str:
+    """A public room created by ``admin`` that ``members`` have joined; returns its slug."""
+    room = await rooms.create_room(db, admin, name="General")
+    for member in members:
+        await rooms.join_room(db, member, room.slug)
+    return room.slug
+
+
+async def post(db: Database, user: User, slug: str, body: str) -> Message:
+    posted = await messages.create_message(db, user, slug, body)
+    assert posted.created
+    return posted.message
+
+
+async def post_many(db: Database, user: User, slug: str, count: int) -> list[Message]:
+    return [await post(db, user, slug, f"message {n}") for n in range(count)]
+
+
+async def last_seq(db: Database, user: User, slug: str) -> int:
+    return (await rooms.get_room(db, user, slug)).room.last_seq
+
+
+async def stored_count(db: Database) -> int:
+    async with db.read() as session:
+        count = await session.scalar(select(func.count()).select_from(Message))
+    assert count is not None
+    return count
+
+
+# Who may post
+
+
+async def test_a_member_can_post_a_message(db: Database, alice: User) -> None:
+    slug = await general(db, alice)
+
+    posted = await messages.create_message(db, alice, slug, "Hello, world")
+
+    assert posted.created
+    assert posted.message.body == "Hello, world"
+    assert posted.message.user_id == alice.id
+    assert posted.message.author.display_name == "Alice Martin"
+    assert posted.message.edited_at is None
+    assert not posted.message.is_deleted
+    assert [m.id for m in await messages.list_messages(db, alice, slug)] == [posted.message.id]
+
+
+async def test_a_visitor_of_a_public_room_must_join_before_posting(
+    db: Database, alice: User, bob: User
+) -> None:
+    slug = await general(db, alice)
+
+    with pytest.raises(Forbidden, match="Join General"):
+        await messages.create_message(db, bob, slug, "hi")
+
+    assert await stored_count(db) == 0
+    assert await last_seq(db, alice, slug) == 0
+
+
+async def test_posting_to_a_private_room_one_is_not_in_is_not_found(
+    db: Database, alice: User, bob: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="Secret Plans", is_private=True)
+
+    with pytest.raises(NotFound):
+        await messages.create_message(db, bob, room.slug, "hi")
+
+    assert await stored_count(db) == 0
+
+
+async def test_posting_to_an_unknown_room_is_not_found(db: Database, alice: User) -> None:
+    with pytest.raises(NotFound):
+        await messages.create_message(db, alice, "nowhere", "hi")
+
+
+# What a body may be
+
+
+async def test_a_body_is_trimmed(db: Database, alice: User) -> None:
+    slug = await general(db, alice)
+
+    message = await post(db, alice, slug, "  \n\t hello there \n  ")
+
+    assert message.body == "hello there"
+
+
+async def test_control_characters_are_stripped_but_tabs_and_newlines_kept(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+
+    message = await post(db, alice, slug, "he\x00l\x02l\x03o\x1b\x7f\tthere\r\nnext\rline")
+
+    assert message.body == "hello\tthere\nnext\nline"
+
+
+@pytest.mark.parametrize("body", ["", " ", "   \n\t  ", "\x00\x01\x02", "\r\n\r\n"])
+async def test_an_empty_or_blank_message_is_rejected(db: Database, alice: User, body: str) -> None:
+    slug = await general(db, alice)
+
+    with pytest.raises(BadRequest, match="empty"):
+        await messages.create_message(db, alice, slug, body)
+
+    assert await stored_count(db) == 0
+
+
+async def test_a_message_of_exactly_the_maximum_length_is_accepted(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    assert MESSAGE_MAX_LENGTH == 4000
+
+    message = await post(db, alice, slug, "  " + "x" * 4000 + "  ")
+
+    assert message.body == "x" * 4000
+
+
+async def test_a_message_one_character_too_long_is_rejected(db: Database, alice: User) -> None:
+    slug = await general(db, alice)
+
+    with pytest.raises(BadRequest, match="4,000"):
+        await messages.create_message(db, alice, slug, "x" * 4001)
+
+    assert await stored_count(db) == 0
+
+
+def test_clean_body_is_what_posting_and_editing_store() -> None:
+    assert messages.clean_body("  a\x00b\r\nc  ") == "ab\nc"
+    with pytest.raises(BadRequest):
+        messages.clean_body(" \x07 ")
+
+
+@pytest.mark.parametrize("client_msg_id", ["", "x" * (CLIENT_MSG_ID_MAX_LENGTH + 1)])
+async def test_a_malformed_client_message_id_is_rejected(
+    db: Database, alice: User, client_msg_id: str
+) -> None:
+    slug = await general(db, alice)
+
+    with pytest.raises(BadRequest):
+        await messages.create_message(db, alice, slug, "hi", client_msg_id)
+
+    assert await stored_count(db) == 0
+
+
+# The room's event sequence
+
+
+async def test_every_create_edit_and_delete_bumps_the_rooms_sequence(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    seqs: list[int] = []
+
+    first = await post(db, alice, slug, "one")
+    seqs.append(first.seq)
+    second = await post(db, alice, slug, "two")
+    seqs.append(second.seq)
+    seqs.append((await messages.edit_message(db, alice, first.id, "one, edited")).seq)
+    seqs.append((await messages.delete_message(db, alice, second.id)).seq)
+    seqs.append((await post(db, alice, slug, "three")).seq)
+
+    assert all(earlier < later for earlier, later in pairwise(seqs))
+    assert await last_seq(db, alice, slug) == seqs[-1]
+
+
+async def test_a_rooms_sequence_starts_at_zero_and_matches_its_latest_change(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    assert await last_seq(db, alice, slug) == 0
+
+    message = await post(db, alice, slug, "hello")
+    assert await last_seq(db, alice, slug) == message.seq
+
+    edited = await messages.edit_message(db, alice, message.id, "hello again")
+    assert edited.seq > message.seq
+    assert await last_seq(db, alice, slug) == edited.seq
+
+
+async def test_rooms_have_separate_sequences(db: Database, alice: User) -> None:
+    general_slug = await general(db, alice)
+    other = await rooms.create_room(db, alice, name="Other")
+    await post_many(db, alice, general_slug, 3)
+
+    message = await post(db, alice, other.slug, "first in other")
+
+    assert message.seq == 1
+    assert await last_seq(db, alice, other.slug) == 1
+    assert await last_seq(db, alice, general_slug) == 3
+
+
+# Idempotent posting
+
+
+async def test_posting_twice_with_the_same_client_msg_id_stores_one_message(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+
+    first = await messages.create_message(db, alice, slug, "hello", "abc-123")
+    seq_after_first = await last_seq(db, alice, slug)
+    second = await messages.create_message(db, alice, slug, "hello (retried)", "abc-123")
+
+    assert first.created
+    assert not second.created
+    assert second.message.id == first.message.id
+    assert second.message.body == "hello"
+    assert second.message.author.id == alice.id
+    assert await stored_count(db) == 1
+    assert await last_seq(db, alice, slug) == seq_after_first
+    assert [m.body for m in await messages.list_messages(db, alice, slug)] == ["hello"]
+
+
+async def test_two_people_using_the_same_client_msg_id_post_two_messages(
+    db: Database, alice: User, bob: User
+) -> None:
+    slug = await general(db, alice, bob)
+
+    from_alice = await messages.create_message(db, alice, slug, "from alice", "same-id")
+    from_bob = await messages.create_message(db, bob, slug, "from bob", "same-id")
+
+    assert from_alice.created
+    assert from_bob.created
+    assert from_alice.message.id != from_bob.message.id
+    assert [m.body for m in await messages.list_messages(db, alice, slug)] == [
+        "from alice",
+        "from bob",
+    ]
+
+
+async def test_messages_without_a_client_msg_id_are_all_stored(db: Database, alice: User) -> None:
+    slug = await general(db, alice)
+
+    first = await messages.create_message(db, alice, slug, "same words")
+    second = await messages.create_message(db, alice, slug, "same words")
+
+    assert first.created
+    assert second.created
+    assert first.message.id != second.message.id
+    assert await stored_count(db) == 2
+
+
+# History
+
+
+async def test_history_is_the_newest_page_oldest_first(db: Database, alice: User) -> None:
+    slug = await general(db, alice)
+    posted = await post_many(db, alice, slug, PAGE_SIZE + 10)
+
+    page = await messages.list_messages(db, alice, slug)
+
+    assert PAGE_SIZE == 50
+    assert [m.id for m in page] == [m.id for m in posted[-PAGE_SIZE:]]
+    assert page[0].body == "message 10"
+    assert page[-1].body == f"message {PAGE_SIZE + 9}"
+
+
+async def test_paging_back_with_before_covers_the_whole_history_without_gaps_or_overlaps(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    posted = await post_many(db, alice, slug, 2 * PAGE_SIZE + 17)
+
+    pages = [await messages.list_messages(db, alice, slug)]
+    while True:
+        older = await messages.list_messages(db, alice, slug, before=pages[-1][0].id)
+        if not older:
+            break
+        pages.append(older)
+
+    assert [len(page) for page in pages] == [PAGE_SIZE, PAGE_SIZE, 17]
+    seen = [m.id for page in reversed(pages) for m in page]
+    assert seen == [m.id for m in posted]
+    assert len(set(seen)) == len(seen)
+
+
+async def test_before_with_a_limit_returns_the_messages_just_before(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    posted = await post_many(db, alice, slug, 10)
+
+    page = await messages.list_messages(db, alice, slug, before=posted[6].id, limit=3)
+
+    assert [m.body for m in page] == ["message 3", "message 4", "message 5"]
+
+
+async def test_around_returns_messages_on_both_sides_of_the_target(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    posted = await post_many(db, alice, slug, 100)
+    target = posted[40]
+    limit = 10
+
+    page = await messages.list_messages(db, alice, slug, around=target.id, limit=limit)
+
+    ids = [m.id for m in page]
+    all_ids = [m.id for m in posted]
+    assert target.id in ids
+    position = ids.index(target.id)
+    assert position >= limit // 2 - 1  # older messages before it
+    assert len(ids) - position - 1 >= limit // 2 - 1  # newer messages after it
+    assert len(ids) == limit
+    start = all_ids.index(ids[0])
+    assert ids == all_ids[start : start + len(ids)]  # one contiguous stretch, oldest first
+
+
+async def test_around_the_first_message_returns_it_with_newer_ones(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    posted = await post_many(db, alice, slug, 20)
+
+    page = await messages.list_messages(db, alice, slug, around=posted[0].id, limit=10)
+
+    assert page[0].id == posted[0].id
+    assert [m.id for m in page] == [m.id for m in posted[: len(page)]]
+    assert len(page) > 1
+
+
+async def test_deleted_messages_are_left_out_of_history(db: Database, alice: User) -> None:
+    slug = await general(db, alice)
+    first, second, third = await post_many(db, alice, slug, 3)
+
+    await messages.delete_message(db, alice, second.id)
+
+    history = await messages.list_messages(db, alice, slug)
+    assert [m.id for m in history] == [first.id, third.id]
+    around = await messages.list_messages(db, alice, slug, around=first.id)
+    assert second.id not in [m.id for m in around]
+
+
+async def test_deleted_messages_do_not_shorten_a_page(db: Database, alice: User) -> None:
+    slug = await general(db, alice)
+    posted = await post_many(db, alice, slug, 12)
+    for message in posted[-3:]:
+        await messages.delete_message(db, alice, message.id)
+
+    page = await messages.list_messages(db, alice, slug, limit=5)
+
+    assert [m.body for m in page] == [f"message {n}" for n in range(4, 9)]
+
+
+async def test_a_visitor_can_read_a_public_rooms_history(
+    db: Database, alice: User, bob: User
+) -> None:
+    slug = await general(db, alice)
+    await post(db, alice, slug, "welcome")
+
+    assert [m.body for m in await messages.list_messages(db, bob, slug)] == ["welcome"]
+
+
+async def test_a_private_rooms_history_is_not_found_by_non_members(
+    db: Database, alice: User, bob: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="Secret Plans", is_private=True)
+    await post(db, alice, room.slug, "the plan")
+
+    with pytest.raises(NotFound):
+        await messages.list_messages(db, bob, room.slug)
+
+
+# Deleting
+
+
+async def test_a_member_can_delete_their_own_message(db: Database, alice: User, bob: User) -> None:
+    slug = await general(db, alice, bob)
+    message = await post(db, bob, slug, "oops")
+
+    tombstone = await messages.delete_message(db, bob, message.id)
+
+    assert tombstone.id == message.id
+    assert tombstone.is_deleted
+    assert tombstone.body == ""
+    assert await messages.list_messages(db, alice, slug) == []
+
+
+async def test_an_admin_can_delete_anyones_message(db: Database, alice: User, bob: User) -> None:
+    slug = await general(db, alice, bob)
+    message = await post(db, bob, slug, "spam")
+
+    tombstone = await messages.delete_message(db, alice, message.id)
+
+    assert tombstone.is_deleted
+    assert await messages.list_messages(db, bob, slug) == []
+
+
+async def test_a_member_cannot_delete_someone_elses_message(
+    db: Database, alice: User, bob: User, carol: User
+) -> None:
+    slug = await general(db, alice, bob, carol)
+    message = await post(db, bob, slug, "mine")
+
+    with pytest.raises(Forbidden):
+        await messages.delete_message(db, carol, message.id)
+
+    assert [m.body for m in await messages.list_messages(db, alice, slug)] == ["mine"]
+
+
+async def test_a_visitor_cannot_delete_a_message(db: Database, alice: User, bob: User) -> None:
+    slug = await general(db, alice)
+    message = await post(db, alice, slug, "hello")
+
+    with pytest.raises(Forbidden):
+        await messages.delete_message(db, bob, message.id)
+
+    assert [m.body for m in await messages.list_messages(db, alice, slug)] == ["hello"]
+
+
+async def test_a_stranger_cannot_delete_a_message_in_a_private_room(
+    db: Database, alice: User, bob: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="Secret Plans", is_private=True)
+    message = await post(db, alice, room.slug, "the plan")
+
+    with pytest.raises(NotFound):
+        await messages.delete_message(db, bob, message.id)
+
+    assert [m.body for m in await messages.list_messages(db, alice, room.slug)] == ["the plan"]
+
+
+async def test_a_deleted_message_cannot_be_deleted_or_edited_again(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    message = await post(db, alice, slug, "gone soon")
+    await messages.delete_message(db, alice, message.id)
+    seq = await last_seq(db, alice, slug)
+
+    with pytest.raises(NotFound):
+        await messages.delete_message(db, alice, message.id)
+    with pytest.raises(NotFound):
+        await messages.edit_message(db, alice, message.id, "back again")
+
+    assert await last_seq(db, alice, slug) == seq
+
+
+async def test_an_unknown_message_is_not_found(db: Database, alice: User) -> None:
+    await general(db, alice)
+
+    with pytest.raises(NotFound):
+        await messages.delete_message(db, alice, 12345)
+    with pytest.raises(NotFound):
+        await messages.edit_message(db, alice, 12345, "hi")
+
+
+# Editing
+
+
+async def test_the_author_can_edit_a_message(db: Database, alice: User, bob: User) -> None:
+    slug = await general(db, alice, bob)
+    message = await post(db, bob, slug, "helo")
+
+    edited = await messages.edit_message(db, bob, message.id, "  hello\x00  ")
+
+    assert edited.id == message.id
+    assert edited.body == "hello"
+    assert edited.edited_at is not None
+    assert edited.edited_at >= message.inserted_at
+    [listed] = await messages.list_messages(db, alice, slug)
+    assert listed.body == "hello"
+    assert listed.edited_at is not None
+
+
+async def test_someone_else_cannot_edit_a_message(
+    db: Database, alice: User, bob: User, carol: User
+) -> None:
+    slug = await general(db, alice, bob, carol)
+    message = await post(db, bob, slug, "original")
+
+    with pytest.raises(Forbidden):
+        await messages.edit_message(db, carol, message.id, "tampered")
+
+    [listed] = await messages.list_messages(db, alice, slug)
+    assert listed.body == "original"
+    assert listed.edited_at is None
+
+
+async def test_even_an_admin_cannot_edit_someone_elses_message(
+    db: Database, alice: User, bob: User
+) -> None:
+    slug = await general(db, alice, bob)
+    message = await post(db, bob, slug, "original")
+
+    with pytest.raises(Forbidden):
+        await messages.edit_message(db, alice, message.id, "put words in bob's mouth")
+
+    [listed] = await messages.list_messages(db, alice, slug)
+    assert listed.body == "original"
+
+
+async def test_an_edit_to_an_empty_body_is_rejected(db: Database, alice: User) -> None:
+    slug = await general(db, alice)
+    message = await post(db, alice, slug, "original")
+
+    with pytest.raises(BadRequest):
+        await messages.edit_message(db, alice, message.id, "  \x00 ")
+
+    [listed] = await messages.list_messages(db, alice, slug)
+    assert listed.body == "original"
+    assert listed.edited_at is None
+
+
+async def test_an_author_who_left_the_room_can_no_longer_edit(
+    db: Database, alice: User, bob: User
+) -> None:
+    slug = await general(db, alice, bob)
+    message = await post(db, bob, slug, "original")
+    await rooms.leave_room(db, bob, slug)
+
+    with pytest.raises(Forbidden):
+        await messages.edit_message(db, bob, message.id, "changed")
+
+
+# Ids
+
+
+async def test_message_ids_are_never_reused_after_the_newest_row_is_removed(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    *_, newest = await post_many(db, alice, slug, 3)
+    async with db.write() as session:
+        await session.execute(delete(Message).where(Message.id == newest.id))
+
+    replacement = await post(db, alice, slug, "after the removal")
+
+    assert replacement.id > newest.id
+
+
+async def test_message_ids_increase_after_deleting_the_newest_message(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    *_, newest = await post_many(db, alice, slug, 3)
+    await messages.delete_message(db, alice, newest.id)
+
+    replacement = await post(db, alice, slug, "after the delete")
+
+    assert replacement.id > newest.id
