@@ -91,7 +91,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 def _browser(app: FastAPI) -> httpx.AsyncClient:
     """A browser-like client: it keeps its own cookies and follows no redirects."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver")
 
 
 @pytest.fixture

@@ -55,6 +55,6 @@ class Settings(BaseSettings):
 
     @property
     def cookie_secure(self) -> bool:
-        # Browsers and HTTP clients drop Secure cookies on plain http, which is how the
-        # development server and the test suite are reached.
-        return self.env is Environment.PRODUCTION
+        # The development server is reached over plain http, where clients other than
+        # browsers on localhost drop Secure cookies; everywhere else they must be Secure.
+        return self.env is not Environment.DEVELOPMENT
