@@ -1,0 +1,130 @@
+"""Supervisors: run children, restart the ones that crash, give up when that is hopeless.
+
+A bare ``asyncio.TaskGroup`` is one-for-all: one failing task cancels its siblings. Here
+each child runs inside its own restart loop within the group, which makes the strategy
+one-for-one. A child that crashes more than ``max_restarts`` times within ``within_seconds``
+escalates: the supervisor fails, the group cancels the other children, and the failure
+reaches whoever supervises the supervisor (ultimately the application's lifespan).
+
+Children are *permanent* (restarted whenever they end) or *transient* (restarted only
+after a crash; a normal return means their work is done, like an idle room closing).
+Children may be added while the supervisor runs, which makes it a DynamicSupervisor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+log = logging.getLogger(__name__)
+
+# OTP's default intensity: three crashes in five seconds is a crash loop, not bad luck.
+MAX_RESTARTS = 3
+WITHIN_SECONDS = 5.0
+
+
+class Restart(Enum):
+    PERMANENT = "permanent"
+    TRANSIENT = "transient"
+
+
+@dataclass(frozen=True)
+class Child:
+    name: str
+    start: Callable[[], Awaitable[None]]
+    restart: Restart = Restart.PERMANENT
+    on_exit: Callable[[], None] | None = field(default=None, compare=False)
+
+
+class TooManyRestarts(RuntimeError):
+    """A child crashed more often than the restart intensity allows."""
+
+
+class Supervisor:
+    def __init__(
+        self,
+        name: str,
+        children: list[Child] | None = None,
+        *,
+        max_restarts: int = MAX_RESTARTS,
+        within_seconds: float = WITHIN_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self._initial = list(children or [])
+        self._max_restarts = max_restarts
+        self._within = within_seconds
+        self._clock = clock
+        self._group: asyncio.TaskGroup | None = None
+        self._children: list[asyncio.Task[None]] = []
+        self._started = asyncio.Event()
+
+    async def run(self) -> None:
+        """Run every child until cancelled, or until one exceeds the restart intensity.
+        Cancelled, it stops its children one by one, the last started first, so nothing
+        outlives what it depends on."""
+        async with asyncio.TaskGroup() as group:
+            self._group = group
+            for child in self._initial:
+                self.start_child(child)
+            self._started.set()
+            try:
+                await asyncio.Event().wait()  # children run until the supervisor is cancelled
+            finally:
+                self._group = None
+                self._started.clear()
+                for task in reversed(self._children):
+                    task.cancel()
+                    await asyncio.wait([task])
+                self._children.clear()
+
+    async def wait_started(self) -> None:
+        await self._started.wait()
+
+    def start_child(self, child: Child) -> asyncio.Task[None]:
+        if self._group is None:
+            raise RuntimeError(f"supervisor {self.name} is not running")
+        task = self._group.create_task(self._supervise(child), name=f"{self.name}/{child.name}")
+        self._children.append(task)
+        task.add_done_callback(self._forget_task)
+        return task
+
+    def _forget_task(self, task: asyncio.Task[None]) -> None:
+        if task in self._children:
+            self._children.remove(task)
+
+    async def _supervise(self, child: Child) -> None:
+        restarts: deque[float] = deque()
+        try:
+            while True:
+                error: Exception | None = None
+                try:
+                    await child.start()
+                except Exception as crash:
+                    error = crash
+                if error is None and child.restart is Restart.TRANSIENT:
+                    return
+                self._count_restart(child, restarts, error)
+        finally:
+            if child.on_exit is not None:
+                child.on_exit()
+
+    def _count_restart(self, child: Child, restarts: deque[float], error: Exception | None) -> None:
+        """Record one restart of ``child``, escalating when there were too many lately."""
+        now = self._clock()
+        restarts.append(now)
+        while restarts and restarts[0] <= now - self._within:
+            restarts.popleft()
+        if len(restarts) > self._max_restarts:
+            raise TooManyRestarts(
+                f"{child.name} restarted {len(restarts)} times in {self._within:g} s"
+            ) from error
+        if error is not None:
+            log.error("%s: %s crashed; restarting it", self.name, child.name, exc_info=error)
+        else:
+            log.warning("%s: %s exited; restarting it", self.name, child.name)
