@@ -1,0 +1,1 @@
+"""How the hub moves bytes between processes; only an in-memory backend exists so far."""

@@ -1,0 +1,135 @@
+"""Pub/sub of rendered fragments by topic, the counterpart of Phoenix PubSub.
+
+A fragment is rendered once and published once; the hub's dispatcher hands the same object
+to every subscriber of its topic with ``put_nowait`` into that subscriber's bounded queue.
+Each connection drains its own queue in its own writer task, so a slow client delays no
+one. A subscriber whose queue overflows is marked so its connection closes with 1013 (try
+again later); the page reconnects by itself and catches up from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from livechat.realtime.backends.base import HubBackend
+
+Topic = str
+
+# Enough for a burst of activity while a healthy browser is busy for a moment; a client
+# that falls further behind is cheaper to resynchronise than to wait for.
+SUBSCRIBER_QUEUE_SIZE = 256
+
+
+def room_topic(room_id: int) -> Topic:
+    return f"room:{room_id}"
+
+
+def presence_topic(room_id: int) -> Topic:
+    return f"room:{room_id}:presence"
+
+
+def membership_topic(room_id: int, user_id: int) -> Topic:
+    """Events for one person's connections to one room: being removed from it."""
+    return f"room:{room_id}:member:{user_id}"
+
+
+LOBBY_TOPIC: Topic = "rooms:lobby"
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """What a page receives: HTML to swap in; ``seq``, the room event it brings the page up
+    to (None for presence and typing); ``close``, a WebSocket close code for an event after
+    which the page must stop listening (its room was deleted, or it was removed)."""
+
+    html: str
+    seq: int | None = None
+    close: int | None = None
+
+    def encode(self) -> bytes:
+        return json.dumps([self.html, self.seq, self.close]).encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Broadcast:
+        html, seq, close = json.loads(payload)
+        return cls(html, seq, close)
+
+
+class Subscription:
+    """One connection's outbox: a bounded queue of the broadcasts for its topics, into
+    which the connection may also put its own replies so that everything leaves in order."""
+
+    def __init__(self, topics: tuple[Topic, ...], queue_size: int) -> None:
+        self.topics = topics
+        self._queue: asyncio.Queue[object] = asyncio.Queue(queue_size)
+        self.overflowed = False
+
+    def deliver(self, item: object) -> None:
+        if self.overflowed:
+            return
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            # Wake the writer so it notices at once; what is queued is stale now anyway.
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(None)
+
+    async def next(self) -> object | None:
+        """The next item, or None once this subscriber has fallen too far behind."""
+        item = await self._queue.get()
+        return None if self.overflowed else item
+
+
+class Hub:
+    def __init__(self, backend: HubBackend, *, queue_size: int = SUBSCRIBER_QUEUE_SIZE) -> None:
+        self._backend = backend
+        self._queue_size = queue_size
+        self._subscribers: defaultdict[Topic, set[Subscription]] = defaultdict(set)
+
+    async def run(self) -> None:
+        """The dispatcher: takes each published event once and fans it out locally."""
+        await self._backend.connect()
+        try:
+            for topic in list(self._subscribers):
+                await self._backend.subscribe(topic)
+            while True:
+                topic, payload = await self._backend.next_published()
+                subscribers = self._subscribers.get(topic)
+                if not subscribers:
+                    continue
+                broadcast = Broadcast.decode(payload)
+                for subscription in list(subscribers):
+                    subscription.deliver(broadcast)
+        finally:
+            await self._backend.disconnect()
+
+    async def publish(self, topic: Topic, broadcast: Broadcast) -> None:
+        await self._backend.publish(topic, broadcast.encode())
+
+    @asynccontextmanager
+    async def subscribe(self, *topics: Topic) -> AsyncIterator[Subscription]:
+        subscription = Subscription(topics, self._queue_size)
+        for topic in topics:
+            first = not self._subscribers[topic]
+            self._subscribers[topic].add(subscription)
+            if first:
+                await self._backend.subscribe(topic)
+        try:
+            yield subscription
+        finally:
+            for topic in topics:
+                subscribers = self._subscribers[topic]
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscribers[topic]
+                    await self._backend.unsubscribe(topic)
+
+    def subscriber_count(self, topic: Topic) -> int:
+        return len(self._subscribers.get(topic, ()))
