@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, gt=0)
     login_lockout_seconds: int = Field(default=15 * 60, gt=0)
     form_max_bytes: int = Field(default=64 * 1024, gt=0)
+    room_idle_seconds: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -25,8 +25,12 @@ async def find_membership(session: AsyncSession, user_id: int, room_id: int) -> 
     return membership
 
 
-async def readable_room(session: AsyncSession, user_id: int, slug: str) -> Room:
-    room = await session.scalar(select(Room).where(Room.slug == slug, readable_by(user_id)))
+RoomRef = int | str  # a room's id, or its slug as it appears in URLs
+
+
+async def readable_room(session: AsyncSession, user_id: int, ref: RoomRef) -> Room:
+    match_ref = Room.id == ref if isinstance(ref, int) else Room.slug == ref
+    room = await session.scalar(select(Room).where(match_ref, readable_by(user_id)))
     if room is None:
         raise NotFound("This room does not exist, or you are not a member of it.")
     return room

@@ -9,18 +9,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from livechat.accounts.models import User
-from livechat.chat.access import readable_by, readable_room, require_membership
+from livechat.chat.access import RoomRef, readable_by, readable_room, require_membership
 from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Message, Room
 from livechat.db import Database, utcnow
 from livechat.errors import BadRequest, Forbidden, NotFound
 
 MESSAGE_MAX_LENGTH = 4000
 PAGE_SIZE = 50
+# A page that missed more than this many events reloads its message list instead of
+# replaying them one by one.
+REPLAY_LIMIT = 200
 
 # Control characters have no business in chat text, and search highlighting relies on two
 # of them never occurring in a stored body.
@@ -62,7 +65,7 @@ async def _next_seq(session: AsyncSession, room_id: int) -> int:
 
 
 async def create_message(
-    db: Database, user: User, slug: str, body: str, client_msg_id: str | None = None
+    db: Database, user: User, room_ref: RoomRef, body: str, client_msg_id: str | None = None
 ) -> Posted:
     """Post a message. A repeated ``client_msg_id`` returns the first message unchanged, so a
     retried or doubled send is stored once."""
@@ -70,7 +73,7 @@ async def create_message(
     if client_msg_id is not None and not 0 < len(client_msg_id) <= CLIENT_MSG_ID_MAX_LENGTH:
         raise BadRequest("This message form has expired; reload the page to send again.")
     async with db.write() as session:
-        room = await readable_room(session, user.id, slug)
+        room = await readable_room(session, user.id, room_ref)
         await require_membership(session, user.id, room)
         if client_msg_id is not None:
             seen = await session.scalar(
@@ -123,19 +126,18 @@ async def list_messages(
         return list(reversed(page.all()))
 
 
-async def _editable_message(session: AsyncSession, user: User, message_id: int) -> Message:
-    found = (
-        await session.execute(
-            _messages()
-            .add_columns(Room)
-            .join(Room, Room.id == Message.room_id)
-            .where(
-                Message.id == message_id,
-                Message.deleted_at.is_(None),
-                readable_by(user.id),
-            )
-        )
-    ).first()
+async def _editable_message(
+    session: AsyncSession, user: User, message_id: int, room_id: int | None = None
+) -> Message:
+    query = (
+        _messages()
+        .add_columns(Room)
+        .join(Room, Room.id == Message.room_id)
+        .where(Message.id == message_id, Message.deleted_at.is_(None), readable_by(user.id))
+    )
+    if room_id is not None:
+        query = query.where(Message.room_id == room_id)
+    found = (await session.execute(query)).first()
     if found is None:
         raise NotFound("This message no longer exists.")
     message: Message = found.Message
@@ -158,11 +160,75 @@ async def edit_message(db: Database, user: User, message_id: int, body: str) -> 
     return message
 
 
-async def delete_message(db: Database, user: User, message_id: int) -> Message:
-    """Delete a message (one's own, or any as an admin of its room), leaving a tombstone."""
+async def delete_message(
+    db: Database, user: User, message_id: int, *, room_id: int | None = None
+) -> Message:
+    """Delete a message (one's own, or any as an admin of its room), leaving a tombstone.
+    With ``room_id``, a message of any other room is not found."""
     async with db.write() as session:
-        message = await _editable_message(session, user, message_id)
+        message = await _editable_message(session, user, message_id, room_id)
         message.body = ""
         message.deleted_at = utcnow()
         message.seq = await _next_seq(session, message.room_id)
     return message
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """How far a page has seen a room: its last event and the newest message id it knows
+    of. Messages with a larger id are new to that page; the others it may be showing."""
+
+    seq: int
+    last_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    messages: list[Message]
+    cursor: Cursor
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What changed in a room after a cursor, in event order, tombstones included.
+    ``complete`` is False when more changed than can be replayed one by one."""
+
+    messages: list[Message]
+    cursor: Cursor
+    complete: bool
+
+
+async def _cursor(session: AsyncSession, room: Room) -> Cursor:
+    last_id = await session.scalar(select(func.max(Message.id)).where(Message.room_id == room.id))
+    return Cursor(room.last_seq, last_id or 0)
+
+
+async def latest_page(db: Database, user: User, room_ref: RoomRef) -> Page:
+    """The newest page of a room together with the cursor it is current to."""
+    async with db.read() as session:
+        room = await readable_room(session, user.id, room_ref)
+        page = await session.scalars(
+            _messages()
+            .where(Message.room_id == room.id, Message.deleted_at.is_(None))
+            .order_by(Message.id.desc())
+            .limit(PAGE_SIZE)
+        )
+        return Page(list(reversed(page.all())), await _cursor(session, room))
+
+
+async def changes_since(
+    db: Database, user: User, room_ref: RoomRef, seq: int, *, limit: int = REPLAY_LIMIT
+) -> Changes:
+    """Every message created, edited or deleted in the room after event ``seq``."""
+    async with db.read() as session:
+        room = await readable_room(session, user.id, room_ref)
+        await require_membership(session, user.id, room)
+        changed = (
+            await session.scalars(
+                _messages()
+                .where(Message.room_id == room.id, Message.seq > seq)
+                .order_by(Message.seq)
+                .limit(limit + 1)
+            )
+        ).all()
+        return Changes(list(changed[:limit]), await _cursor(session, room), len(changed) <= limit)

@@ -191,7 +191,7 @@ async def add_member(db: Database, admin: User, slug: str, email: str) -> Member
     return membership
 
 
-async def leave_room(db: Database, user: User, slug: str) -> None:
+async def leave_room(db: Database, user: User, slug: str) -> Room:
     """Leave a room. A room is never left without an admin while it has members: when its
     last admin leaves, the longest-standing member takes over."""
     async with db.write() as session:
@@ -200,6 +200,7 @@ async def leave_room(db: Database, user: User, slug: str) -> None:
         await session.execute(delete(Membership).where(Membership.id == membership.id))
         if membership.is_admin:
             await _ensure_an_admin(session, room)
+    return room
 
 
 async def _ensure_an_admin(session: AsyncSession, room: Room) -> None:

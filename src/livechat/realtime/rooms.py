@@ -1,0 +1,190 @@
+"""RoomServers: one actor per active room, started on demand, found by room id.
+
+A RoomServer sequences everything that changes its room's messages: it asks the
+RateLimiter, persists through the Chat service, renders the event once and publishes it
+after the commit, so the order of a room's events is its inbox order. It keeps the newest
+page of messages cached for the room page, and stops after ``idle_seconds`` without a
+connection; the next visitor starts a fresh one.
+
+The RoomSupervisor is a dynamic supervisor plus a registry: ``server_for`` returns the
+running server of a room or starts one as a transient child, restarted only if it crashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from livechat.accounts.models import User
+from livechat.chat import broadcasts, messages
+from livechat.chat.messages import Page, Posted
+from livechat.chat.models import Message
+from livechat.db import Database
+from livechat.errors import RateLimited
+from livechat.realtime.actor import Actor, Sleep
+from livechat.realtime.hub import Hub, room_topic
+from livechat.realtime.rate_limiter import Limited, RateLimiter
+from livechat.realtime.supervisor import Child, Restart, Supervisor
+
+IDLE_SECONDS = 60.0  # long enough to survive a page reload, short enough to free memory
+IDLE_CHECK_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    user: User
+    body: str
+    client_msg_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    user: User
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """Ask for the newest page of messages and the cursor it is current to."""
+
+    user: User
+
+
+RoomRequest = Post | Delete | Recent
+
+
+class RoomServer(Actor[RoomRequest]):
+    def __init__(
+        self,
+        room_id: int,
+        *,
+        db: Database,
+        hub: Hub,
+        rate_limiter: RateLimiter,
+        idle_seconds: float = IDLE_SECONDS,
+        idle_check_seconds: float | None = IDLE_CHECK_SECONDS,
+        on_idle: Callable[[RoomServer], None] = lambda _server: None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        super().__init__(tick_interval=idle_check_seconds, sleep=sleep)
+        self.name = f"room-{room_id}"
+        self.room_id = room_id
+        self._db = db
+        self._hub = hub
+        self._rate_limiter = rate_limiter
+        self._idle_seconds = idle_seconds
+        self._on_idle = on_idle
+        self._clock = clock
+        self._cache: Page | None = None
+        self._connections = 0
+        self._idle_since = clock()
+
+    @property
+    def connections(self) -> int:
+        return self._connections
+
+    def connected(self) -> None:
+        """Count a connection. A plain method rather than a message: it must take effect
+        before the next idle check, so a server never stops with a visitor on its way."""
+        self._connections += 1
+
+    def disconnected(self) -> None:
+        self._connections -= 1
+        if self._connections == 0:
+            self._idle_since = self._clock()
+
+    async def post(self, user: User, body: str, client_msg_id: str | None) -> Posted:
+        posted: Posted = await self.call(Post(user, body, client_msg_id))
+        return posted
+
+    async def delete(self, user: User, message_id: int) -> Message:
+        deleted: Message = await self.call(Delete(user, message_id))
+        return deleted
+
+    async def recent(self, user: User) -> Page:
+        page: Page = await self.call(Recent(user))
+        return page
+
+    async def init(self) -> None:
+        self._cache = None
+
+    async def handle(self, request: RoomRequest) -> Posted | Message | Page:
+        match request:
+            case Post(user, body, client_msg_id):
+                return await self._post(user, body, client_msg_id)
+            case Delete(user, message_id):
+                return await self._delete(user, message_id)
+            case Recent(user):
+                return await self._recent(user)
+
+    async def _post(self, user: User, body: str, client_msg_id: str | None) -> Posted:
+        decision = await self._rate_limiter.check(user.id)
+        if isinstance(decision, Limited):
+            seconds = max(1, -(-decision.retry_after_ms // 1000))
+            raise RateLimited(
+                f"You're sending messages too fast, try again in {seconds} s.",
+                decision.retry_after_ms,
+            )
+        posted = await messages.create_message(self._db, user, self.room_id, body, client_msg_id)
+        if posted.created:
+            await self._hub.publish(
+                room_topic(self.room_id), broadcasts.message_created(posted.message)
+            )
+            self._remember(posted.message)
+        return posted
+
+    async def _delete(self, user: User, message_id: int) -> Message:
+        deleted = await messages.delete_message(self._db, user, message_id, room_id=self.room_id)
+        await self._hub.publish(room_topic(self.room_id), broadcasts.message_changed(deleted))
+        self._remember(deleted)
+        return deleted
+
+    async def _recent(self, user: User) -> Page:
+        if self._cache is None:
+            self._cache = await messages.latest_page(self._db, user, self.room_id)
+        return self._cache
+
+    def _remember(self, message: Message) -> None:
+        """Keep the cached newest page in step with a change this server just made."""
+        if self._cache is None:
+            return
+        kept = [m for m in self._cache.messages if m.id != message.id]
+        if not message.is_deleted:
+            kept = sorted([*kept, message], key=lambda m: m.id)[-messages.PAGE_SIZE :]
+        cursor = messages.Cursor(message.seq, max(self._cache.cursor.last_id, message.id))
+        self._cache = Page(kept, cursor)
+
+    async def tick(self) -> None:
+        if self._connections == 0 and self._clock() - self._idle_since >= self._idle_seconds:
+            self._on_idle(self)
+            self.stop()
+
+
+class RoomSupervisor:
+    def __init__(self, supervisor: Supervisor, factory: Callable[[int], RoomServer]) -> None:
+        self._supervisor = supervisor
+        self._factory = factory
+        self._servers: dict[int, RoomServer] = {}
+
+    def server_for(self, room_id: int) -> RoomServer:
+        server = self._servers.get(room_id)
+        if server is None:
+            server = self._factory(room_id)
+            self._servers[room_id] = server
+            self._supervisor.start_child(
+                Child(
+                    server.name, server.run, Restart.TRANSIENT, on_exit=lambda: self.forget(server)
+                )
+            )
+        return server
+
+    def forget(self, server: RoomServer) -> None:
+        """Unregister ``server`` if it is still the one registered for its room."""
+        if self._servers.get(server.room_id) is server:
+            del self._servers[server.room_id]
+
+    def running(self) -> list[int]:
+        return sorted(self._servers)

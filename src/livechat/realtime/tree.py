@@ -1,0 +1,88 @@
+"""The application's supervision tree, started and stopped by the ASGI lifespan.
+
+    livechat (one-for-one)
+    ├── hub            the pub/sub dispatcher
+    ├── presence       who is where, who is typing
+    ├── rate-limiter   a token bucket per user
+    └── rooms          dynamic: one transient RoomServer per active room
+
+Children start in that order and stop in the reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from livechat.chat import broadcasts
+from livechat.db import Database
+from livechat.realtime.backends.memory import MemoryBackend
+from livechat.realtime.hub import Hub, presence_topic
+from livechat.realtime.presence import Presence, PresenceChange
+from livechat.realtime.rate_limiter import RateLimiter
+from livechat.realtime.rooms import RoomServer, RoomSupervisor
+from livechat.realtime.supervisor import Child, Supervisor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Realtime:
+    """What the routes reach for: the running processes of the tree."""
+
+    hub: Hub
+    presence: Presence
+    rate_limiter: RateLimiter
+    rooms: RoomSupervisor
+
+
+@asynccontextmanager
+async def running_tree(db: Database, *, room_idle_seconds: float) -> AsyncIterator[Realtime]:
+    hub = Hub(MemoryBackend())
+
+    async def publish_presence(change: PresenceChange) -> None:
+        await hub.publish(presence_topic(change.room_id), broadcasts.presence_changed(change))
+
+    presence = Presence(publish_presence)
+    rate_limiter = RateLimiter()
+    room_supervisor = Supervisor("rooms")
+
+    def start_room(room_id: int) -> RoomServer:
+        return RoomServer(
+            room_id,
+            db=db,
+            hub=hub,
+            rate_limiter=rate_limiter,
+            idle_seconds=room_idle_seconds,
+            on_idle=rooms.forget,
+        )
+
+    rooms = RoomSupervisor(room_supervisor, start_room)
+    tree = Supervisor(
+        "livechat",
+        [
+            Child("hub", hub.run),
+            Child("presence", presence.run),
+            Child("rate-limiter", rate_limiter.run),
+            Child("rooms", room_supervisor.run),
+        ],
+    )
+    task = asyncio.create_task(tree.run(), name="livechat")
+    task.add_done_callback(_report_failure)
+    await tree.wait_started()
+    await room_supervisor.wait_started()
+    try:
+        yield Realtime(hub, presence, rate_limiter, rooms)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _report_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("the supervision tree gave up", exc_info=task.exception())
