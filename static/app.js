@@ -12,3 +12,12 @@ htmx.config.responseHandling = [
   { code: "4..", swap: true, error: false },
   { code: "...", swap: false, error: true },
 ];
+// Enter sends the message and Shift+Enter starts a new line, in any textarea marked
+// data-enter-submits; htmx cannot filter keys without eval, which the CSP forbids.
+document.addEventListener("keydown", (event) => {
+  const field = event.target;
+  if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+  if (!(field instanceof HTMLTextAreaElement) || !field.hasAttribute("data-enter-submits")) return;
+  event.preventDefault();
+  field.form.requestSubmit();
+});

@@ -12,8 +12,9 @@ from livechat.accounts import pages as account_pages
 from livechat.accounts.auth import Accounts
 from livechat.accounts.throttle import LoginThrottle
 from livechat.db import Database
+from livechat.realtime.tree import running_tree
 from livechat.settings import PROJECT_ROOT, Settings
-from livechat.web import pages, profile, rooms
+from livechat.web import me, pages, profile, room_socket, rooms
 from livechat.web.csrf import CSRFMiddleware
 from livechat.web.errors import error_response, install_error_handlers
 from livechat.web.security import SecurityHeadersMiddleware
@@ -28,7 +29,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.accounts = Accounts(db, settings)
         try:
-            yield
+            async with running_tree(db, room_idle_seconds=settings.room_idle_seconds) as tree:
+                app.state.realtime = tree
+                yield
         finally:
             await db.dispose()
 
@@ -50,6 +53,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
-    for router in (pages.router, account_pages.router, rooms.router, profile.router):
+    routers = (
+        pages.router,
+        account_pages.router,
+        rooms.router,
+        room_socket.router,
+        profile.router,
+        me.router,
+    )
+    for router in routers:
         app.include_router(router)
     return app

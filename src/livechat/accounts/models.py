@@ -22,12 +22,6 @@ class User(SQLAlchemyBaseUserTable[int], Base):
     avatar_url: Mapped[str | None] = mapped_column(String(255), default=None)
     inserted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    @property
-    def initials(self) -> str:
-        """What stands in for an avatar until the user uploads one."""
-        words = self.display_name.split()
-        return "".join(word[0] for word in words[:2]).upper() or "?"
-
 
 class AccessToken(SQLAlchemyBaseAccessTokenTable[int], Base):
     """A signed-in browser: the session cookie carries ``token``."""

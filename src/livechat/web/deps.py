@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from livechat.accounts.auth import SESSION_COOKIE, Accounts
 from livechat.accounts.models import User
 from livechat.db import Database
+from livechat.realtime.tree import Realtime
 from livechat.settings import Settings
 
 
@@ -24,6 +25,11 @@ def get_db(request: Request) -> Database:
 def get_accounts(request: Request) -> Accounts:
     accounts: Accounts = request.app.state.accounts
     return accounts
+
+
+def get_realtime(request: Request) -> Realtime:
+    realtime: Realtime = request.app.state.realtime
+    return realtime
 
 
 def get_settings(request: Request) -> Settings:
@@ -48,5 +54,6 @@ async def require_user(user: Annotated[User | None, Depends(current_user)]) -> U
 DB = Annotated[Database, Depends(get_db)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RealtimeDep = Annotated[Realtime, Depends(get_realtime)]
 MaybeUser = Annotated[User | None, Depends(current_user)]
 CurrentUser = Annotated[User, Depends(require_user)]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from livechat.chat import messages, rooms
+from livechat.chat import broadcasts, messages, rooms
 from livechat.errors import BadRequest
-from livechat.web.deps import DB, CurrentUser
+from livechat.realtime.hub import membership_topic, room_topic
+from livechat.web.deps import DB, CurrentUser, RealtimeDep
 from livechat.web.templating import render
 
 router = APIRouter(prefix="/rooms")
@@ -56,16 +58,29 @@ async def create(
 async def show(
     request: Request,
     db: DB,
+    realtime: RealtimeDep,
     user: CurrentUser,
     slug: str,
     around: Annotated[int | None, Query()] = None,
 ) -> Response:
     access = await rooms.get_room(db, user, slug)
-    page = await messages.list_messages(db, user, slug, around=around)
+    room = access.room
+    # The room's server serialises its changes, so its cached page and cursor agree.
+    latest = await realtime.rooms.server_for(room.id).recent(user)
+    shown = latest.messages
+    if around is not None:
+        shown = await messages.list_messages(db, user, slug, around=around)
     return render(
         request,
         "rooms/show.html",
-        {"access": access, "room": access.room, "messages": page, "around": around},
+        {
+            "access": access,
+            "room": room,
+            "messages": shown,
+            "cursor": latest.cursor,
+            "online": await realtime.presence.online(room.id),
+            "client_msg_id": uuid.uuid4().hex,
+        },
     )
 
 
@@ -85,8 +100,11 @@ async def join(db: DB, user: CurrentUser, slug: str) -> Response:
 
 
 @router.post("/{slug}/leave")
-async def leave(db: DB, user: CurrentUser, slug: str) -> Response:
-    await rooms.leave_room(db, user, slug)
+async def leave(db: DB, realtime: RealtimeDep, user: CurrentUser, slug: str) -> Response:
+    room = await rooms.leave_room(db, user, slug)
+    await realtime.hub.publish(
+        membership_topic(room.id, user.id), broadcasts.room_closed("You left this room.")
+    )
     return _see("/rooms")
 
 
@@ -99,10 +117,15 @@ async def update(
 
 
 @router.post("/{slug}/delete")
-async def delete(db: DB, user: CurrentUser, slug: str, confirm: FormText = "") -> Response:
+async def delete(
+    db: DB, realtime: RealtimeDep, user: CurrentUser, slug: str, confirm: FormText = ""
+) -> Response:
     if confirm != "yes":
         raise BadRequest("Tick the box to confirm that the room and its messages should go.")
-    await rooms.delete_room(db, user, slug)
+    room = await rooms.delete_room(db, user, slug)
+    await realtime.hub.publish(
+        room_topic(room.id), broadcasts.room_closed(f"{room.name} was deleted by an admin.")
+    )
     return _see("/rooms")
 
 

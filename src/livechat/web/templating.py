@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from livechat.settings import PROJECT_ROOT
 
@@ -19,6 +22,45 @@ def _page_context(request: Request) -> dict[str, Any]:
     }
 
 
+def _initials(display_name: str) -> str:
+    """What stands in for an avatar until the person uploads one."""
+    words = display_name.split()
+    return "".join(word[0] for word in words[:2]).upper() or "?"
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+
+
+def _linkify(text: str) -> Markup:
+    """Escape ``text`` and make its http(s) URLs clickable links that leave the site
+    without a referrer and without giving the target page a handle on ours."""
+    parts: list[str] = []
+    position = 0
+    for match in _URL.finditer(text):
+        url = match.group().rstrip(_TRAILING_PUNCTUATION)
+        start, end = match.start(), match.start() + len(url)
+        parts.append(str(escape(text[position:start])))
+        parts.append(
+            f'<a href="{escape(url)}" rel="noopener noreferrer nofollow ugc"'
+            f' target="_blank">{escape(url)}</a>'
+        )
+        position = end
+    parts.append(str(escape(text[position:])))
+    return Markup("".join(parts))  # noqa: S704  (every piece was escaped above)
+
+
+def typing_sentence(people: Sequence[Any]) -> str:
+    names = [person.display_name for person in people]
+    if not names:
+        return ""
+    if len(names) == 1:
+        return f"{names[0]} is typing…"
+    if len(names) == 2:
+        return f"{names[0]} and {names[1]} are typing…"
+    return "Several people are typing…"
+
+
 def _clock_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%H:%M")
 
@@ -28,6 +70,9 @@ def _calendar_day(moment: datetime) -> str:
 
 
 templates = Jinja2Templates(PROJECT_ROOT / "templates", context_processors=[_page_context])
+templates.env.filters["initials"] = _initials
+templates.env.filters["linkify"] = _linkify
+templates.env.globals["typing_sentence"] = typing_sentence
 templates.env.filters["clock_time"] = _clock_time
 templates.env.filters["calendar_day"] = _calendar_day
 templates.env.globals["static_version"] = "1"

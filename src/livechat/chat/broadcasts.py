@@ -1,0 +1,98 @@
+"""How chat events reach open pages: each event becomes one ``Broadcast`` for one topic,
+rendered once from the same partials the pages use.
+
+The RoomServer decides *when* to publish (after the commit); this module decides *what*
+the pages receive. Fragments are shared by every viewer: per-viewer looks (one's own
+messages, one's own typing, admin controls) come from ``/me.css`` and page classes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.status import WS_1008_POLICY_VIOLATION
+
+from livechat.chat.messages import Changes, Cursor, Page
+from livechat.chat.models import Message, Room
+from livechat.realtime.hub import Broadcast
+from livechat.realtime.presence import Person, PresenceChange
+from livechat.web.templating import templates
+
+log = logging.getLogger(__name__)
+
+
+def render(name: str, **context: Any) -> str:
+    return templates.get_template(name).render(**context)
+
+
+def _message(message: Message, *, oob: bool = False) -> str:
+    """One message's HTML (``oob``: swapped in place of the page's copy); a row that fails
+    to render becomes a placeholder, so one bad message never takes a room down."""
+    try:
+        return render("partials/message.html", message=message, oob=oob)
+    except Exception:
+        log.exception("message %s failed to render", message.id)
+        return render("partials/message_unavailable.html", message_id=message.id, oob=oob)
+
+
+def message_created(message: Message) -> Broadcast:
+    return Broadcast(
+        render("broadcasts/message_created.html", html=_message(message), message=message),
+        seq=message.seq,
+    )
+
+
+def message_changed(message: Message) -> Broadcast:
+    """An edit or a deletion: the message is replaced in place, or removed."""
+    return Broadcast(
+        render(
+            "broadcasts/message_changed.html",
+            html="" if message.is_deleted else _message(message, oob=True),
+            message=message,
+        ),
+        seq=message.seq,
+    )
+
+
+def replay(changes: Changes, known: Cursor) -> str:
+    """Bring a page from ``known`` up to ``changes.cursor`` with the fewest swaps: messages
+    new to it are appended in order, others replaced or removed where it shows them."""
+    new = sorted(
+        (m for m in changes.messages if m.id > known.last_id and not m.is_deleted),
+        key=lambda m: m.id,
+    )
+    changed = [m for m in changes.messages if m.id <= known.last_id]
+    return render(
+        "broadcasts/replay.html",
+        new=[_message(m) for m in new],
+        changed=[(m, "" if m.is_deleted else _message(m, oob=True)) for m in changed],
+        cursor=changes.cursor,
+    )
+
+
+def reload_list(room: Room, page: Page) -> str:
+    """For a page too far behind to replay: its whole message list, anew."""
+    return render(
+        "broadcasts/reload_list.html",
+        room=room,
+        messages=page.messages,
+        cursor=page.cursor,
+    )
+
+
+def presence_changed(change: PresenceChange) -> Broadcast:
+    return Broadcast(render("broadcasts/presence.html", change=change))
+
+
+def presence_snapshot(online: Sequence[Person]) -> str:
+    """The whole sidebar, for a page that just (re)connected and may have missed diffs."""
+    return render("broadcasts/presence_snapshot.html", online=online)
+
+
+def room_closed(reason: str) -> Broadcast:
+    """Sent to the pages of a room that was deleted, or of a person removed from it."""
+    return Broadcast(
+        render("broadcasts/room_closed.html", reason=reason), close=WS_1008_POLICY_VIOLATION
+    )

@@ -1,0 +1,234 @@
+"""The room page's live socket: one task reading frames, one writing, per connection.
+
+Frames come from htmx's ws extension as JSON with the form's values and a ``HEADERS``
+object. ``HEADERS["HX-Trigger"]`` (the id of the element that sent it) only selects a
+handler from a fixed list; who may do what comes from the session and the database.
+
+On every (re)connect the page sends its cursor, and the writer replies with everything
+the page missed before passing on live events; live events the reply already covered are
+dropped, so each change reaches the page exactly once, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.status import WS_1013_TRY_AGAIN_LATER
+
+from livechat.accounts.models import User
+from livechat.chat import broadcasts, messages, rooms
+from livechat.chat.messages import Cursor
+from livechat.chat.models import Room
+from livechat.db import Database
+from livechat.errors import LivechatError
+from livechat.realtime.actor import ActorStopped
+from livechat.realtime.hub import (
+    Broadcast,
+    Subscription,
+    membership_topic,
+    presence_topic,
+    room_topic,
+)
+from livechat.realtime.presence import Person, StoppedTyping, Track, Typing, Untrack
+from livechat.realtime.rooms import RoomServer
+from livechat.realtime.tree import Realtime
+from livechat.web.sockets import refuse, same_origin, signed_in_user
+from livechat.web.templating import templates
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+# A message of 4,000 characters, all four-byte emoji, is 16 kB of UTF-8; anything larger
+# is not a frame our pages send.
+FRAME_MAX_BYTES = 20_000
+TYPING_MIN_INTERVAL_S = 0.8  # the page sends at most one typing frame a second
+_DELETE = re.compile(r"delete-message-(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    cursor: Cursor
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    html: str
+
+
+@dataclass
+class Connection:
+    user: User
+    room: Room
+    db: Database
+    realtime: Realtime
+    subscription: Subscription
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    seq: int | None = None  # the last room event this page has; None until it catches up
+    last_typing: float = 0.0
+
+    def server(self) -> RoomServer:
+        return self.realtime.rooms.server_for(self.room.id)
+
+    def reply(self, template: str, **context: Any) -> None:
+        self.subscription.deliver(Reply(templates.get_template(template).render(**context)))
+
+    def flash(self, message: str) -> None:
+        self.reply("partials/flash_oob.html", message=message)
+
+
+@router.websocket("/rooms/{slug}/ws")
+async def room_socket(websocket: WebSocket, slug: str) -> None:
+    await websocket.accept()
+    if not same_origin(websocket):
+        await refuse(websocket, "This page is not allowed to connect here.")
+        return
+    user = await signed_in_user(websocket)
+    if user is None:
+        await refuse(websocket, "You have been signed out. Log in again to keep chatting.")
+        return
+    db: Database = websocket.app.state.db
+    try:
+        access = await rooms.get_room(db, user, slug)
+    except LivechatError:
+        access = None
+    if access is None or not access.is_member:
+        await refuse(websocket, "You are not a member of this room.")
+        return
+
+    realtime: Realtime = websocket.app.state.realtime
+    room = access.room
+    topics = (room_topic(room.id), presence_topic(room.id), membership_topic(room.id, user.id))
+    async with realtime.hub.subscribe(*topics) as subscription:
+        connection = Connection(user, room, db, realtime, subscription)
+        server = connection.server()
+        server.connected()
+        realtime.presence.cast(
+            Track(room.id, Person(user.id, user.display_name, user.avatar_url), connection.id)
+        )
+        try:
+            writer = asyncio.create_task(_write(websocket, connection))
+            reader = asyncio.create_task(_read(websocket, connection))
+            await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (writer, reader):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                    await task
+        finally:
+            server.disconnected()
+            realtime.presence.cast(Untrack(room.id, connection.id))
+
+
+async def _read(websocket: WebSocket, connection: Connection) -> None:
+    while True:
+        frame = await websocket.receive_text()
+        if len(frame) > FRAME_MAX_BYTES:
+            connection.flash("That was too large to send.")
+            continue
+        try:
+            values = json.loads(frame)
+            trigger = values.pop("HEADERS")["HX-Trigger"]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            connection.flash("That request was not understood.")
+            continue
+        await _dispatch(connection, str(trigger), values)
+
+
+async def _dispatch(connection: Connection, trigger: str, values: dict[str, Any]) -> None:
+    try:
+        if trigger == "message-form":
+            await _send_message(connection, values)
+        elif trigger == "message-body":
+            _typing(connection)
+        elif trigger == "catch-up":
+            connection.subscription.deliver(CatchUp(_cursor(values)))
+        elif (match := _DELETE.fullmatch(trigger)) is not None:
+            await _with_server(connection, lambda s: s.delete(connection.user, int(match[1])))
+        else:
+            connection.flash("That request was not understood.")
+    except LivechatError as error:
+        connection.flash(error.message)
+
+
+async def _with_server(connection: Connection, action: Any) -> Any:
+    """Run ``action`` on the room's server; if that server just stopped for being idle,
+    its successor is started and asked instead."""
+    try:
+        return await action(connection.server())
+    except ActorStopped:
+        return await action(connection.server())
+
+
+async def _send_message(connection: Connection, values: dict[str, Any]) -> None:
+    body = values.get("body")
+    client_msg_id = values.get("client_msg_id")
+    if not isinstance(body, str) or not isinstance(client_msg_id, (str, type(None))):
+        connection.flash("That request was not understood.")
+        return
+    user, room = connection.user, connection.room
+    await _with_server(connection, lambda server: server.post(user, body, client_msg_id))
+    connection.realtime.presence.cast(StoppedTyping(room.id, user.id))
+    connection.reply("broadcasts/message_sent.html", room=room, client_msg_id=uuid.uuid4().hex)
+
+
+def _typing(connection: Connection) -> None:
+    now = time.monotonic()
+    if now - connection.last_typing < TYPING_MIN_INTERVAL_S:
+        return
+    connection.last_typing = now
+    connection.realtime.presence.cast(Typing(connection.room.id, connection.user.id))
+
+
+def _cursor(values: dict[str, Any]) -> Cursor:
+    try:
+        seq, last_id = int(values["seq"]), int(values["last_id"])
+    except (KeyError, TypeError, ValueError):
+        seq, last_id = -1, -1  # unknown: the page gets its whole list anew
+    return Cursor(seq, last_id)
+
+
+async def _write(websocket: WebSocket, connection: Connection) -> None:
+    while True:
+        item = await connection.subscription.next()
+        match item:
+            case None:
+                await websocket.close(WS_1013_TRY_AGAIN_LATER, "Too far behind; reconnecting.")
+                return
+            case Reply(html):
+                await websocket.send_text(html)
+            case CatchUp(cursor):
+                await websocket.send_text(await _catch_up(connection, cursor))
+            case Broadcast(html, seq, close):
+                if close is not None:
+                    await websocket.send_text(html)
+                    await websocket.close(close)
+                    return
+                if seq is None:
+                    await websocket.send_text(html)
+                elif connection.seq is not None and seq > connection.seq:
+                    await websocket.send_text(html)
+                    connection.seq = seq
+                # Otherwise the catch-up reply covered this event, or is about to.
+
+
+async def _catch_up(connection: Connection, known: Cursor) -> str:
+    realtime, user, room, db = connection.realtime, connection.user, connection.room, connection.db
+    online = await realtime.presence.online(room.id)
+    presence = broadcasts.presence_snapshot(online)
+    changes = None
+    if known.seq >= 0:
+        changes = await messages.changes_since(db, user, room.id, known.seq)
+    if changes is not None and changes.complete:
+        connection.seq = changes.cursor.seq
+        return presence + broadcasts.replay(changes, known)
+    page = await messages.latest_page(db, user, room.id)
+    connection.seq = page.cursor.seq
+    return presence + broadcasts.reload_list(room, page)

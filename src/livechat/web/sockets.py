@@ -1,0 +1,40 @@
+"""What every live socket does alike: who may open one, and how it is written to.
+
+A socket that must not come back (signed out, not allowed, from another site) is accepted
+and then closed with 1008 and a fragment saying why: refusing the handshake would look like
+a network failure (1006) to the browser, which would retry forever.
+
+Each connection has one writer: everything it sends, broadcasts and direct replies alike,
+goes through its hub subscription's bounded queue, so frames leave in order and one slow
+browser never holds anyone else up.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import WebSocket
+from starlette.status import WS_1008_POLICY_VIOLATION
+
+from livechat.accounts.auth import SESSION_COOKIE, Accounts
+from livechat.accounts.models import User
+from livechat.web.templating import templates
+
+
+def same_origin(websocket: WebSocket) -> bool:
+    """Cross-Site WebSocket Hijacking defence: browsers always send Origin on a WebSocket
+    handshake, and a page of ours connects from our own host."""
+    origin = websocket.headers.get("origin")
+    host = websocket.headers.get("host")
+    return origin is not None and host is not None and urlsplit(origin).netloc == host
+
+
+async def refuse(websocket: WebSocket, reason: str) -> None:
+    html = templates.get_template("broadcasts/socket_refused.html").render(reason=reason)
+    await websocket.send_text(html)
+    await websocket.close(WS_1008_POLICY_VIOLATION, reason)
+
+
+async def signed_in_user(websocket: WebSocket) -> User | None:
+    accounts: Accounts = websocket.app.state.accounts
+    return await accounts.user_for_token(websocket.cookies.get(SESSION_COOKIE))
