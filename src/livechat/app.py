@@ -29,7 +29,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.accounts = Accounts(db, settings)
         try:
-            async with running_tree(db, room_idle_seconds=settings.room_idle_seconds) as tree:
+            async with running_tree(
+                db,
+                room_idle_seconds=settings.room_idle_seconds,
+                subscriber_queue_size=settings.subscriber_queue_size,
+            ) as tree:
                 app.state.realtime = tree
                 yield
         finally:

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from livechat.realtime.hub import SUBSCRIBER_QUEUE_SIZE
+
 # templates/, static/ and migrations/ sit at the top of the repository, beside src/.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,6 +41,7 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = Field(default=15 * 60, gt=0)
     form_max_bytes: int = Field(default=64 * 1024, gt=0)
     room_idle_seconds: float = Field(default=60.0, gt=0)
+    subscriber_queue_size: int = Field(default=SUBSCRIBER_QUEUE_SIZE, gt=0)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -67,7 +67,13 @@ class Subscription:
     def __init__(self, topics: tuple[Topic, ...], queue_size: int) -> None:
         self.topics = topics
         self._queue: asyncio.Queue[object] = asyncio.Queue(queue_size)
-        self.overflowed = False
+        # Set when the queue overflows. The writer may be stuck sending to the slow client,
+        # so the connection must watch this rather than wait for the writer to notice.
+        self.overflow = asyncio.Event()
+
+    @property
+    def overflowed(self) -> bool:
+        return self.overflow.is_set()
 
     def deliver(self, item: object) -> None:
         if self.overflowed:
@@ -75,8 +81,8 @@ class Subscription:
         try:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
-            self.overflowed = True
-            # Wake the writer so it notices at once; what is queued is stale now anyway.
+            self.overflow.set()
+            # Wake a waiting writer; what is queued is stale now anyway.
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._queue.put_nowait(None)

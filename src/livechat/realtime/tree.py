@@ -41,8 +41,10 @@ class Realtime:
 
 
 @asynccontextmanager
-async def running_tree(db: Database, *, room_idle_seconds: float) -> AsyncIterator[Realtime]:
-    hub = Hub(MemoryBackend())
+async def running_tree(
+    db: Database, *, room_idle_seconds: float, subscriber_queue_size: int
+) -> AsyncIterator[Realtime]:
+    hub = Hub(MemoryBackend(), queue_size=subscriber_queue_size)
 
     async def publish_presence(change: PresenceChange) -> None:
         await hub.publish(presence_topic(change.room_id), broadcasts.presence_changed(change))

@@ -11,8 +11,6 @@ dropped, so each change reaches the page exactly once, in order.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -21,8 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from starlette.status import WS_1013_TRY_AGAIN_LATER
+from fastapi import APIRouter, WebSocket
 
 from livechat.accounts.models import User
 from livechat.chat import broadcasts, messages, rooms
@@ -41,7 +38,7 @@ from livechat.realtime.hub import (
 from livechat.realtime.presence import Person, StoppedTyping, Track, Typing, Untrack
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
-from livechat.web.sockets import refuse, same_origin, signed_in_user
+from livechat.web.sockets import refuse, same_origin, serve_connection, signed_in_user
 from livechat.web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -115,13 +112,9 @@ async def room_socket(websocket: WebSocket, slug: str) -> None:
             Track(room.id, Person(user.id, user.display_name, user.avatar_url), connection.id)
         )
         try:
-            writer = asyncio.create_task(_write(websocket, connection))
-            reader = asyncio.create_task(_read(websocket, connection))
-            await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (writer, reader):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                    await task
+            await serve_connection(
+                websocket, subscription, _read(websocket, connection), _write(websocket, connection)
+            )
         finally:
             server.disconnected()
             realtime.presence.cast(Untrack(room.id, connection.id))
@@ -200,8 +193,7 @@ async def _write(websocket: WebSocket, connection: Connection) -> None:
         item = await connection.subscription.next()
         match item:
             case None:
-                await websocket.close(WS_1013_TRY_AGAIN_LATER, "Too far behind; reconnecting.")
-                return
+                return  # too far behind: serve_connection closes with 1013
             case Reply(html):
                 await websocket.send_text(html)
             case CatchUp(cursor):

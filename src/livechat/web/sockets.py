@@ -11,13 +11,18 @@ browser never holds anyone else up.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import WebSocket
-from starlette.status import WS_1008_POLICY_VIOLATION
+from fastapi import WebSocket, WebSocketDisconnect
+from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
 
 from livechat.accounts.auth import SESSION_COOKIE, Accounts
 from livechat.accounts.models import User
+from livechat.realtime.hub import Subscription
 from livechat.web.templating import templates
 
 
@@ -38,3 +43,31 @@ async def refuse(websocket: WebSocket, reason: str) -> None:
 async def signed_in_user(websocket: WebSocket) -> User | None:
     accounts: Accounts = websocket.app.state.accounts
     return await accounts.user_for_token(websocket.cookies.get(SESSION_COOKIE))
+
+
+# How long a slow client gets to take its close frame before the connection is dropped.
+CLOSE_TIMEOUT_S = 5.0
+
+
+async def serve_connection(
+    websocket: WebSocket,
+    subscription: Subscription,
+    reader: Coroutine[Any, Any, None],
+    writer: Coroutine[Any, Any, None],
+) -> None:
+    """Run a connection's reader and writer until either ends or the subscription
+    overflows; an overflow closes the socket with 1013 even while the writer is stuck
+    sending to the slow client, which then reconnects and catches up."""
+    tasks = {asyncio.create_task(reader), asyncio.create_task(writer)}
+    overflow = asyncio.create_task(subscription.overflow.wait())
+    try:
+        await asyncio.wait({*tasks, overflow}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (*tasks, overflow):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError):
+                await task
+    if subscription.overflowed:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await websocket.close(WS_1013_TRY_AGAIN_LATER, "Too far behind; reconnecting.")
