@@ -1,0 +1,168 @@
+"""A real uvicorn serving the app on a free port, and WebSocket clients that talk to it
+the way htmx's ws extension does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from livechat.accounts.auth import SESSION_COOKIE
+from livechat.app import create_app
+from livechat.realtime.tree import Realtime
+from livechat.settings import Settings
+from livechat.web.csrf import CSRF_COOKIE
+from tests.helpers import PASSWORD
+
+FRAME_TIMEOUT_S = 5.0
+START_TIMEOUT_S = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: FastAPI
+    server: uvicorn.Server
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1)
+
+    @property
+    def realtime(self) -> Realtime:
+        realtime: Realtime = self.app.state.realtime
+        return realtime
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[LiveServer]:
+    app = create_app(settings)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(START_TIMEOUT_S):
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", app, server)
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def session_cookie(server: LiveServer, email: str, password: str = PASSWORD) -> str:
+    """Log in over HTTP as a browser would and return the session cookie's value."""
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        page = await http.get("/users/log_in")
+        token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page.text)
+        assert token is not None
+        # The cookies are Secure outside development and this is plain http: a browser on
+        # localhost still sends them, httpx's cookie jar does not, so they go by hand.
+        response = await http.post(
+            "/users/log_in",
+            data={"email": email, "password": password, "csrf_token": token.group(1)},
+            headers={"Cookie": f"{CSRF_COOKIE}={page.cookies[CSRF_COOKIE]}"},
+        )
+        assert response.status_code == 303, response.text
+        return response.cookies[SESSION_COOKIE]
+
+
+@dataclass
+class Client:
+    """One page's socket, speaking the ws extension's dialect."""
+
+    connection: ClientConnection
+    seen: list[str] = field(default_factory=list)
+
+    async def send(self, trigger: str, **values: Any) -> None:
+        headers = {"HX-Request": "true", "HX-Trigger": trigger, "HX-Current-URL": "/"}
+        await self.connection.send(json.dumps({**values, "HEADERS": headers}))
+
+    async def say(self, body: str, client_msg_id: str | None = None) -> None:
+        await self.send("message-form", body=body, client_msg_id=client_msg_id or uuid.uuid4().hex)
+
+    async def catch_up(self, seq: int, last_id: int) -> None:
+        await self.send("catch-up", seq=str(seq), last_id=str(last_id))
+
+    async def expect(self, predicate: Callable[[str], bool] | str) -> str:
+        """Wait for the next frame that matches (a substring, or a predicate)."""
+        matches = (lambda html: predicate in html) if isinstance(predicate, str) else predicate
+        async with asyncio.timeout(FRAME_TIMEOUT_S):
+            while True:
+                frame = str(await self.connection.recv())
+                self.seen.append(frame)
+                if matches(frame):
+                    return frame
+
+    async def expect_closed(self) -> tuple[int, str]:
+        """Read until the server closes the socket; return its close code and reason."""
+        received = None
+        async with asyncio.timeout(FRAME_TIMEOUT_S):
+            try:
+                while True:
+                    self.seen.append(str(await self.connection.recv()))
+            except ConnectionClosed as closed:
+                received = closed.rcvd
+        if received is None:
+            raise AssertionError("the socket closed without a close frame")
+        return received.code, received.reason
+
+
+@asynccontextmanager
+async def socket_client(
+    server: LiveServer,
+    path: str,
+    cookie: str | None,
+    *,
+    origin: str | None = None,
+    sluggish: bool = False,
+) -> AsyncIterator[Client]:
+    """A page's socket. A ``sluggish`` one has tiny buffers, so that a client that stops
+    reading pushes back on the server within a few frames instead of tens of megabytes."""
+    headers = {"Origin": origin or server.url}
+    if cookie is not None:
+        headers["Cookie"] = f"{SESSION_COOKIE}={cookie}"
+    options: dict[str, Any] = {}
+    if sluggish:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+        sock.connect(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))
+        options = {"sock": sock, "max_queue": 1, "compression": None}
+    url = f"{server.ws_url}{path}"
+    async with connect(url, additional_headers=headers, **options) as connection:
+        yield Client(connection)
+
+
+async def submit_as(server: LiveServer, email: str, path: str, data: dict[str, str]) -> int:
+    """Post a page's form as the signed-in ``email``, CSRF token and all; the status."""
+    session = await session_cookie(server, email)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        page = await http.get("/rooms", headers={"Cookie": f"{SESSION_COOKIE}={session}"})
+        token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page.text)
+        assert token is not None
+        cookies = f"{SESSION_COOKIE}={session}; {CSRF_COOKIE}={page.cookies[CSRF_COOKIE]}"
+        response = await http.post(
+            path, data={**data, "csrf_token": token.group(1)}, headers={"Cookie": cookies}
+        )
+        return response.status_code

@@ -1,0 +1,328 @@
+"""The room socket against a real uvicorn, with real WebSocket clients."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from starlette.status import (
+    WS_1008_POLICY_VIOLATION,
+    WS_1012_SERVICE_RESTART,
+    WS_1013_TRY_AGAIN_LATER,
+)
+
+from livechat.accounts.models import User
+from livechat.chat import messages, rooms
+from livechat.chat.models import Message, Room
+from livechat.db import Database
+from livechat.realtime.hub import Broadcast, room_topic
+from livechat.settings import Settings
+from tests.live import Client, LiveServer, serving, session_cookie, socket_client, submit_as
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[LiveServer]:
+    async with serving(settings) as live:
+        yield live
+
+
+@pytest.fixture
+async def general(db: Database, alice: User, bob: User) -> Room:
+    room = await rooms.create_room(db, alice, name="General")
+    await rooms.join_room(db, bob, room.slug)
+    return room
+
+
+@asynccontextmanager
+async def page(
+    server: LiveServer,
+    user: User,
+    room: Room,
+    *,
+    seq: int = 0,
+    last_id: int = 0,
+    sluggish: bool = False,
+) -> AsyncIterator[Client]:
+    """A room page that has connected and caught up from the cursor it was rendered with."""
+    cookie = await session_cookie(server, user.email)
+    path = f"/rooms/{room.slug}/ws"
+    async with socket_client(server, path, cookie, sluggish=sluggish) as client:
+        await client.catch_up(seq, last_id)
+        await client.expect('id="presence"')
+        yield client
+
+
+async def stored(db: Database, user: User, room: Room) -> list[Message]:
+    return await messages.list_messages(db, user, room.slug)
+
+
+async def test_two_members_exchange_messages_live(
+    server: LiveServer, general: Room, alice: User, bob: User
+) -> None:
+    async with page(server, alice, general) as alice_page, page(server, bob, general) as bob_page:
+        await alice_page.say("Hello <b>Bob</b>")
+
+        frame = await bob_page.expect("Hello")
+        assert "Hello &lt;b&gt;Bob&lt;/b&gt;" in frame
+        assert 'hx-swap-oob="beforeend"' in frame
+        acknowledgement = await alice_page.expect('id="message-form"')
+        assert 'name="client_msg_id"' in acknowledgement
+
+        await bob_page.say("Hi Alice")
+        await alice_page.expect("Hi Alice")
+
+
+async def test_presence_shows_who_arrives_and_who_leaves(
+    server: LiveServer, general: Room, alice: User, bob: User
+) -> None:
+    async with page(server, alice, general) as alice_page:
+        async with page(server, bob, general):
+            arrived = await alice_page.expect(f'id="presence-user-{bob.id}"')
+            assert "2 online" in arrived
+        left = await alice_page.expect(lambda html: 'id="presence"' in html and "1 online" in html)
+        assert f'id="presence-user-{bob.id}"' not in left
+
+
+async def test_two_tabs_of_one_person_are_one_presence_entry(
+    server: LiveServer, general: Room, alice: User, bob: User
+) -> None:
+    async with page(server, alice, general) as alice_page:
+        async with page(server, bob, general), page(server, bob, general):
+            await alice_page.expect(f'id="presence-user-{bob.id}"')
+        await alice_page.expect("1 online")
+        assert not any("3 online" in frame for frame in alice_page.seen)
+
+
+async def test_typing_is_shown_to_others_and_cleared_when_the_message_is_sent(
+    server: LiveServer, general: Room, alice: User, bob: User
+) -> None:
+    async with page(server, alice, general) as alice_page, page(server, bob, general) as bob_page:
+        await alice_page.send("message-body", body="Hel")
+        typing = await bob_page.expect("is typing")
+        assert "Alice Martin is typing…" in typing
+        assert f'data-viewer="{alice.id}"' in typing  # the line Alice's own page shows
+
+        await alice_page.say("Hello")
+        cleared = await bob_page.expect(lambda html: 'id="typing"' in html)
+        assert "typing…" not in cleared
+
+
+async def test_sending_too_fast_is_refused_with_the_wait_and_nothing_stored(
+    server: LiveServer, db: Database, general: Room, alice: User
+) -> None:
+    async with page(server, alice, general) as alice_page:
+        for number in range(10):
+            await alice_page.say(f"burst {number}")
+            await alice_page.expect('id="message-form"')
+        await alice_page.say("one too many")
+
+        refusal = await alice_page.expect("too fast")
+        assert re.search(r"try again in \d+ s", refusal)
+    bodies = [message.body for message in await stored(db, alice, general)]
+    assert len(bodies) == 10
+    assert "one too many" not in bodies
+
+
+async def test_a_message_sent_twice_is_stored_once(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    async with page(server, alice, general) as alice_page, page(server, bob, general) as bob_page:
+        client_msg_id = uuid.uuid4().hex
+        await alice_page.say("only once", client_msg_id)
+        await alice_page.say("only once", client_msg_id)
+        await alice_page.expect('id="message-form"')
+        await alice_page.expect('id="message-form"')
+        await bob_page.say("after")
+        await bob_page.expect("after")
+
+    assert [m.body for m in await stored(db, alice, general)] == ["only once", "after"]
+    assert sum("only once" in frame for frame in bob_page.seen) == 1
+
+
+async def test_an_empty_or_oversized_message_is_refused_and_the_socket_stays_open(
+    server: LiveServer, db: Database, general: Room, alice: User
+) -> None:
+    async with page(server, alice, general) as alice_page:
+        await alice_page.say("   ")
+        await alice_page.expect("can&#39;t be empty")
+        await alice_page.say("x" * 4001)
+        await alice_page.expect("at most 4,000 characters")
+        await alice_page.connection.send("x" * 50_000)
+        await alice_page.expect("too large")
+        await alice_page.connection.send("{not json")
+        await alice_page.expect("not understood")
+        await alice_page.send("drop-database")
+        await alice_page.expect("not understood")
+
+        await alice_page.say("still here")
+        await alice_page.expect("still here")
+    assert [m.body for m in await stored(db, alice, general)] == ["still here"]
+
+
+async def test_deleting_a_message_removes_it_from_every_page(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    posted = await messages.create_message(db, bob, general.slug, "regrettable")
+    message_id = posted.message.id
+    async with page(server, alice, general) as alice_page, page(server, bob, general) as bob_page:
+        await alice_page.send(f"delete-message-{message_id}", message_id=str(message_id))
+
+        removal = f'id="message-{message_id}" hx-swap-oob="delete"'
+        await alice_page.expect(removal)  # Alice is the room's admin
+        await bob_page.expect(removal)
+    assert await stored(db, alice, general) == []
+
+
+async def test_a_member_cannot_delete_someone_elses_message(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    posted = await messages.create_message(db, alice, general.slug, "mine")
+    async with page(server, bob, general) as bob_page:
+        await bob_page.send(f"delete-message-{posted.message.id}")
+        await bob_page.expect("only change your own messages")
+    assert [m.body for m in await stored(db, alice, general)] == ["mine"]
+
+
+async def test_a_page_that_reconnects_gets_exactly_what_it_missed(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    kept = (await messages.create_message(db, alice, general.slug, "kept")).message
+    edited = (await messages.create_message(db, alice, general.slug, "first draft")).message
+    doomed = (await messages.create_message(db, alice, general.slug, "doomed")).message
+    room = (await rooms.get_room(db, bob, general.slug)).room
+    cursor = (room.last_seq, doomed.id)  # what Bob's page was rendered with
+
+    # While Bob's page is away: one new message, one edit, one deletion.
+    await messages.create_message(db, alice, general.slug, "while you were away")
+    await messages.edit_message(db, alice, edited.id, "final version")
+    await messages.delete_message(db, alice, doomed.id)
+
+    async with page(server, bob, general, seq=cursor[0], last_id=cursor[1]) as bob_page:
+        await bob_page.say("I'm back")
+        await bob_page.expect("I&#39;m back")
+    replay = "".join(bob_page.seen)
+    assert replay.count("while you were away") == 1
+    assert f'id="message-{edited.id}" class="message"' in replay
+    assert "final version" in replay
+    assert f'id="message-{doomed.id}" hx-swap-oob="delete"' in replay
+    assert f'id="message-{kept.id}"' not in replay  # unchanged: not sent again
+    assert replay.count("I&#39;m back") == 1
+
+
+async def test_a_page_too_far_behind_gets_its_list_anew(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    for number in range(messages.REPLAY_LIMIT + 1):
+        await messages.create_message(db, alice, general.slug, f"message {number}")
+
+    async with page(server, bob, general) as bob_page:
+        pass
+    replay = "".join(bob_page.seen)
+    assert 'id="messages" class="messages"' in replay
+    assert f"message {messages.REPLAY_LIMIT}" in replay
+    assert replay.count('<article id="message-') == messages.PAGE_SIZE
+
+
+async def test_events_racing_the_catch_up_are_delivered_once(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    async with page(server, alice, general) as alice_page:
+        cookie = await session_cookie(server, bob.email)
+        async with socket_client(server, f"/rooms/{general.slug}/ws", cookie) as bob_page:
+            for number in range(5):  # sent before, during and after Bob's catch-up
+                await alice_page.say(f"race {number}")
+                if number == 2:
+                    await bob_page.catch_up(0, 0)
+            await bob_page.expect("race 4")
+            await alice_page.say("done")
+            await bob_page.expect("done")
+    received = "".join(bob_page.seen)
+    for number in range(5):
+        assert received.count(f"race {number}") == 1
+
+
+async def test_a_slow_consumer_is_closed_with_1013_while_others_keep_up(
+    settings: Settings, general: Room, alice: User, bob: User
+) -> None:
+    async with (
+        serving(settings.model_copy(update={"subscriber_queue_size": 4})) as live,
+        page(live, alice, general) as alice_page,
+        page(live, bob, general, sluggish=True) as bob_page,
+    ):
+        bulky = "x" * 200_000
+        started = time.monotonic()
+        for _ in range(200):  # Bob's page reads nothing while this floods in
+            await live.realtime.hub.publish(room_topic(general.id), Broadcast(f"<p>{bulky}</p>"))
+            await alice_page.expect(bulky[:100])
+        alice_latency = (time.monotonic() - started) / 200
+
+        code, _reason = await bob_page.expect_closed()
+    assert code == WS_1013_TRY_AGAIN_LATER
+    assert alice_latency < 0.5
+
+
+@pytest.mark.parametrize(
+    ("who", "origin", "reason"),
+    [
+        ("carol", None, "not a member"),
+        ("nobody", None, "signed out"),
+        ("bob", "https://evil.example", "not allowed"),
+    ],
+)
+async def test_strangers_and_other_sites_get_no_room_data_and_a_1008(
+    server: LiveServer,
+    db: Database,
+    general: Room,
+    bob: User,
+    carol: User,
+    who: str,
+    origin: str | None,
+    reason: str,
+) -> None:
+    await messages.create_message(db, bob, general.slug, "members only")
+    cookie = None if who == "nobody" else await session_cookie(server, f"{who}@example.com")
+
+    async with socket_client(server, f"/rooms/{general.slug}/ws", cookie, origin=origin) as client:
+        code, _ = await client.expect_closed()
+
+    assert code == WS_1008_POLICY_VIOLATION
+    received = "".join(client.seen)
+    assert reason in received
+    assert "members only" not in received
+
+
+async def test_deleting_the_room_closes_its_pages_with_a_message(
+    server: LiveServer, general: Room, alice: User, bob: User
+) -> None:
+    async with page(server, bob, general) as bob_page:
+        path = f"/rooms/{general.slug}/delete"
+        assert await submit_as(server, alice.email, path, {"confirm": "yes"}) == 303
+        code, _ = await bob_page.expect_closed()
+    assert code == WS_1008_POLICY_VIOLATION
+    assert any("General was deleted by an admin" in frame for frame in bob_page.seen)
+
+
+async def test_leaving_the_room_in_one_tab_stops_the_others_at_once(
+    server: LiveServer, general: Room, alice: User, bob: User
+) -> None:
+    async with page(server, alice, general) as alice_page, page(server, bob, general) as bob_page:
+        assert await submit_as(server, bob.email, f"/rooms/{general.slug}/leave", {}) == 303
+        code, _ = await bob_page.expect_closed()
+        await alice_page.say("are you there?")
+        await alice_page.expect("are you there?")
+    assert code == WS_1008_POLICY_VIOLATION
+    assert any("You left this room" in frame for frame in bob_page.seen)
+    assert not any("are you there?" in frame for frame in bob_page.seen)
+
+
+async def test_shutting_down_closes_sockets_with_1012_so_pages_reconnect(
+    settings: Settings, general: Room, alice: User
+) -> None:
+    async with serving(settings) as live, page(live, alice, general) as alice_page:
+        live.server.should_exit = True
+        code, _ = await alice_page.expect_closed()
+    assert code == WS_1012_SERVICE_RESTART
