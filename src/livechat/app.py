@@ -14,7 +14,7 @@ from livechat.accounts.throttle import LoginThrottle
 from livechat.db import Database
 from livechat.realtime.tree import running_tree
 from livechat.settings import PROJECT_ROOT, Settings
-from livechat.web import me, pages, profile, room_socket, rooms
+from livechat.web import lobby_socket, me, pages, profile, room_socket, rooms
 from livechat.web.csrf import CSRFMiddleware
 from livechat.web.errors import error_response, install_error_handlers
 from livechat.web.security import SecurityHeadersMiddleware
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         account_pages.router,
         rooms.router,
         room_socket.router,
+        lobby_socket.router,
         profile.router,
         me.router,
     )

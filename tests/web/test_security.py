@@ -83,7 +83,8 @@ async def test_htmx_requests_may_send_the_token_as_a_header(
         "/rooms", data={"name": "Via htmx"}, headers={"X-CSRF-Token": token, "HX-Request": "true"}
     )
 
-    assert response.status_code == 303
+    assert response.status_code == 204
+    assert response.headers["hx-redirect"] == "/rooms/via-htmx"
     assert [listing.room.name for listing in await rooms.list_rooms(db, alice)] == ["Via htmx"]
 
 

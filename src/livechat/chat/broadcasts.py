@@ -96,3 +96,18 @@ def room_closed(reason: str) -> Broadcast:
     return Broadcast(
         render("broadcasts/room_closed.html", reason=reason), close=WS_1008_POLICY_VIOLATION
     )
+
+
+def lobby_room_created(room: Room) -> Broadcast:
+    """A new public room, for every open room list. Private rooms are never announced."""
+    return Broadcast(render("broadcasts/lobby_room_created.html", room=room))
+
+
+def lobby_room_changed(room: Room, member_count: int) -> Broadcast:
+    return Broadcast(
+        render("broadcasts/lobby_room_changed.html", room=room, member_count=member_count)
+    )
+
+
+def lobby_room_deleted(room: Room) -> Broadcast:
+    return Broadcast(render("broadcasts/lobby_room_deleted.html", room=room))

@@ -155,6 +155,14 @@ async def list_rooms(db: Database, user: User) -> list[RoomListing]:
         ]
 
 
+async def member_count(db: Database, room: Room) -> int:
+    async with db.read() as session:
+        count = await session.scalar(
+            select(func.count(Membership.id)).where(Membership.room_id == room.id)
+        )
+        return count or 0
+
+
 async def get_room(db: Database, user: User, slug: str) -> RoomAccess:
     async with db.read() as session:
         room = await readable_room(session, user.id, slug)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from livechat.accounts.models import User
 from livechat.chat import broadcasts, messages, rooms
+from livechat.chat.models import Room
+from livechat.db import Database
 from livechat.errors import BadRequest
-from livechat.realtime.hub import membership_topic, room_topic
+from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic
+from livechat.realtime.tree import Realtime
 from livechat.web.deps import DB, CurrentUser, RealtimeDep
-from livechat.web.templating import render
+from livechat.web.templating import is_htmx, render
 
 router = APIRouter(prefix="/rooms")
 
@@ -23,16 +27,39 @@ def _see(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-@router.get("")
-async def index(request: Request, db: DB, user: CurrentUser) -> Response:
+async def _announce(db: Database, realtime: Realtime, room: Room) -> None:
+    """Tell open room lists that a public room changed; private rooms are never announced."""
+    if not room.is_private:
+        count = await rooms.member_count(db, room)
+        await realtime.hub.publish(LOBBY_TOPIC, broadcasts.lobby_room_changed(room, count))
+
+
+async def _index(
+    request: Request, db: Database, realtime: Realtime, user: User, **context: Any
+) -> Response:
     listings = await rooms.list_rooms(db, user)
-    return render(request, "rooms/index.html", {"listings": listings, "form": {}})
+    online = {
+        listing.room.id: realtime.presence.online_count(listing.room.id) for listing in listings
+    }
+    context.setdefault("form", {})
+    return render(
+        request,
+        "rooms/index.html",
+        {"listings": listings, "online_counts": online, **context},
+        status_code=400 if "error" in context else 200,
+    )
+
+
+@router.get("")
+async def index(request: Request, db: DB, realtime: RealtimeDep, user: CurrentUser) -> Response:
+    return await _index(request, db, realtime, user)
 
 
 @router.post("")
 async def create(
     request: Request,
     db: DB,
+    realtime: RealtimeDep,
     user: CurrentUser,
     name: FormText = "",
     description: FormText = "",
@@ -43,14 +70,19 @@ async def create(
             db, user, name=name, description=description, is_private=is_private
         )
     except BadRequest as error:
-        listings = await rooms.list_rooms(db, user)
         form = {"name": name, "description": description, "is_private": is_private}
-        return render(
-            request,
-            "rooms/index.html",
-            {"listings": listings, "form": form, "error": error.message},
-            status_code=400,
-        )
+        if is_htmx(request):
+            return render(
+                request,
+                "partials/create_room_form.html",
+                {"form": form, "error": error.message},
+                status_code=400,
+            )
+        return await _index(request, db, realtime, user, form=form, error=error.message)
+    if not room.is_private:
+        await realtime.hub.publish(LOBBY_TOPIC, broadcasts.lobby_room_created(room))
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": f"/rooms/{room.slug}"})
     return _see(f"/rooms/{room.slug}")
 
 
@@ -94,8 +126,9 @@ async def history(
 
 
 @router.post("/{slug}/join")
-async def join(db: DB, user: CurrentUser, slug: str) -> Response:
+async def join(db: DB, realtime: RealtimeDep, user: CurrentUser, slug: str) -> Response:
     await rooms.join_room(db, user, slug)
+    await _announce(db, realtime, (await rooms.get_room(db, user, slug)).room)
     return _see(f"/rooms/{slug}")
 
 
@@ -105,14 +138,21 @@ async def leave(db: DB, realtime: RealtimeDep, user: CurrentUser, slug: str) -> 
     await realtime.hub.publish(
         membership_topic(room.id, user.id), broadcasts.room_closed("You left this room.")
     )
+    await _announce(db, realtime, room)
     return _see("/rooms")
 
 
 @router.post("/{slug}/settings")
 async def update(
-    db: DB, user: CurrentUser, slug: str, name: FormText = "", description: FormText = ""
+    db: DB,
+    realtime: RealtimeDep,
+    user: CurrentUser,
+    slug: str,
+    name: FormText = "",
+    description: FormText = "",
 ) -> Response:
     room = await rooms.update_room(db, user, slug, name=name, description=description)
+    await _announce(db, realtime, room)
     return _see(f"/rooms/{room.slug}")
 
 
@@ -126,6 +166,8 @@ async def delete(
     await realtime.hub.publish(
         room_topic(room.id), broadcasts.room_closed(f"{room.name} was deleted by an admin.")
     )
+    if not room.is_private:
+        await realtime.hub.publish(LOBBY_TOPIC, broadcasts.lobby_room_deleted(room))
     return _see("/rooms")
 
 

@@ -1,0 +1,34 @@
+"""The room list's live socket: rooms appear, change and disappear without a reload."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, WebSocket
+
+from livechat.realtime.hub import LOBBY_TOPIC, Broadcast
+from livechat.realtime.tree import Realtime
+from livechat.web.sockets import refuse, same_origin, serve_connection, signed_in_user
+
+router = APIRouter()
+
+
+@router.websocket("/lobby/ws")
+async def lobby_socket(websocket: WebSocket) -> None:
+    await websocket.accept()
+    if not same_origin(websocket):
+        await refuse(websocket, "This page is not allowed to connect here.")
+        return
+    if await signed_in_user(websocket) is None:
+        await refuse(websocket, "You have been signed out. Log in again to see the rooms.")
+        return
+    realtime: Realtime = websocket.app.state.realtime
+    async with realtime.hub.subscribe(LOBBY_TOPIC) as subscription:
+
+        async def read() -> None:
+            while True:
+                await websocket.receive_text()  # the room list sends nothing worth reading
+
+        async def write() -> None:
+            while isinstance(item := await subscription.next(), Broadcast):
+                await websocket.send_text(item.html)
+
+        await serve_connection(websocket, subscription, read(), write())
