@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from playwright.async_api import Page, expect
+import re
+
+from playwright.async_api import Locator, Page, expect
 
 
 async def register(page: Page, server: str, name: str, email: str, password: str) -> None:
@@ -31,3 +33,19 @@ async def create_room(page: Page, name: str, *, private: bool = False) -> None:
 
 async def log_out(page: Page) -> None:
     await page.get_by_role("button", name="Log out").click()
+
+
+def composer(page: Page) -> Locator:
+    return page.get_by_role("textbox", name=re.compile(r"^Message "))
+
+
+async def send_message(page: Page, text: str) -> None:
+    await composer(page).fill(text)
+    await composer(page).press("Enter")
+    await expect(composer(page)).to_have_value("")  # cleared by the server's acknowledgement
+
+
+async def join_room(page: Page, name: str) -> None:
+    await page.locator("#rooms").get_by_role("link", name=name).click()
+    await page.get_by_role("button", name="Join room").click()
+    await expect(composer(page)).to_be_visible()

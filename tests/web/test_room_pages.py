@@ -7,7 +7,7 @@ import httpx
 from livechat.accounts.models import User
 from livechat.chat import messages, rooms
 from livechat.db import Database
-from tests.helpers import log_in, submit
+from tests.helpers import csrf_token, log_in, submit
 
 
 async def test_the_room_list_shows_rooms_with_member_counts_and_the_callers_role(
@@ -172,3 +172,18 @@ async def test_deleting_a_room_needs_an_admin_and_a_confirmation(
     )
     assert confirmed.headers["location"] == "/rooms"
     assert await rooms.list_rooms(db, alice) == []
+
+
+async def test_the_create_room_form_shows_errors_in_place_for_htmx(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    await log_in(client, alice)
+    token = await csrf_token(client, "/rooms")
+
+    response = await client.post(
+        "/rooms", data={"name": ""}, headers={"HX-Request": "true", "X-CSRF-Token": token}
+    )
+
+    assert response.status_code == 400
+    assert response.text.lstrip().startswith('<form id="create-room-form"')
+    assert "A room needs a name" in response.text

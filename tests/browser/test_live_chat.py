@@ -1,0 +1,73 @@
+"""Two people, two Chromium windows, one room, no reloads."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.browser.vocabulary import composer, create_room, join_room, register, send_message
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "a perfectly fine passphrase"
+
+
+async def test_two_people_chat_live_see_each_other_and_each_others_typing(
+    browser: Browser, live_server: str
+) -> None:
+    alice_window = await browser.new_context(viewport={"width": 1280, "height": 800})
+    bob_window = await browser.new_context(viewport={"width": 390, "height": 844})
+    alice, bob = await alice_window.new_page(), await bob_window.new_page()
+    errors: list[str] = []
+    for page in (alice, bob):
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+    await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
+    await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
+
+    await create_room(alice, "Launch")
+    await expect(bob.locator("#rooms")).to_contain_text("Launch")  # no reload
+    await join_room(bob, "Launch")
+    await expect(alice.locator("#presence")).to_contain_text("Bob Okafor")
+    await expect(bob.locator("#presence")).to_contain_text("Alice Martin")
+
+    await composer(alice).press_sequentially("We ship")
+    await expect(bob.locator("#typing")).to_have_text("Alice Martin is typing…")
+    await expect(alice.locator("#typing")).to_have_text("")  # never shown to the typer
+    await composer(alice).press("Enter")
+    await expect(bob.locator("#messages")).to_contain_text("We ship")
+    await expect(bob.locator("#typing")).to_have_text("")
+
+    await send_message(bob, "Great, see https://example.com/notes")
+    latest = alice.locator("#messages article").last
+    await expect(latest).to_contain_text("Bob Okafor")
+    await expect(latest.get_by_role("link", name="https://example.com/notes")).to_have_attribute(
+        "rel", "noopener noreferrer nofollow ugc"
+    )
+
+    await bob_window.close()
+    await expect(alice.locator("#presence")).not_to_contain_text("Bob Okafor")
+    assert errors == []
+    await alice_window.close()
+
+
+async def test_an_empty_message_is_refused_and_typed_text_is_kept(
+    browser: Browser, live_server: str
+) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    await register(page, live_server, "Dana", "dana@example.com", PASSWORD)
+    await create_room(page, "Notes")
+
+    field = composer(page)
+    await field.fill("   ")
+    await field.press("Enter")
+    await expect(page.locator("#flash")).to_contain_text("can't be empty")
+
+    await field.fill("line one")
+    await field.press("Shift+Enter")
+    await field.press_sequentially("line two")
+    await expect(field).to_have_value("line one\nline two")
+    await field.press("Enter")
+    await expect(page.locator("#messages article").last).to_contain_text("line one\nline two")
+    await context.close()

@@ -1,0 +1,79 @@
+"""The room list's socket: public rooms appear, change and vanish live."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from starlette.status import WS_1008_POLICY_VIOLATION
+
+from livechat.accounts.models import User
+from livechat.chat import rooms
+from livechat.db import Database
+from livechat.settings import Settings
+from tests.live import LiveServer, serving, session_cookie, socket_client, submit_as
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[LiveServer]:
+    async with serving(settings) as live:
+        yield live
+
+
+async def test_a_room_created_in_one_browser_appears_in_another(
+    server: LiveServer, alice: User, bob: User
+) -> None:
+    cookie = await session_cookie(server, bob.email)
+    async with socket_client(server, "/lobby/ws", cookie) as bob_lobby:
+        assert await submit_as(server, alice.email, "/rooms", {"name": "Launch <party>"}) == 303
+
+        created = await bob_lobby.expect("Launch")
+        assert 'id="rooms" hx-swap-oob="beforeend"' in created
+        assert "Launch &lt;party&gt;" in created
+        assert 'href="/rooms/launch-party"' in created
+
+
+async def test_a_private_room_is_never_announced(
+    server: LiveServer, db: Database, alice: User, bob: User
+) -> None:
+    cookie = await session_cookie(server, bob.email)
+    async with socket_client(server, "/lobby/ws", cookie) as bob_lobby:
+        form = {"name": "Secret plans", "is_private": "true"}
+        assert await submit_as(server, alice.email, "/rooms", form) == 303
+        assert await submit_as(server, alice.email, "/rooms", {"name": "Public"}) == 303
+
+        await bob_lobby.expect("Public")
+    assert not any("Secret" in frame for frame in bob_lobby.seen)
+
+
+async def test_renames_member_counts_and_deletions_reach_open_room_lists(
+    server: LiveServer, db: Database, alice: User, bob: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    cookie = await session_cookie(server, alice.email)
+    async with socket_client(server, "/lobby/ws", cookie) as alice_lobby:
+        assert await submit_as(server, bob.email, f"/rooms/{room.slug}/join", {}) == 303
+        joined = await alice_lobby.expect(f'id="room-{room.id}-members"')
+        assert "2 members" in joined
+
+        rename = {"name": "Town square", "description": "Everyone"}
+        assert await submit_as(server, alice.email, f"/rooms/{room.slug}/settings", rename) == 303
+        renamed = await alice_lobby.expect("Town square")
+        assert 'href="/rooms/town-square"' in renamed
+
+        delete = {"confirm": "yes"}
+        assert await submit_as(server, alice.email, "/rooms/town-square/delete", delete) == 303
+        await alice_lobby.expect(f'id="room-{room.id}" hx-swap-oob="delete"')
+
+
+async def test_the_room_list_socket_is_for_signed_in_people_on_this_site(
+    server: LiveServer, alice: User
+) -> None:
+    async with socket_client(server, "/lobby/ws", None) as stranger:
+        code, _ = await stranger.expect_closed()
+    assert code == WS_1008_POLICY_VIOLATION
+
+    cookie = await session_cookie(server, alice.email)
+    async with socket_client(server, "/lobby/ws", cookie, origin="https://evil.example") as other:
+        code, _ = await other.expect_closed()
+    assert code == WS_1008_POLICY_VIOLATION
