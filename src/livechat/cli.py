@@ -14,6 +14,13 @@ from livechat import schema
 from livechat.seed import seed_demo_data
 from livechat.settings import ConfigurationError, Settings
 
+# Frames up to this size reach the room socket, which answers oversized ones with an error
+# and keeps the connection; only larger ones make the server drop the connection (1009).
+WS_MAX_FRAME_BYTES = 1024 * 1024
+# A browser whose network vanished without a goodbye is noticed, and leaves the presence
+# lists, within two of these.
+WS_PING_SECONDS = 5.0
+
 
 def _settings() -> Settings:
     try:
@@ -32,7 +39,9 @@ def serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         proxy_headers=True,
-        ws_max_size=64 * 1024,
+        ws_max_size=WS_MAX_FRAME_BYTES,
+        ws_ping_interval=WS_PING_SECONDS,
+        ws_ping_timeout=WS_PING_SECONDS,
     )
 
 

@@ -326,3 +326,16 @@ async def test_shutting_down_closes_sockets_with_1012_so_pages_reconnect(
         live.server.should_exit = True
         code, _ = await alice_page.expect_closed()
     assert code == WS_1012_SERVICE_RESTART
+
+
+async def test_renaming_the_room_moves_its_pages_to_the_new_address(
+    server: LiveServer, general: Room, alice: User, bob: User
+) -> None:
+    async with page(server, bob, general) as bob_page:
+        rename = {"name": "Town square", "description": ""}
+        assert (
+            await submit_as(server, alice.email, f"/rooms/{general.slug}/settings", rename) == 303
+        )
+        code, _ = await bob_page.expect_closed()
+    assert code == WS_1008_POLICY_VIOLATION
+    assert any('href="/rooms/town-square"' in frame for frame in bob_page.seen)

@@ -91,6 +91,13 @@ def presence_snapshot(online: Sequence[Person]) -> str:
     return render("broadcasts/presence_snapshot.html", online=online)
 
 
+def room_moved(room: Room) -> Broadcast:
+    """Sent to the pages of a renamed room: its address changed, so they move there."""
+    return Broadcast(
+        render("broadcasts/room_moved.html", room=room), close=WS_1008_POLICY_VIOLATION
+    )
+
+
 def room_closed(reason: str) -> Broadcast:
     """Sent to the pages of a room that was deleted, or of a person removed from it."""
     return Broadcast(

@@ -153,6 +153,10 @@ async def update(
 ) -> Response:
     room = await rooms.update_room(db, user, slug, name=name, description=description)
     await _announce(db, realtime, room)
+    if room.slug != slug:
+        # Open pages of the room still carry its old address in their links and forms.
+        moved = broadcasts.room_moved(room)
+        await realtime.hub.publish(room_topic(room.id), moved)
     return _see(f"/rooms/{room.slug}")
 
 
