@@ -1,9 +1,11 @@
 """The shape every actor shares: state owned by one task, reached only through its inbox.
 
 ``call`` sends a request and awaits the reply; ``cast`` sends and returns at once. The loop
-handles one message at a time, so an actor's state needs no locks. When a handler raises,
-the caller of that message gets the exception and the actor crashes: its supervisor runs
-``run`` again, which starts over from ``init`` while the inbox keeps what was queued.
+handles one message at a time, so an actor's state needs no locks. A handler may raise one
+of the actor's ``expected_errors`` (a refusal, such as a rate limit): that error is the
+reply and the actor carries on. Any other exception is a crash: the caller gets it, and
+the supervisor runs ``run`` again, which starts over from ``init`` while the inbox keeps
+what was queued.
 
 An actor with a ``tick_interval`` also receives a ``Tick`` that often, as an ordinary
 message, so timed work (refilling buckets, expiring typing) never races with requests.
@@ -41,8 +43,14 @@ class ActorStopped(RuntimeError):
     """The actor stopped before it got to the request; ask its successor instead."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """Wakes an idle actor so that it notices ``stop``."""
+
+
 class Actor(ABC, Generic[Request]):
     name = "actor"
+    expected_errors: tuple[type[Exception], ...] = ()
 
     def __init__(
         self,
@@ -53,7 +61,7 @@ class Actor(ABC, Generic[Request]):
     ) -> None:
         self._tick_interval = tick_interval
         self._sleep = sleep
-        self._inbox: asyncio.Queue[tuple[Request | Tick, asyncio.Future[Any] | None]] = (
+        self._inbox: asyncio.Queue[tuple[Request | Tick | _Stop, asyncio.Future[Any] | None]] = (
             asyncio.Queue(inbox_size)
         )
         self._stopped = False
@@ -78,6 +86,8 @@ class Actor(ABC, Generic[Request]):
     def stop(self) -> None:
         """End the loop after the current message: a normal exit, not a crash."""
         self._stopped = True
+        with contextlib.suppress(asyncio.QueueFull):  # a full inbox wakes the loop anyway
+            self._inbox.put_nowait((_Stop(), None))
 
     async def run(self) -> None:
         """The actor's life: ``init``, then one message at a time until it stops."""
@@ -86,6 +96,9 @@ class Actor(ABC, Generic[Request]):
         ticker = asyncio.create_task(self._tick_forever()) if self._tick_interval else None
         try:
             await self._serve()
+        except asyncio.CancelledError:
+            self._refuse_pending()  # shut down: no one will read the inbox again
+            raise
         finally:
             if ticker is not None:
                 ticker.cancel()
@@ -94,7 +107,7 @@ class Actor(ABC, Generic[Request]):
         self._refuse_pending()
 
     def _refuse_pending(self) -> None:
-        """After a normal stop nothing will read the inbox again: answer what is in it."""
+        """Answer every call still queued, since nothing will read the inbox again."""
         while not self._inbox.empty():
             _request, reply = self._inbox.get_nowait()
             if reply is not None and not reply.done():
@@ -103,8 +116,14 @@ class Actor(ABC, Generic[Request]):
     async def _serve(self) -> None:
         while not self._stopped:
             request, reply = await self._inbox.get()
+            if isinstance(request, _Stop):
+                continue
             try:
                 result = await (self.tick() if isinstance(request, Tick) else self.handle(request))
+            except self.expected_errors as refusal:
+                if reply is not None and not reply.done():
+                    reply.set_exception(refusal)
+                continue
             except Exception as error:
                 if reply is not None and not reply.done():
                     reply.set_exception(error)

@@ -22,7 +22,7 @@ from livechat.chat import broadcasts, messages
 from livechat.chat.messages import Page, Posted
 from livechat.chat.models import Message
 from livechat.db import Database
-from livechat.errors import RateLimited
+from livechat.errors import LivechatError, RateLimited
 from livechat.realtime.actor import Actor, Sleep
 from livechat.realtime.hub import Hub, room_topic
 from livechat.realtime.rate_limiter import Limited, RateLimiter
@@ -56,6 +56,9 @@ RoomRequest = Post | Delete | Recent
 
 
 class RoomServer(Actor[RoomRequest]):
+    # Refusals (rate limit, validation, permissions) answer the caller; they are no crash.
+    expected_errors = (LivechatError,)
+
     def __init__(
         self,
         room_id: int,
