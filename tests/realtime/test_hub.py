@@ -1,0 +1,143 @@
+"""The Hub: what is published on a topic reaches that topic's subscribers, in order, and a
+subscriber that falls too far behind is cut off without holding anyone else back."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from livechat.realtime.backends.memory import MemoryBackend
+from livechat.realtime.hub import (
+    Broadcast,
+    Hub,
+    Subscription,
+    membership_topic,
+    presence_topic,
+    room_topic,
+)
+from tests.realtime.conftest import Background
+
+ROOM = room_topic(1)
+OTHER_ROOM = room_topic(2)
+
+
+async def running_hub(background: Background, *, queue_size: int = 256) -> Hub:
+    hub = Hub(MemoryBackend(), queue_size=queue_size)
+    background.start(hub.run())
+    return hub
+
+
+@pytest.fixture
+async def hub(background: Background) -> Hub:
+    return await running_hub(background)
+
+
+async def receive(subscription: Subscription) -> object:
+    async with asyncio.timeout(2):
+        return await subscription.next()
+
+
+def message(n: int) -> Broadcast:
+    return Broadcast(f"<p>message {n}</p>", seq=n)
+
+
+async def test_a_subscriber_receives_what_is_published_on_its_topics_only(hub: Hub) -> None:
+    async with hub.subscribe(ROOM, presence_topic(1)) as subscription:
+        await hub.publish(OTHER_ROOM, Broadcast("<p>elsewhere</p>", seq=1))
+        await hub.publish(ROOM, message(1))
+        await hub.publish(presence_topic(1), Broadcast("<p>Alice is typing</p>"))
+
+        # Had the other room's broadcast been delivered, it would have come first.
+        assert await receive(subscription) == message(1)
+        assert await receive(subscription) == Broadcast("<p>Alice is typing</p>")
+
+
+async def test_one_broadcast_reaches_every_subscriber_of_its_topic(hub: Hub) -> None:
+    async with hub.subscribe(ROOM) as first, hub.subscribe(ROOM) as second:
+        await hub.publish(ROOM, message(1))
+
+        assert await receive(first) == message(1)
+        assert await receive(second) == message(1)
+
+
+async def test_broadcasts_arrive_in_the_order_they_were_published(hub: Hub) -> None:
+    async with hub.subscribe(ROOM) as subscription:
+        for n in range(1, 6):
+            await hub.publish(ROOM, message(n))
+
+        assert [await receive(subscription) for _ in range(5)] == [message(n) for n in range(1, 6)]
+
+
+async def test_a_subscriber_that_falls_behind_is_cut_off_while_others_keep_receiving(
+    background: Background,
+) -> None:
+    hub = await running_hub(background, queue_size=2)
+    async with hub.subscribe(ROOM) as slow, hub.subscribe(ROOM) as healthy:
+        for n in range(1, 4):  # one more than the slow subscriber's queue holds
+            await hub.publish(ROOM, message(n))
+            assert await receive(healthy) == message(n)
+
+        assert slow.overflowed
+        assert await receive(slow) is None  # what it had queued is dropped: it must resync
+
+        await hub.publish(ROOM, message(4))
+        assert await receive(healthy) == message(4)
+
+
+async def test_leaving_the_subscription_unsubscribes(hub: Hub) -> None:
+    assert hub.subscriber_count(ROOM) == 0
+
+    async with hub.subscribe(ROOM, OTHER_ROOM):
+        async with hub.subscribe(ROOM):
+            assert hub.subscriber_count(ROOM) == 2
+            assert hub.subscriber_count(OTHER_ROOM) == 1
+        assert hub.subscriber_count(ROOM) == 1
+
+    assert hub.subscriber_count(ROOM) == 0
+    assert hub.subscriber_count(OTHER_ROOM) == 0
+
+
+async def test_a_subscription_whose_body_raises_still_unsubscribes(hub: Hub) -> None:
+    counted: list[int] = []
+
+    async def a_connection_that_drops() -> None:
+        async with hub.subscribe(ROOM):
+            counted.append(hub.subscriber_count(ROOM))
+            raise ConnectionResetError("the client went away")
+
+    with pytest.raises(ConnectionResetError, match="went away"):
+        await a_connection_that_drops()
+
+    assert counted == [1]
+    assert hub.subscriber_count(ROOM) == 0
+
+
+async def test_a_topic_everyone_left_delivers_again_once_someone_subscribes(hub: Hub) -> None:
+    async with hub.subscribe(ROOM) as first:
+        await hub.publish(ROOM, message(1))
+        assert await receive(first) == message(1)
+
+    async with hub.subscribe(ROOM) as second:
+        await hub.publish(ROOM, message(2))
+
+        assert await receive(second) == message(2)
+
+
+@pytest.mark.parametrize(
+    "broadcast",
+    [
+        Broadcast('<p class="x">héllo &amp; "bye"</p>', seq=42),
+        Broadcast("<div>Alice is typing…</div>"),
+        Broadcast("<p>This room was deleted.</p>", close=1008),
+    ],
+)
+def test_a_broadcast_survives_encoding_and_decoding(broadcast: Broadcast) -> None:
+    assert Broadcast.decode(broadcast.encode()) == broadcast
+
+
+def test_a_rooms_messages_presence_and_members_have_distinct_topics() -> None:
+    topics = {room_topic(1), room_topic(2), presence_topic(1), membership_topic(1, 5)}
+
+    assert len(topics) == 4
+    assert membership_topic(1, 5) != membership_topic(1, 6)

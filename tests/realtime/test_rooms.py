@@ -1,0 +1,371 @@
+"""RoomServers and the RoomSupervisor, against a real database: posting and deleting are
+stored, rate limited and published once; the newest page is kept current; an idle server
+stops; ``server_for`` finds a room's running server or starts one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from livechat.accounts.models import User
+from livechat.chat import messages, rooms
+from livechat.chat.models import Message, Room
+from livechat.db import Database
+from livechat.errors import Forbidden, RateLimited
+from livechat.realtime.actor import ActorStopped, Tick
+from livechat.realtime.backends.memory import MemoryBackend
+from livechat.realtime.hub import Broadcast, Hub, Subscription, room_topic
+from livechat.realtime.rate_limiter import RateLimiter
+from livechat.realtime.rooms import RoomServer, RoomSupervisor
+from livechat.realtime.supervisor import Supervisor
+from tests.realtime.conftest import Background, FakeClock
+
+IDLE_SECONDS = 60.0
+
+
+@pytest.fixture
+async def room(db: Database, alice: User) -> Room:
+    return await rooms.create_room(db, alice, name="General")
+
+
+@pytest.fixture
+async def hub(background: Background) -> Hub:
+    hub = Hub(MemoryBackend())
+    background.start(hub.run())
+    return hub
+
+
+@pytest.fixture
+async def rate_limiter(background: Background, clock: FakeClock) -> RateLimiter:
+    limiter = RateLimiter(refill_seconds=None, clock=clock)  # no refill unless a test ticks
+    background.start(limiter.run())
+    return limiter
+
+
+def new_server(
+    db: Database,
+    hub: Hub,
+    rate_limiter: RateLimiter,
+    clock: FakeClock,
+    room_id: int,
+    idled: list[RoomServer] | None = None,
+) -> RoomServer:
+    on_idle = idled.append if idled is not None else (lambda _server: None)
+    return RoomServer(
+        room_id,
+        db=db,
+        hub=hub,
+        rate_limiter=rate_limiter,
+        idle_seconds=IDLE_SECONDS,
+        idle_check_seconds=None,  # the test sends every idle check as a Tick
+        on_idle=on_idle,
+        clock=clock,
+    )
+
+
+@pytest.fixture
+async def room_supervisor(
+    db: Database,
+    background: Background,
+    hub: Hub,
+    rate_limiter: RateLimiter,
+    clock: FakeClock,
+) -> RoomSupervisor:
+    """Wired as the application's tree wires it: transient RoomServers under a supervisor."""
+    supervisor = Supervisor("rooms", clock=clock)
+    background.start(supervisor.run())
+    async with asyncio.timeout(2):
+        await supervisor.wait_started()
+    return RoomSupervisor(
+        supervisor, lambda room_id: new_server(db, hub, rate_limiter, clock, room_id)
+    )
+
+
+@pytest.fixture
+def server(room_supervisor: RoomSupervisor, room: Room) -> RoomServer:
+    return room_supervisor.server_for(room.id)
+
+
+async def published(hub: Hub, subscription: Subscription, topic: str) -> list[object]:
+    """Everything published on ``topic`` so far that ``subscription`` has not received yet:
+    a marker goes out last, and the hub keeps order, so what comes before it is the rest."""
+    marker = Broadcast("<!-- marker -->")
+    await hub.publish(topic, marker)
+    received: list[object] = []
+    async with asyncio.timeout(2):
+        while (item := await subscription.next()) != marker:
+            received.append(item)
+    return received
+
+
+async def stored_count(db: Database, room: Room) -> int:
+    async with db.read() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Message).where(Message.room_id == room.id)
+        )
+    assert count is not None
+    return count
+
+
+# Posting
+
+
+async def test_a_post_is_stored_and_published_once_escaped_with_its_seq(
+    db: Database, alice: User, room: Room, hub: Hub, server: RoomServer
+) -> None:
+    async with hub.subscribe(room_topic(room.id)) as subscription:
+        posted = await server.post(alice, "<b>Hi</b> & welcome", "msg-1")
+
+        [broadcast] = await published(hub, subscription, room_topic(room.id))
+
+    assert posted.created
+    page = await messages.latest_page(db, alice, room.id)
+    assert [(m.id, m.body) for m in page.messages] == [(posted.message.id, "<b>Hi</b> & welcome")]
+    assert isinstance(broadcast, Broadcast)
+    assert broadcast.seq == posted.message.seq
+    assert "&lt;b&gt;Hi&lt;/b&gt; &amp; welcome" in broadcast.html
+    assert "<b>Hi</b>" not in broadcast.html
+    assert f'id="message-{posted.message.id}"' in broadcast.html
+
+
+async def test_a_post_repeated_with_the_same_client_msg_id_is_stored_and_published_once(
+    db: Database, alice: User, room: Room, hub: Hub, server: RoomServer
+) -> None:
+    async with hub.subscribe(room_topic(room.id)) as subscription:
+        first = await server.post(alice, "Hello", "msg-1")
+        again = await server.post(alice, "Hello", "msg-1")
+
+        broadcasts = await published(hub, subscription, room_topic(room.id))
+
+    assert first.created
+    assert not again.created
+    assert again.message.id == first.message.id
+    assert await stored_count(db, room) == 1
+    assert len(broadcasts) == 1
+
+
+async def test_the_eleventh_quick_post_is_refused_as_too_fast_and_stores_nothing(
+    db: Database, alice: User, room: Room, hub: Hub, server: RoomServer
+) -> None:
+    async with hub.subscribe(room_topic(room.id)) as subscription:
+        for n in range(10):
+            await server.post(alice, f"message {n}", None)
+
+        with pytest.raises(RateLimited, match="too fast") as refused:
+            await server.post(alice, "one too many", None)
+
+        broadcasts = await published(hub, subscription, room_topic(room.id))
+
+    assert refused.value.retry_after_ms == 1000  # no time has passed since the last refill
+    assert refused.value.retry_after_seconds == 1
+    assert await stored_count(db, room) == 10
+    assert len(broadcasts) == 10
+
+
+async def test_a_refused_post_leaves_the_room_with_a_working_server(
+    alice: User, room: Room, room_supervisor: RoomSupervisor, server: RoomServer
+) -> None:
+    for n in range(10):
+        await server.post(alice, f"message {n}", None)
+    with pytest.raises(RateLimited):
+        await server.post(alice, "one too many", None)
+
+    assert room_supervisor.server_for(room.id) is server
+    async with asyncio.timeout(2):
+        page = await server.recent(alice)
+    assert [m.body for m in page.messages] == [f"message {n}" for n in range(10)]
+
+
+async def test_someone_flooding_one_room_does_not_stop_the_servers_of_other_rooms(
+    db: Database,
+    alice: User,
+    bob: User,
+    room: Room,
+    room_supervisor: RoomSupervisor,
+    background: Background,
+) -> None:
+    quiet_room = await rooms.create_room(db, bob, name="Quiet corner")
+    quiet = room_supervisor.server_for(quiet_room.id)
+    flooded = room_supervisor.server_for(room.id)
+    for n in range(10):
+        await flooded.post(alice, f"message {n}", None)
+
+    for _ in range(4):  # a few seconds of someone holding down Enter
+        with pytest.raises(RateLimited):
+            await room_supervisor.server_for(room.id).post(alice, "spam", None)
+
+    answer = background.start(quiet.recent(bob))
+    done, _ = await asyncio.wait({answer}, timeout=2)
+    assert answer in done, "the quiet room's server was stopped along with the flooded one"
+    assert answer.result().messages == []
+    assert room_supervisor.running() == sorted([room.id, quiet_room.id])
+
+
+# The newest page and deleting
+
+
+async def test_recent_returns_the_newest_page_and_keeps_up_with_the_servers_own_changes(
+    db: Database, alice: User, room: Room, server: RoomServer
+) -> None:
+    before = await messages.create_message(db, alice, room.id, "Posted before the server ran")
+
+    first = await server.recent(alice)
+    assert [m.id for m in first.messages] == [before.message.id]
+    assert first.cursor == messages.Cursor(before.message.seq, before.message.id)
+
+    posted = await server.post(alice, "Through the server", None)
+    after_post = await server.recent(alice)
+    assert [m.id for m in after_post.messages] == [before.message.id, posted.message.id]
+
+    deleted = await server.delete(alice, before.message.id)
+    after_delete = await server.recent(alice)
+    assert [m.id for m in after_delete.messages] == [posted.message.id]
+    assert after_delete.cursor == messages.Cursor(deleted.seq, posted.message.id)
+
+    from_database = await messages.latest_page(db, alice, room.id)
+    assert [m.id for m in from_database.messages] == [m.id for m in after_delete.messages]
+    assert from_database.cursor == after_delete.cursor
+
+
+async def test_a_delete_is_stored_and_publishes_one_broadcast_removing_the_message(
+    db: Database, alice: User, room: Room, hub: Hub, server: RoomServer
+) -> None:
+    posted = await server.post(alice, "Oops, wrong room", None)
+    async with hub.subscribe(room_topic(room.id)) as subscription:
+        deleted = await server.delete(alice, posted.message.id)
+
+        [broadcast] = await published(hub, subscription, room_topic(room.id))
+
+    assert deleted.is_deleted
+    assert (await messages.latest_page(db, alice, room.id)).messages == []
+    assert isinstance(broadcast, Broadcast)
+    assert broadcast.seq == deleted.seq > posted.message.seq
+    assert f'<article id="message-{posted.message.id}" hx-swap-oob="delete">' in broadcast.html
+    assert "Oops, wrong room" not in broadcast.html
+
+
+async def test_deleting_someone_elses_message_is_forbidden_and_publishes_nothing(
+    db: Database, alice: User, bob: User, room: Room, hub: Hub, server: RoomServer
+) -> None:
+    await rooms.join_room(db, bob, room.slug)
+    posted = await server.post(alice, "Mine", None)
+    async with hub.subscribe(room_topic(room.id)) as subscription:
+        with pytest.raises(Forbidden):
+            await server.delete(bob, posted.message.id)
+
+        broadcasts = await published(hub, subscription, room_topic(room.id))
+
+    assert broadcasts == []
+    page = await messages.latest_page(db, alice, room.id)
+    assert [m.id for m in page.messages] == [posted.message.id]
+
+
+# Stopping when idle
+
+
+async def test_a_server_without_connections_stops_once_idle_seconds_have_passed(
+    db: Database,
+    alice: User,
+    room: Room,
+    hub: Hub,
+    rate_limiter: RateLimiter,
+    clock: FakeClock,
+    background: Background,
+) -> None:
+    idled: list[RoomServer] = []
+    server = new_server(db, hub, rate_limiter, clock, room.id, idled)
+    task = background.start(server.run())
+
+    clock.advance(IDLE_SECONDS - 0.1)
+    server.cast(Tick())
+    await server.recent(alice)  # still answering: the check before it did not stop it
+    assert idled == []
+
+    clock.advance(0.1)
+    server.cast(Tick())
+    async with asyncio.timeout(2):
+        await task  # run() returns: a normal exit, which its supervisor does not restart
+
+    assert idled == [server]
+    with pytest.raises(ActorStopped):
+        await server.recent(alice)
+
+
+async def test_a_server_with_a_connection_stays_however_long_and_idles_from_the_disconnection(
+    db: Database,
+    alice: User,
+    room: Room,
+    hub: Hub,
+    rate_limiter: RateLimiter,
+    clock: FakeClock,
+    background: Background,
+) -> None:
+    idled: list[RoomServer] = []
+    server = new_server(db, hub, rate_limiter, clock, room.id, idled)
+    task = background.start(server.run())
+    server.connected()
+
+    clock.advance(10 * IDLE_SECONDS)
+    server.cast(Tick())
+    await server.recent(alice)
+    assert idled == []
+
+    server.disconnected()
+    clock.advance(IDLE_SECONDS - 0.1)
+    server.cast(Tick())
+    await server.recent(alice)
+    assert idled == []
+
+    clock.advance(0.1)
+    server.cast(Tick())
+    async with asyncio.timeout(2):
+        await task
+    assert idled == [server]
+
+
+# Finding a room's server
+
+
+async def test_server_for_returns_the_running_server_of_a_room(
+    alice: User, room: Room, room_supervisor: RoomSupervisor
+) -> None:
+    server = room_supervisor.server_for(room.id)
+
+    assert room_supervisor.server_for(room.id) is server
+    assert server.room_id == room.id
+    assert room_supervisor.running() == [room.id]
+    assert (await server.recent(alice)).messages == []  # it is running: it answers
+
+
+async def test_server_for_starts_a_server_for_a_room_that_has_none(
+    db: Database, alice: User, room: Room, room_supervisor: RoomSupervisor
+) -> None:
+    other_room = await rooms.create_room(db, alice, name="Random")
+    first = room_supervisor.server_for(room.id)
+
+    second = room_supervisor.server_for(other_room.id)
+
+    assert second is not first
+    assert second.room_id == other_room.id
+    assert room_supervisor.running() == sorted([room.id, other_room.id])
+    await messages.create_message(db, alice, other_room.id, "Hello")
+    assert [m.body for m in (await second.recent(alice)).messages] == ["Hello"]
+
+
+async def test_once_a_server_stops_server_for_starts_a_fresh_one(
+    alice: User, room: Room, room_supervisor: RoomSupervisor, clock: FakeClock
+) -> None:
+    stopped = room_supervisor.server_for(room.id)
+    clock.advance(IDLE_SECONDS)
+    stopped.cast(Tick())
+    with pytest.raises(ActorStopped):  # queued behind the idle check that stopped it
+        await stopped.recent(alice)
+
+    fresh = room_supervisor.server_for(room.id)
+
+    assert fresh is not stopped
+    assert room_supervisor.running() == [room.id]
+    async with asyncio.timeout(2):
+        assert (await fresh.recent(alice)).messages == []
