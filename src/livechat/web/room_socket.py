@@ -27,7 +27,7 @@ from livechat.chat.messages import Cursor
 from livechat.chat.models import Room
 from livechat.db import Database
 from livechat.errors import LivechatError
-from livechat.realtime.actor import ActorStopped
+from livechat.realtime.actor import ActorBusy, ActorStopped
 from livechat.realtime.hub import (
     Broadcast,
     Subscription,
@@ -149,6 +149,15 @@ async def _dispatch(connection: Connection, trigger: str, values: dict[str, Any]
             connection.flash("That request was not understood.")
     except LivechatError as error:
         connection.flash(error.message)
+    except (ActorBusy, TimeoutError):
+        connection.flash("The room is very busy right now; try again in a moment.")
+    except Exception:
+        # The boundary of one request: whatever went wrong, the connection and the room
+        # carry on, and the page says so.
+        log.exception(
+            "room %s: %s from user %s failed", connection.room.id, trigger, connection.user.id
+        )
+        connection.flash("Something went wrong on our side; try again.")
 
 
 async def _with_server(connection: Connection, action: Any) -> Any:
