@@ -4,6 +4,7 @@ htmx.config.allowEval = false; // an injected hx-* attribute must never run code
 htmx.config.allowScriptTags = false;
 htmx.config.includeIndicatorStyles = false; // the Content-Security-Policy forbids inline styles
 htmx.config.selfRequestsOnly = true;
+htmx.config.attributesToSettle = ["class", "width", "height"]; // settling "style" writes inline style
 // 4xx responses carry the message the person needs to see (the server retargets them to
 // #flash), so they are swapped like successes; 5xx stay errors.
 htmx.config.responseHandling = [
@@ -20,4 +21,9 @@ document.addEventListener("keydown", (event) => {
   if (!(field instanceof HTMLTextAreaElement) || !field.hasAttribute("data-enter-submits")) return;
   event.preventDefault();
   field.form.requestSubmit();
+});
+// Upload progress: move the <progress> inside the form whose request is sending a file.
+document.addEventListener("htmx:xhr:progress", (event) => {
+  const bar = event.target.querySelector("progress");
+  if (bar && event.detail.total) bar.value = (100 * event.detail.loaded) / event.detail.total;
 });

@@ -14,10 +14,14 @@ from livechat.accounts.throttle import LoginThrottle
 from livechat.db import Database
 from livechat.realtime.tree import running_tree
 from livechat.settings import PROJECT_ROOT, Settings
-from livechat.web import lobby_socket, me, pages, profile, room_socket, rooms
+from livechat.web import lobby_socket, me, pages, profile, room_socket, rooms, uploads
 from livechat.web.csrf import CSRFMiddleware
 from livechat.web.errors import error_response, install_error_handlers
+from livechat.web.limits import BodyLimitMiddleware
 from livechat.web.security import SecurityHeadersMiddleware
+
+# The multipart envelope around one file: boundaries, headers, the CSRF-free form fields.
+UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,8 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with running_tree(
                 db,
+                uploads_dir=settings.uploads_dir,
                 room_idle_seconds=settings.room_idle_seconds,
                 subscriber_queue_size=settings.subscriber_queue_size,
+                upload_pending_seconds=settings.upload_pending_seconds,
             ) as tree:
                 app.state.realtime = tree
                 yield
@@ -54,6 +60,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_form_bytes=settings.form_max_bytes,
         refusal=error_response,
     )
+    upload_limit = settings.upload_max_bytes + UPLOAD_FORM_OVERHEAD_BYTES
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limits=[(r"/rooms/[^/]+/uploads", upload_limit), (r"/profile/avatar", upload_limit)],
+        refusal=error_response,
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
@@ -65,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lobby_socket.router,
         profile.router,
         me.router,
+        uploads.router,
     )
     for router in routers:
         app.include_router(router)

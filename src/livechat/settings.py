@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     form_max_bytes: int = Field(default=64 * 1024, gt=0)
     room_idle_seconds: float = Field(default=60.0, gt=0)
     subscriber_queue_size: int = Field(default=SUBSCRIBER_QUEUE_SIZE, gt=0)
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    upload_pending_seconds: float = Field(default=3600.0, gt=0)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -5,6 +5,8 @@ stops; ``server_for`` finds a room's running server or starts one."""
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -58,6 +60,7 @@ def new_server(
         db=db,
         hub=hub,
         rate_limiter=rate_limiter,
+        uploads_dir=Path(tempfile.gettempdir()) / "livechat-room-tests",
         idle_seconds=IDLE_SECONDS,
         idle_check_seconds=None,  # the test sends every idle check as a Tick
         on_idle=on_idle,

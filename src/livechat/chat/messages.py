@@ -7,15 +7,16 @@ page which missed some events can ask for everything after the last one it saw.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from livechat.accounts.models import User
 from livechat.chat.access import RoomRef, readable_by, readable_room, require_membership
-from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Message, Room
+from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Attachment, Message, Room
 from livechat.db import Database, utcnow
 from livechat.errors import BadRequest, Forbidden, NotFound
 
@@ -36,9 +37,9 @@ class Posted:
     created: bool  # False when the client_msg_id had been seen before: nothing was stored
 
 
-def clean_body(body: str) -> str:
+def clean_body(body: str, *, allow_empty: bool = False) -> str:
     body = CONTROL_CHARACTERS.sub("", body.replace("\r\n", "\n").replace("\r", "\n")).strip()
-    if not body:
+    if not body and not allow_empty:
         raise BadRequest("A message can't be empty.")
     if len(body) > MESSAGE_MAX_LENGTH:
         raise BadRequest(
@@ -65,11 +66,17 @@ async def _next_seq(session: AsyncSession, room_id: int) -> int:
 
 
 async def create_message(
-    db: Database, user: User, room_ref: RoomRef, body: str, client_msg_id: str | None = None
+    db: Database,
+    user: User,
+    room_ref: RoomRef,
+    body: str,
+    client_msg_id: str | None = None,
+    attachment_ids: Sequence[int] = (),
 ) -> Posted:
-    """Post a message. A repeated ``client_msg_id`` returns the first message unchanged, so a
-    retried or doubled send is stored once."""
-    body = clean_body(body)
+    """Post a message, carrying the user's pending uploads named in ``attachment_ids``; with
+    files, the text may be empty. A repeated ``client_msg_id`` returns the first message
+    unchanged, so a retried or doubled send is stored once."""
+    body = clean_body(body, allow_empty=bool(attachment_ids))
     if client_msg_id is not None and not 0 < len(client_msg_id) <= CLIENT_MSG_ID_MAX_LENGTH:
         raise BadRequest("This message form has expired; reload the page to send again.")
     async with db.write() as session:
@@ -92,8 +99,27 @@ async def create_message(
         )
         session.add(message)
         await session.flush()
+        if attachment_ids:
+            await _attach(session, user, message, attachment_ids)
         stored = (await session.scalars(_messages().where(Message.id == message.id))).one()
     return Posted(stored, created=True)
+
+
+async def _attach(
+    session: AsyncSession, user: User, message: Message, attachment_ids: Sequence[int]
+) -> None:
+    attached = await session.execute(
+        update(Attachment)
+        .where(
+            Attachment.id.in_(attachment_ids),
+            Attachment.uploader_id == user.id,
+            Attachment.room_id == message.room_id,
+            Attachment.message_id.is_(None),
+        )
+        .values(message_id=message.id)
+    )
+    if attached.rowcount == 0 and not message.body:  # type: ignore[attr-defined]
+        raise BadRequest("Those files are no longer waiting to be sent; attach them again.")
 
 
 async def list_messages(
@@ -170,6 +196,9 @@ async def delete_message(
         message.body = ""
         message.deleted_at = utcnow()
         message.seq = await _next_seq(session, message.room_id)
+        # The rows go with the message; the caller removes the files after the commit,
+        # from the attachments still listed on the returned message.
+        await session.execute(delete(Attachment).where(Attachment.message_id == message.id))
     return message
 
 

@@ -16,9 +16,10 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from livechat.accounts.models import User
-from livechat.chat import broadcasts, messages
+from livechat.chat import attachments, broadcasts, messages
 from livechat.chat.messages import Page, Posted
 from livechat.chat.models import Message
 from livechat.db import Database
@@ -37,6 +38,7 @@ class Post:
     user: User
     body: str
     client_msg_id: str | None
+    attachment_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class RoomServer(Actor[RoomRequest]):
         db: Database,
         hub: Hub,
         rate_limiter: RateLimiter,
+        uploads_dir: Path,
         idle_seconds: float = IDLE_SECONDS,
         idle_check_seconds: float | None = IDLE_CHECK_SECONDS,
         on_idle: Callable[[RoomServer], None] = lambda _server: None,
@@ -78,6 +81,7 @@ class RoomServer(Actor[RoomRequest]):
         self._db = db
         self._hub = hub
         self._rate_limiter = rate_limiter
+        self._uploads_dir = uploads_dir
         self._idle_seconds = idle_seconds
         self._on_idle = on_idle
         self._clock = clock
@@ -99,8 +103,14 @@ class RoomServer(Actor[RoomRequest]):
         if self._connections == 0:
             self._idle_since = self._clock()
 
-    async def post(self, user: User, body: str, client_msg_id: str | None) -> Posted:
-        posted: Posted = await self.call(Post(user, body, client_msg_id))
+    async def post(
+        self,
+        user: User,
+        body: str,
+        client_msg_id: str | None,
+        attachment_ids: tuple[int, ...] = (),
+    ) -> Posted:
+        posted: Posted = await self.call(Post(user, body, client_msg_id, attachment_ids))
         return posted
 
     async def delete(self, user: User, message_id: int) -> Message:
@@ -116,14 +126,16 @@ class RoomServer(Actor[RoomRequest]):
 
     async def handle(self, request: RoomRequest) -> Posted | Message | Page:
         match request:
-            case Post(user, body, client_msg_id):
-                return await self._post(user, body, client_msg_id)
+            case Post(user, body, client_msg_id, attachment_ids):
+                return await self._post(user, body, client_msg_id, attachment_ids)
             case Delete(user, message_id):
                 return await self._delete(user, message_id)
             case Recent(user):
                 return await self._recent(user)
 
-    async def _post(self, user: User, body: str, client_msg_id: str | None) -> Posted:
+    async def _post(
+        self, user: User, body: str, client_msg_id: str | None, attachment_ids: tuple[int, ...]
+    ) -> Posted:
         decision = await self._rate_limiter.check(user.id)
         if isinstance(decision, Limited):
             seconds = max(1, -(-decision.retry_after_ms // 1000))
@@ -131,7 +143,9 @@ class RoomServer(Actor[RoomRequest]):
                 f"You're sending messages too fast, try again in {seconds} s.",
                 decision.retry_after_ms,
             )
-        posted = await messages.create_message(self._db, user, self.room_id, body, client_msg_id)
+        posted = await messages.create_message(
+            self._db, user, self.room_id, body, client_msg_id, attachment_ids
+        )
         if posted.created:
             await self._hub.publish(
                 room_topic(self.room_id), broadcasts.message_created(posted.message)
@@ -142,6 +156,9 @@ class RoomServer(Actor[RoomRequest]):
     async def _delete(self, user: User, message_id: int) -> Message:
         deleted = await messages.delete_message(self._db, user, message_id, room_id=self.room_id)
         await self._hub.publish(room_topic(self.room_id), broadcasts.message_changed(deleted))
+        await attachments.remove_files(
+            self._uploads_dir, [file.stored_name for file in deleted.attachments]
+        )
         self._remember(deleted)
         return deleted
 

@@ -4,7 +4,8 @@
     ├── hub            the pub/sub dispatcher
     ├── presence       who is where, who is typing
     ├── rate-limiter   a token bucket per user
-    └── rooms          dynamic: one transient RoomServer per active room
+    ├── rooms          dynamic: one transient RoomServer per active room
+    └── janitor        deletes uploads that no message took
 
 Children start in that order and stop in the reverse order.
 """
@@ -17,11 +18,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-from livechat.chat import broadcasts
+from livechat.chat import attachments, broadcasts
 from livechat.db import Database
 from livechat.realtime.backends.memory import MemoryBackend
 from livechat.realtime.hub import Hub, presence_topic
+from livechat.realtime.janitor import Janitor
 from livechat.realtime.presence import Presence, PresenceChange
 from livechat.realtime.rate_limiter import RateLimiter
 from livechat.realtime.rooms import RoomServer, RoomSupervisor
@@ -42,7 +45,12 @@ class Realtime:
 
 @asynccontextmanager
 async def running_tree(
-    db: Database, *, room_idle_seconds: float, subscriber_queue_size: int
+    db: Database,
+    *,
+    uploads_dir: Path,
+    room_idle_seconds: float,
+    subscriber_queue_size: int,
+    upload_pending_seconds: float,
 ) -> AsyncIterator[Realtime]:
     hub = Hub(MemoryBackend(), queue_size=subscriber_queue_size)
 
@@ -59,11 +67,17 @@ async def running_tree(
             db=db,
             hub=hub,
             rate_limiter=rate_limiter,
+            uploads_dir=uploads_dir,
             idle_seconds=room_idle_seconds,
             on_idle=rooms.forget,
         )
 
     rooms = RoomSupervisor(room_supervisor, start_room)
+
+    async def sweep() -> int:
+        return await attachments.sweep_abandoned(db, uploads_dir, upload_pending_seconds)
+
+    janitor = Janitor(sweep)
     tree = Supervisor(
         "livechat",
         [
@@ -71,6 +85,7 @@ async def running_tree(
             Child("presence", presence.run),
             Child("rate-limiter", rate_limiter.run),
             Child("rooms", room_supervisor.run),
+            Child("janitor", janitor.run),
         ],
     )
     task = asyncio.create_task(tree.run(), name="livechat")

@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 
 from livechat.accounts.models import User
-from livechat.chat import broadcasts, messages, rooms
+from livechat.chat import attachments, broadcasts, messages, rooms
 from livechat.chat.messages import Cursor
 from livechat.chat.models import Room
 from livechat.db import Database
@@ -172,13 +172,26 @@ async def _with_server(connection: Connection, action: Any) -> Any:
 async def _send_message(connection: Connection, values: dict[str, Any]) -> None:
     body = values.get("body")
     client_msg_id = values.get("client_msg_id")
-    if not isinstance(body, str) or not isinstance(client_msg_id, (str, type(None))):
+    files = _attachment_ids(values.get("attachment_ids"))
+    if (
+        not isinstance(body, str)
+        or not isinstance(client_msg_id, (str, type(None)))
+        or files is None
+    ):
         connection.flash("That request was not understood.")
         return
     user, room = connection.user, connection.room
-    await _with_server(connection, lambda server: server.post(user, body, client_msg_id))
+    await _with_server(connection, lambda server: server.post(user, body, client_msg_id, files))
     connection.realtime.presence.cast(StoppedTyping(room.id, user.id))
     connection.reply("broadcasts/message_sent.html", room=room, client_msg_id=uuid.uuid4().hex)
+
+
+def _attachment_ids(value: object) -> tuple[int, ...] | None:
+    """The ids of the files to send: one value, a list (several hidden inputs), or none."""
+    values: list[object] = value if isinstance(value, list) else [] if value is None else [value]
+    if not all(isinstance(item, str) and item.isdigit() for item in values):
+        return None
+    return tuple(int(str(item)) for item in values[: attachments.MAX_PENDING])
 
 
 def _typing(connection: Connection) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from livechat.accounts.models import User
-from livechat.chat import broadcasts, messages, rooms
+from livechat.chat import attachments, broadcasts, messages, rooms
 from livechat.chat.models import Room
 from livechat.db import Database
 from livechat.errors import BadRequest
@@ -112,6 +112,7 @@ async def show(
             "cursor": latest.cursor,
             "online": await realtime.presence.online(room.id),
             "client_msg_id": uuid.uuid4().hex,
+            "pending": await attachments.pending(db, user, room.id) if access.is_member else [],
         },
     )
 

@@ -61,6 +61,14 @@ def typing_sentence(people: Sequence[Any]) -> str:
     return "Several people are typing…"
 
 
+def _filesize(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
 def _clock_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%H:%M")
 
@@ -72,6 +80,7 @@ def _calendar_day(moment: datetime) -> str:
 templates = Jinja2Templates(PROJECT_ROOT / "templates", context_processors=[_page_context])
 templates.env.filters["initials"] = _initials
 templates.env.filters["linkify"] = _linkify
+templates.env.filters["filesize"] = _filesize
 templates.env.globals["typing_sentence"] = typing_sentence
 templates.env.filters["clock_time"] = _clock_time
 templates.env.filters["calendar_day"] = _calendar_day

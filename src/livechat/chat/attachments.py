@@ -1,0 +1,246 @@
+"""Files shared in rooms: checked before anything is kept, stored under random names.
+
+A file is accepted only when its extension is on the allow-list *and* its bytes agree:
+images must decode with Pillow as the format their name claims, PDFs must start like one,
+text must be UTF-8 without NUL bytes. The client's filename is kept for display only; on
+disk a file is a random name in the uploads folder. An upload is *pending* until a message
+carries it; pending uploads older than an hour are swept away, and deleting a message
+deletes its files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path, PurePath
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livechat.accounts.models import User
+from livechat.chat.access import RoomRef, readable_room, require_membership
+from livechat.chat.models import Attachment, Membership
+from livechat.db import Database, utcnow
+from livechat.errors import BadRequest, NotFound, PayloadTooLarge
+
+MAX_PENDING = 3  # files one message may carry
+ORIGINAL_NAME_MAX_LENGTH = 120
+# A decoded image this large would take hundreds of megabytes of memory: refused.
+MAX_IMAGE_PIXELS = 40_000_000
+
+ALLOWED_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+}
+_PILLOW_FORMATS = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+}
+_UNSAFE_NAME_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\\\]")
+
+
+@dataclass(frozen=True, slots=True)
+class Inspected:
+    content_type: str
+    width: int | None
+    height: int | None
+
+
+def display_name(filename: str) -> str:
+    """The client's filename, reduced to something safe to show (never used in a path)."""
+    name = _UNSAFE_NAME_CHARACTERS.sub("", PurePath(filename.replace("\\", "/")).name).strip()
+    return name[-ORIGINAL_NAME_MAX_LENGTH:] or "file"
+
+
+def inspect(data: bytes, filename: str, max_bytes: int) -> Inspected:
+    """Check an upload's bytes against its name; raise with a message naming the file."""
+    name = display_name(filename)
+    content_type = ALLOWED_TYPES.get(PurePath(name).suffix.lower())
+    if content_type is None:
+        raise BadRequest(f"{name}: only JPG, PNG, GIF, WebP, PDF and text files can be shared.")
+    if not data:
+        raise BadRequest(f"{name} is empty.")
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"{name} is larger than {max_bytes // (1024 * 1024)} MB.")
+    if content_type in _PILLOW_FORMATS:
+        width, height = _image_size(data, _PILLOW_FORMATS[content_type], name)
+        return Inspected(content_type, width, height)
+    if content_type == "application/pdf" and not data.startswith(b"%PDF-"):
+        raise BadRequest(f"{name} is not a PDF document.")
+    if content_type == "text/plain" and not _is_text(data):
+        raise BadRequest(f"{name} is not a UTF-8 text file.")
+    return Inspected(content_type, None, None)
+
+
+def _image_size(data: bytes, expected_format: str, name: str) -> tuple[int, int]:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != expected_format:
+                raise BadRequest(f"{name} is not the kind of image its name says.")
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise BadRequest(f"{name} has too many pixels.")
+            image.load()  # decode it all: a truncated or corrupt file fails here
+            return image.width, image.height
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
+        raise BadRequest(f"{name} is not a valid image.") from None
+
+
+def _is_text(data: bytes) -> bool:
+    if b"\x00" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def stored_path(uploads_dir: Path, stored_name: str) -> Path:
+    return uploads_dir / stored_name[:2] / stored_name
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+async def _pending_count(session: AsyncSession, user: User, room_id: int) -> int:
+    count = await session.scalar(
+        select(func.count(Attachment.id)).where(
+            Attachment.uploader_id == user.id,
+            Attachment.room_id == room_id,
+            Attachment.message_id.is_(None),
+        )
+    )
+    return count or 0
+
+
+async def upload(
+    db: Database,
+    user: User,
+    room_ref: RoomRef,
+    *,
+    filename: str,
+    data: bytes,
+    uploads_dir: Path,
+    max_bytes: int,
+) -> Attachment:
+    """Check and keep one file for the user's next message in the room."""
+    async with db.read() as session:
+        room = await readable_room(session, user.id, room_ref)
+        await require_membership(session, user.id, room)
+        if await _pending_count(session, user, room.id) >= MAX_PENDING:
+            raise BadRequest(f"A message can carry {MAX_PENDING} files at most.")
+    inspected = await asyncio.to_thread(inspect, data, filename, max_bytes)
+    extension = PurePath(display_name(filename)).suffix.lower()
+    stored_name = secrets.token_hex(16) + extension
+    path = stored_path(uploads_dir, stored_name)
+    await asyncio.to_thread(_write, path, data)
+    try:
+        async with db.write() as session:
+            if await _pending_count(session, user, room.id) >= MAX_PENDING:
+                raise BadRequest(f"A message can carry {MAX_PENDING} files at most.")
+            attachment = Attachment(
+                room_id=room.id,
+                uploader_id=user.id,
+                stored_name=stored_name,
+                original_name=display_name(filename),
+                content_type=inspected.content_type,
+                size=len(data),
+                width=inspected.width,
+                height=inspected.height,
+            )
+            session.add(attachment)
+    except BaseException:
+        await asyncio.to_thread(_remove, [path])
+        raise
+    return attachment
+
+
+async def pending(db: Database, user: User, room_id: int) -> list[Attachment]:
+    """The user's uploads in a room that no message carries yet, oldest first."""
+    async with db.read() as session:
+        found = await session.scalars(
+            select(Attachment)
+            .where(
+                Attachment.uploader_id == user.id,
+                Attachment.room_id == room_id,
+                Attachment.message_id.is_(None),
+            )
+            .order_by(Attachment.id)
+        )
+        return list(found)
+
+
+async def discard(db: Database, user: User, attachment_id: int, uploads_dir: Path) -> None:
+    """Remove one of the user's pending uploads."""
+    async with db.write() as session:
+        attachment = await session.scalar(
+            select(Attachment).where(
+                Attachment.id == attachment_id,
+                Attachment.uploader_id == user.id,
+                Attachment.message_id.is_(None),
+            )
+        )
+        if attachment is None:
+            raise NotFound("That file is no longer waiting to be sent.")
+        await session.delete(attachment)
+    await asyncio.to_thread(_remove, [stored_path(uploads_dir, attachment.stored_name)])
+
+
+async def readable_file(db: Database, user: User, stored_name: str) -> Attachment:
+    """The attachment behind a stored name, if the user may fetch it: members of its room
+    may, and so may its uploader while it is pending. To anyone else it does not exist."""
+    async with db.read() as session:
+        attachment = await session.scalar(
+            select(Attachment).where(Attachment.stored_name == stored_name)
+        )
+        if attachment is None:
+            raise NotFound("There is no such file.")
+        is_member = await session.scalar(
+            select(Membership.id).where(
+                Membership.room_id == attachment.room_id, Membership.user_id == user.id
+            )
+        )
+        own_pending = attachment.message_id is None and attachment.uploader_id == user.id
+        if is_member is None and not own_pending:
+            raise NotFound("There is no such file.")
+        return attachment
+
+
+async def remove_files(uploads_dir: Path, stored_names: list[str]) -> None:
+    await asyncio.to_thread(_remove, [stored_path(uploads_dir, name) for name in stored_names])
+
+
+async def sweep_abandoned(db: Database, uploads_dir: Path, older_than_seconds: float) -> int:
+    """Delete pending uploads no message took within ``older_than_seconds``; how many."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    async with db.write() as session:
+        stale = list(
+            await session.scalars(
+                select(Attachment.stored_name).where(
+                    Attachment.message_id.is_(None), Attachment.inserted_at < cutoff
+                )
+            )
+        )
+        if stale:
+            await session.execute(delete(Attachment).where(Attachment.stored_name.in_(stale)))
+    await remove_files(uploads_dir, stale)
+    return len(stale)
