@@ -10,6 +10,8 @@ holding the database's write lock.
 from __future__ import annotations
 
 import asyncio
+import secrets
+from pathlib import Path
 
 from fastapi import Response
 from fastapi.responses import RedirectResponse
@@ -24,6 +26,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livechat.accounts.avatars import process_avatar
 from livechat.accounts.models import DISPLAY_NAME_MAX_LENGTH, AccessToken, User
 from livechat.db import Database
 from livechat.errors import BadRequest
@@ -192,6 +195,23 @@ class Accounts:
             assert stored is not None
             return await user_db.update(stored, {"display_name": display_name, "email": email})
 
+    async def change_avatar(self, user: User, data: bytes, uploads_dir: Path) -> User:
+        """Make ``data`` the user's avatar: processed, stored under a new random name, the
+        old picture deleted."""
+        picture = await asyncio.to_thread(process_avatar, data)
+        name = f"{secrets.token_hex(16)}.webp"
+        folder = uploads_dir / "avatars"
+        await asyncio.to_thread(_write_file, folder / name, picture)
+        async with self._db.write() as session:
+            stored = await session.get(User, user.id)
+            assert stored is not None
+            previous = stored.avatar_url
+            stored.avatar_url = f"/avatars/{name}"
+        if previous and previous.startswith("/avatars/"):
+            old = folder / previous.removeprefix("/avatars/")
+            await asyncio.to_thread(old.unlink, missing_ok=True)
+        return stored
+
     async def change_password(
         self, user: User, *, current: str, new: str, keep_session: str
     ) -> None:
@@ -214,6 +234,11 @@ class Accounts:
 
 def _email_taken(email: str) -> BadRequest:
     return BadRequest(f"An account for {email} already exists. Log in instead?")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def _password_helper(env: Environment) -> PasswordHelper:

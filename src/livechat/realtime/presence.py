@@ -33,6 +33,7 @@ class PresenceChange:
     room_id: int
     joined: tuple[Person, ...] = ()
     left: tuple[Person, ...] = ()
+    updated: tuple[Person, ...] = ()  # present people whose name or picture changed
     typing: tuple[Person, ...] | None = None  # None: the typers did not change
     online: tuple[Person, ...] = ()  # who is in the room after the change, by arrival
 
@@ -63,6 +64,13 @@ class StoppedTyping:
 
 
 @dataclass(frozen=True, slots=True)
+class Changed:
+    """Someone's name or picture changed: show it wherever they are."""
+
+    person: Person
+
+
+@dataclass(frozen=True, slots=True)
 class Online:
     """Ask who is in a room, in the order they arrived."""
 
@@ -79,7 +87,7 @@ class _Room:
         return tuple(self.people[user_id] for user_id in self.typing_until)
 
 
-PresenceRequest = Track | Untrack | Typing | StoppedTyping | Online
+PresenceRequest = Track | Untrack | Typing | StoppedTyping | Changed | Online
 Notify = Callable[[PresenceChange], Awaitable[None]]
 
 
@@ -121,6 +129,8 @@ class Presence(Actor[PresenceRequest]):
                 await self._typing(room_id, user_id)
             case StoppedTyping(room_id, user_id):
                 await self._stop_typing(room_id, user_id)
+            case Changed(person):
+                await self._changed(person)
             case Online(room_id):
                 room = self._rooms.get(room_id)
                 return list(room.people.values()) if room else []
@@ -160,6 +170,13 @@ class Presence(Actor[PresenceRequest]):
                 )
             )
             return
+
+    async def _changed(self, person: Person) -> None:
+        for room_id, room in self._rooms.items():
+            if person.id in room.people:
+                room.people[person.id] = person
+                online = tuple(room.people.values())
+                await self._notify(PresenceChange(room_id, updated=(person,), online=online))
 
     async def _typing(self, room_id: int, user_id: int) -> None:
         room = self._rooms.get(room_id)

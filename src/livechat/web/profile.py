@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from livechat.accounts.auth import SESSION_COOKIE
 from livechat.accounts.models import User
 from livechat.errors import BadRequest
-from livechat.web.deps import AccountsDep, CurrentUser
+from livechat.realtime.presence import Changed, Person
+from livechat.realtime.tree import Realtime
+from livechat.web.deps import AccountsDep, CurrentUser, RealtimeDep, SettingsDep
 from livechat.web.templating import render
+from livechat.web.uploads import ensure_file
 
 router = APIRouter(prefix="/profile")
 
@@ -19,6 +22,7 @@ FormText = Annotated[str, Form()]
 
 _NOTICES = {
     "profile": "Your profile is saved.",
+    "avatar": "Your new picture is in place.",
     "password": "Your password is changed. Your other sessions were signed out.",
 }
 
@@ -39,16 +43,42 @@ async def show(
 async def update(
     request: Request,
     accounts: AccountsDep,
+    realtime: RealtimeDep,
     user: CurrentUser,
     display_name: FormText = "",
     email: FormText = "",
 ) -> Response:
     try:
-        await accounts.update_profile(user, display_name=display_name, email=email)
+        updated = await accounts.update_profile(user, display_name=display_name, email=email)
     except BadRequest as error:
         form = {"display_name": display_name, "email": email}
         return _page(request, user, status_code=400, form=form, error=error.message)
+    _show_everywhere(realtime, updated)
     return RedirectResponse("/profile?saved=profile", status_code=303)
+
+
+@router.post("/avatar")
+async def change_avatar(
+    request: Request,
+    accounts: AccountsDep,
+    settings: SettingsDep,
+    realtime: RealtimeDep,
+    user: CurrentUser,
+    avatar: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    try:
+        picture = ensure_file(avatar)
+        updated = await accounts.change_avatar(user, await picture.read(), settings.uploads_dir)
+    except BadRequest as error:
+        return _page(request, user, status_code=400, avatar_error=error.message)
+    _show_everywhere(realtime, updated)
+    return Response(status_code=204, headers={"HX-Redirect": "/profile?saved=avatar"})
+
+
+def _show_everywhere(realtime: Realtime, user: User) -> None:
+    """Open rooms show the new name and picture in their presence lists at once; new
+    messages carry them anyway."""
+    realtime.presence.cast(Changed(Person(user.id, user.display_name, user.avatar_url)))
 
 
 @router.post("/password")
