@@ -27,6 +27,11 @@ else:
     engine = create_engine(sync_url)
     try:
         with engine.connect() as connection:
+            # WAL is a property of the file: set it once here, so that the server's first
+            # connections do not race each other to switch it (SQLite fails one of them at
+            # once, busy timeout or not).
+            connection.exec_driver_sql("PRAGMA journal_mode = WAL")
+            connection.commit()  # end the transaction the PRAGMA began; migrations open their own
             # render_as_batch: SQLite alters most columns by copying the table, which
             # Alembic does only in batch mode.
             context.configure(
