@@ -14,7 +14,8 @@ from livechat.errors import BadRequest
 
 AVATAR_PIXELS = 128
 MAX_SOURCE_PIXELS = 40_000_000
-ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "GIF", "WEBP"})
+# MPO is how Pillow names the two-picture JPEGs that cameras and phones write.
+ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "WEBP"})
 
 
 def process_avatar(data: bytes) -> bytes:

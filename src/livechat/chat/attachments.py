@@ -42,13 +42,17 @@ ALLOWED_TYPES = {
     ".pdf": "application/pdf",
     ".txt": "text/plain",
 }
+# Pillow's names for what each type may be. Cameras and phones write JPEGs that carry a
+# second picture; Pillow calls those MPO, and they are JPEGs all the same.
 _PILLOW_FORMATS = {
-    "image/jpeg": "JPEG",
-    "image/png": "PNG",
-    "image/gif": "GIF",
-    "image/webp": "WEBP",
+    "image/jpeg": {"JPEG", "MPO"},
+    "image/png": {"PNG"},
+    "image/gif": {"GIF"},
+    "image/webp": {"WEBP"},
 }
-_UNSAFE_NAME_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\\\]")
+# Control characters, slashes, and the bidirectional overrides that can make
+# "invoice\u202egnp.exe" display as "invoiceexe.png".
+_UNSAFE_NAME_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f/\\\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +88,10 @@ def inspect(data: bytes, filename: str, max_bytes: int) -> Inspected:
     return Inspected(content_type, None, None)
 
 
-def _image_size(data: bytes, expected_format: str, name: str) -> tuple[int, int]:
+def _image_size(data: bytes, expected_formats: set[str], name: str) -> tuple[int, int]:
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if image.format != expected_format:
+            if image.format not in expected_formats:
                 raise BadRequest(f"{name} is not the kind of image its name says.")
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise BadRequest(f"{name} has too many pixels.")
@@ -223,6 +227,16 @@ async def readable_file(db: Database, user: User, stored_name: str) -> Attachmen
         if is_member is None and not own_pending:
             raise NotFound("There is no such file.")
         return attachment
+
+
+async def room_files(db: Database, room_id: int) -> list[str]:
+    """The stored names of every file shared or waiting in a room."""
+    async with db.read() as session:
+        return list(
+            await session.scalars(
+                select(Attachment.stored_name).where(Attachment.room_id == room_id)
+            )
+        )
 
 
 async def remove_files(uploads_dir: Path, stored_names: list[str]) -> None:

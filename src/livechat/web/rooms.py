@@ -15,7 +15,7 @@ from livechat.db import Database
 from livechat.errors import BadRequest
 from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic
 from livechat.realtime.tree import Realtime
-from livechat.web.deps import DB, CurrentUser, RealtimeDep
+from livechat.web.deps import DB, CurrentUser, RealtimeDep, SettingsDep
 from livechat.web.templating import is_htmx, render
 
 router = APIRouter(prefix="/rooms")
@@ -163,11 +163,18 @@ async def update(
 
 @router.post("/{slug}/delete")
 async def delete(
-    db: DB, realtime: RealtimeDep, user: CurrentUser, slug: str, confirm: FormText = ""
+    db: DB,
+    realtime: RealtimeDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    slug: str,
+    confirm: FormText = "",
 ) -> Response:
     if confirm != "yes":
         raise BadRequest("Tick the box to confirm that the room and its messages should go.")
+    files = await attachments.room_files(db, (await rooms.get_room(db, user, slug)).room.id)
     room = await rooms.delete_room(db, user, slug)
+    await attachments.remove_files(settings.uploads_dir, files)
     await realtime.hub.publish(
         room_topic(room.id), broadcasts.room_closed(f"{room.name} was deleted by an admin.")
     )
