@@ -1,7 +1,9 @@
 """The Janitor: every few minutes, deletes the uploads that no message took in time.
 
-Its only state is when it last swept; a failing sweep crashes it and its supervisor
-restarts it, so a transient database error costs one sweep, not the feature.
+A sweep that fails is logged and tried again after the next nap. Letting it crash instead
+would have its supervisor restart it at once, and a fault that lasts (a disk gone
+read-only) would exceed the restart intensity within milliseconds and take the whole tree
+down with it: one failed sweep should cost one sweep, not the chat.
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ class Janitor:
 
     async def run(self) -> None:
         while True:
-            removed = await self._sweep()
-            if removed:
-                log.info("deleted %d abandoned uploads", removed)
+            try:
+                removed = await self._sweep()
+            except Exception:
+                log.exception("sweeping abandoned uploads failed; trying again later")
+            else:
+                if removed:
+                    log.info("deleted %d abandoned uploads", removed)
             await self._sleep(self._every)
