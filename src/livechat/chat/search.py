@@ -11,6 +11,7 @@ Snippets are highlighted with two control characters that message bodies can nev
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,21 +77,47 @@ def highlight(marked: str) -> Markup:
     return Markup(escaped.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>"))  # noqa: S704
 
 
-_SEARCH = f"""
-SELECT m.id AS message_id, r.slug AS room_slug, r.name AS room_name,
-       u.display_name AS author_name, u.id AS author_id, m.inserted_at AS inserted_at,
-       snippet(messages_fts, 0, '{_OPEN}', '{_CLOSE}', '…', {SNIPPET_TOKENS}) AS snippet
-FROM messages_fts
-JOIN messages AS m ON m.id = messages_fts.rowid
+# Ranking every match costs time in proportion to how many there are: a two-letter prefix
+# matches a fifth of a large history, and bm25 over 200,000 rows takes 200 ms. So matches are
+# ranked among the newest CANDIDATE_POOL readable ones, which FTS5 finds by walking its index
+# backwards and stopping early; a search with fewer matches than that is ranked in full.
+CANDIDATE_POOL = 1000
+
+_RANKED = """
+WITH candidates AS (
+    SELECT m.id AS id, bm25(messages_fts) AS score
+    FROM messages_fts
+    JOIN messages AS m ON m.id = messages_fts.rowid
+    JOIN rooms AS r ON r.id = m.room_id
+    WHERE messages_fts MATCH :query
+      AND m.deleted_at IS NULL
+      AND (r.is_private = 0 OR EXISTS (
+            SELECT 1 FROM memberships AS ms WHERE ms.room_id = r.id AND ms.user_id = :user_id))
+      AND (:room_slug IS NULL OR r.slug = :room_slug)
+    ORDER BY messages_fts.rowid DESC
+    LIMIT :pool
+)
+SELECT c.id AS message_id, r.slug AS room_slug, r.name AS room_name,
+       u.display_name AS author_name, u.id AS author_id, m.inserted_at AS inserted_at
+FROM candidates AS c
+JOIN messages AS m ON m.id = c.id
 JOIN rooms AS r ON r.id = m.room_id
 JOIN users AS u ON u.id = m.user_id
-WHERE messages_fts MATCH :query
-  AND m.deleted_at IS NULL
-  AND (r.is_private = 0 OR EXISTS (
-        SELECT 1 FROM memberships AS ms WHERE ms.room_id = r.id AND ms.user_id = :user_id))
-  AND (:room_slug IS NULL OR r.slug = :room_slug)
-ORDER BY bm25(messages_fts), m.id DESC
+ORDER BY c.score, c.id DESC
 LIMIT :limit OFFSET :offset
+"""
+
+# Snippets for the page's results only. Asking FTS5 for them by rowid would make it build
+# the whole list of matches of a long prefix first (50 ms); walking down from the newest
+# match to the oldest result, as the ranking did, stays cheap.
+_SNIPPETS = f"""
+SELECT rowid AS id,
+       CASE WHEN rowid IN (SELECT value FROM json_each(:ids)) THEN
+           snippet(messages_fts, 0, '{_OPEN}', '{_CLOSE}', '…', {SNIPPET_TOKENS})
+       END AS snippet
+FROM messages_fts
+WHERE messages_fts MATCH :query AND rowid >= :lowest
+ORDER BY rowid DESC
 """  # noqa: S608  (the only interpolations are the module's own constants)
 
 
@@ -109,14 +136,31 @@ async def search_messages(
     if fts_query is None:
         return []
     async with db.read() as session:
-        rows = await session.execute(
-            text(_SEARCH).columns(inserted_at=UTCDateTime),
-            {
-                "query": fts_query,
-                "user_id": user.id,
-                "room_slug": room,
-                "limit": limit,
-                "offset": offset,
-            },
-        )
-        return [SearchResult(**{**row._mapping, "snippet": highlight(row.snippet)}) for row in rows]
+        ranked = (
+            await session.execute(
+                text(_RANKED).columns(inserted_at=UTCDateTime),
+                {
+                    "query": fts_query,
+                    "user_id": user.id,
+                    "room_slug": room,
+                    "pool": CANDIDATE_POOL,
+                    "limit": limit,
+                    "offset": offset,
+                },
+            )
+        ).all()
+        if not ranked:
+            return []
+        ids = [row.message_id for row in ranked]
+        snippets = {
+            row.id: row.snippet
+            for row in await session.execute(
+                text(_SNIPPETS),
+                {"query": fts_query, "ids": json.dumps(ids), "lowest": min(ids)},
+            )
+            if row.snippet is not None
+        }
+    return [
+        SearchResult(**{**row._mapping, "snippet": highlight(snippets.get(row.message_id, ""))})
+        for row in ranked
+    ]
