@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format seed clean
+.PHONY: run test lint format seed screenshots clean
 
 run: $(VENV)/.installed
 	$(BIN)/livechat serve
@@ -26,6 +26,10 @@ format: $(VENV)/.installed-dev
 
 seed: $(VENV)/.installed
 	$(BIN)/livechat seed
+
+# The browser journey, photographing the main pages for the README on its way.
+screenshots: $(VENV)/.installed-dev
+	LIVECHAT_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/browser/test_journey.py -q --no-cov
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

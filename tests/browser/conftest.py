@@ -50,25 +50,51 @@ def _wait_until_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
     raise TimeoutError(f"the server at {url} did not become healthy")
 
 
+class ServerProcess:
+    """``livechat`` served by uvicorn in its own process, as in production; it can be
+    restarted on the same port and database, as a deployment would."""
+
+    def __init__(self, database_url: str, uploads_dir: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._env = {
+            **os.environ,
+            "LIVECHAT_ENV": "test",
+            "LIVECHAT_DATABASE_URL": database_url,
+            "LIVECHAT_UPLOADS_DIR": str(uploads_dir),
+        }
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "uvicorn", "livechat.app:create_app", "--factory"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        self._process = subprocess.Popen(command, env=self._env)  # noqa: S603  (our own command)
+        _wait_until_healthy(self.url, self._process)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
 @pytest.fixture
-def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "LIVECHAT_ENV": "test",
-        "LIVECHAT_DATABASE_URL": database_url,
-        "LIVECHAT_UPLOADS_DIR": str(tmp_path / "uploads"),
-    }
-    command = [sys.executable, "-m", "uvicorn", "livechat.app:create_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    server = subprocess.Popen(command, env=env)  # noqa: S603  (our own fixed command)
+def server_process(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    server = ServerProcess(database_url, tmp_path / "uploads")
+    server.start()
     try:
-        _wait_until_healthy(url, server)
-        yield url
+        yield server
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
+
+
+@pytest.fixture
+def live_server(server_process: ServerProcess) -> str:
+    return server_process.url
 
 
 @pytest.fixture(scope="session")

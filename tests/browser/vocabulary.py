@@ -28,7 +28,8 @@ async def create_room(page: Page, name: str, *, private: bool = False) -> None:
     if private:
         await page.get_by_label("Private").check()
     await page.get_by_role("button", name="Create room").click()
-    await expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+    heading = re.compile(rf"^{re.escape(name)}( \(private\))?$")
+    await expect(page.get_by_role("heading", name=heading)).to_be_visible()
 
 
 async def log_out(page: Page) -> None:

@@ -1,0 +1,159 @@
+"""The whole journey of two people, end to end, in two Chromium windows.
+
+Set LIVECHAT_SCREENSHOTS to a folder (``make screenshots`` uses docs/screenshots) to have
+the journey photograph the main pages at desktop and phone widths on its way.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+from playwright.async_api import Browser, Page, expect
+
+from tests.browser.conftest import ServerProcess
+from tests.browser.vocabulary import (
+    composer,
+    create_room,
+    join_room,
+    log_out,
+    register,
+    send_message,
+)
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "a perfectly fine passphrase"
+SCREENSHOTS = os.environ.get("LIVECHAT_SCREENSHOTS")
+ACKNOWLEDGED_OR_LIMITED = """() =>
+    document.querySelector("#message-body").value === "" ||
+    document.querySelector("#flash").textContent.includes("too fast")"""
+
+
+async def photograph(page: Page, name: str) -> None:
+    if SCREENSHOTS:
+        await page.screenshot(path=Path(SCREENSHOTS) / f"{name}.png")  # creates the folder
+
+
+def poster(path: Path) -> Path:
+    image = Image.new("RGB", (960, 540), (79, 70, 229))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((380, 170, 580, 370), fill=(255, 214, 102))
+    draw.rectangle((0, 420, 960, 540), fill=(49, 46, 129))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+async def test_two_people_go_through_the_whole_product(
+    browser: Browser, server_process: ServerProcess, tmp_path: Path
+) -> None:
+    server = server_process.url
+    alice_window = await browser.new_context(viewport={"width": 1280, "height": 800})
+    bob_window = await browser.new_context(viewport={"width": 390, "height": 844})
+    alice, bob = await alice_window.new_page(), await bob_window.new_page()
+
+    # Sign up; a room made by one appears in the other's list without a reload.
+    await register(alice, server, "Alice Martin", "alice@example.com", PASSWORD)
+    await register(bob, server, "Bob Okafor", "bob@example.com", PASSWORD)
+    await create_room(alice, "Launch")
+    await expect(bob.locator("#rooms")).to_contain_text("Launch")
+    await photograph(bob, "rooms-phone")
+    await join_room(bob, "Launch")
+
+    # Presence, typing, and messages both ways.
+    await expect(alice.locator("#presence")).to_contain_text("Bob Okafor")
+    await expect(bob.locator("#presence")).to_contain_text("Alice Martin")
+    await composer(bob).press_sequentially("Ready when")
+    await expect(alice.locator("#typing")).to_have_text("Bob Okafor is typing…")
+    await composer(bob).press("Enter")
+    await expect(alice.locator("#typing")).to_have_text("")
+    await expect(alice.locator("#messages")).to_contain_text("Ready when")
+    await send_message(alice, "Great, here is the poster")
+    await expect(bob.locator("#messages")).to_contain_text("here is the poster")
+
+    # An image, uploaded over a slow link so the progress bar shows.
+    uplink = await alice_window.new_cdp_session(alice)
+    await uplink.send("Network.enable")
+    await uplink.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 200, "downloadThroughput": -1, "uploadThroughput": 20_000},
+    )
+    await alice.set_input_files("#upload-form input[type=file]", poster(tmp_path / "poster.png"))
+    await expect(alice.locator("#upload-form progress")).to_be_visible()
+    await expect(alice.locator("#upload-previews")).to_contain_text("poster.png")
+    await uplink.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    await send_message(alice, "Launch poster, final version")
+    shared = bob.locator("#messages article").last
+    await expect(shared.locator("img")).to_have_attribute("width", "960")
+    await photograph(alice, "room-desktop")
+    await photograph(bob, "room-phone")
+
+    # Found by search; the result opens the room at that message.
+    await bob.goto(f"{server}/search")
+    await bob.get_by_role("searchbox", name="Search messages").press_sequentially("poste")
+    result = bob.locator("#search-results .search-result").first
+    await expect(result.locator("mark").first).to_have_text(re.compile("poster", re.I))
+    await photograph(bob, "search-phone")
+    await alice.goto(f"{server}/search?q=poster")
+    await photograph(alice, "search-desktop")
+    await result.get_by_role("link").click()
+    await expect(bob.locator("article.message:target")).to_contain_text("Launch poster")
+    await alice.goto(f"{server}/rooms/launch")
+
+    # The server restarts mid-conversation: a message sent while it is down arrives once.
+    await expect(alice.locator("#presence")).to_contain_text("Bob Okafor")
+    server_process.stop()
+    await send_message_while_down(bob, "sent while the server was down")
+    server_process.start()
+    arrived = alice.locator("#messages article", has_text="sent while the server was down")
+    await expect(arrived).to_have_count(1, timeout=20_000)
+    await expect(composer(bob)).to_have_value("", timeout=20_000)
+
+    # Too fast: a burst past ten messages is refused with the wait, and the text is kept.
+    for number in range(20):
+        await composer(alice).fill(f"burst {number}")
+        await composer(alice).press("Enter")
+        await alice.wait_for_function(ACKNOWLEDGED_OR_LIMITED)
+        if "too fast" in (await alice.locator("#flash").text_content() or ""):
+            break
+    await expect(alice.locator("#flash")).to_contain_text(
+        re.compile(r"sending messages too fast, try again in \d+ s")
+    )
+    await expect(composer(alice)).to_have_value(f"burst {number}")
+
+    # A private room is invisible to a non-member, in the list and at its address.
+    await alice.goto(f"{server}/rooms")
+    await create_room(alice, "Board", private=True)
+    await bob.goto(f"{server}/rooms")
+    await expect(bob.locator("#rooms")).not_to_contain_text("Board")
+    response = await bob.goto(f"{server}/rooms/board")
+    assert response is not None
+    assert response.status == 404
+    await expect(bob.get_by_text("does not exist")).to_be_visible()
+
+    await alice.goto(f"{server}/profile")
+    await photograph(alice, "profile-desktop")
+    await log_out(alice)
+    await log_out(bob)
+    await expect(alice).to_have_url(f"{server}/users/log_in")
+    await photograph(alice, "log-in-desktop")
+    await expect(bob).to_have_url(f"{server}/users/log_in")
+    await alice_window.close()
+    await bob_window.close()
+
+
+async def send_message_while_down(page: Page, text: str) -> None:
+    """Type and press Enter while the socket is closed: htmx keeps the frame and sends it
+    when it reconnects, and the text stays in the composer until the server has it."""
+    await composer(page).fill(text)
+    await composer(page).press("Enter")
+    await expect(composer(page)).to_have_value(text)
