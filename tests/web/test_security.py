@@ -132,4 +132,4 @@ async def test_the_health_check_answers_json(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "rooms_running": 0, "recent_posters": 0}

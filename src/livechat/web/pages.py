@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 
-from livechat.web.deps import DB, MaybeUser
+from livechat.web.deps import DB, MaybeUser, RealtimeDep
 
 router = APIRouter()
 
@@ -17,7 +17,15 @@ async def home(user: MaybeUser) -> Response:
 
 
 @router.get("/healthz")
-async def health(db: DB) -> Response:
+async def health(db: DB, realtime: RealtimeDep) -> Response:
+    """The database answers, and how much is live: rooms with a running server, and people
+    who posted recently enough to still be tracked by the rate limiter."""
     async with db.read() as session:
         await session.execute(text("SELECT 1"))
-    return JSONResponse({"status": "ok"})
+    return JSONResponse(
+        {
+            "status": "ok",
+            "rooms_running": len(realtime.rooms.running()),
+            "recent_posters": realtime.rate_limiter.tracked_users,
+        }
+    )
