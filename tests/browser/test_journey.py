@@ -133,6 +133,7 @@ async def test_two_people_go_through_the_whole_product(
     # A private room is invisible to a non-member, in the list and at its address.
     await alice.goto(f"{server}/rooms")
     await create_room(alice, "Board", private=True)
+    await alice.goto(f"{server}/rooms")
     await bob.goto(f"{server}/rooms")
     await expect(bob.locator("#rooms")).not_to_contain_text("Board")
     response = await bob.goto(f"{server}/rooms/board")
@@ -140,8 +141,11 @@ async def test_two_people_go_through_the_whole_product(
     assert response.status == 404
     await expect(bob.get_by_text("does not exist")).to_be_visible()
 
+    await photograph(alice, "rooms-desktop")
     await alice.goto(f"{server}/profile")
     await photograph(alice, "profile-desktop")
+    await bob.goto(f"{server}/profile")
+    await photograph(bob, "profile-phone")
     await log_out(alice)
     await log_out(bob)
     await expect(alice).to_have_url(f"{server}/users/log_in")
