@@ -14,7 +14,7 @@ from livechat.accounts.throttle import LoginThrottle
 from livechat.db import Database
 from livechat.realtime.tree import running_tree
 from livechat.settings import PROJECT_ROOT, Settings
-from livechat.web import lobby_socket, me, pages, profile, room_socket, rooms, uploads
+from livechat.web import lobby_socket, me, pages, profile, room_socket, rooms, search, uploads
 from livechat.web.csrf import CSRFMiddleware
 from livechat.web.errors import error_response, install_error_handlers
 from livechat.web.limits import BodyLimitMiddleware
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         profile.router,
         me.router,
         uploads.router,
+        search.router,
     )
     for router in routers:
         app.include_router(router)

@@ -113,6 +113,7 @@ async def show(
             "online": await realtime.presence.online(room.id),
             "client_msg_id": uuid.uuid4().hex,
             "pending": await attachments.pending(db, user, room.id) if access.is_member else [],
+            "around": around,
         },
     )
 
