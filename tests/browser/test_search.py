@@ -1,0 +1,45 @@
+"""Searching as you type in Chromium, and landing on the message found."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.browser.vocabulary import create_room, register, send_message
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "a perfectly fine passphrase"
+
+
+async def test_typing_updates_highlighted_results_and_a_result_opens_the_message(
+    browser: Browser, live_server: str
+) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    await register(page, live_server, "Dana", "dana@example.com", PASSWORD)
+    await create_room(page, "Launch")
+    await send_message(page, "The café opens at nine")
+    for number in range(5):  # within the rate limit's burst
+        await send_message(page, f"filler {number}")
+
+    await page.get_by_role("link", name="Search").click()
+    search_box = page.get_by_role("searchbox", name="Search messages")
+    await search_box.press_sequentially("fil", delay=50)
+    await expect(page.locator("#search-results mark").first).to_have_text("filler")
+    await search_box.fill("")
+    await search_box.press_sequentially("cafe", delay=50)
+
+    results = page.locator("#search-results .search-result")
+    await expect(results).to_have_count(1)
+    await expect(results.locator("mark")).to_have_text("café")
+    await expect(page).to_have_url(f"{live_server}/search?q=cafe")
+
+    await results.get_by_role("link").click()
+    await expect(page).to_have_url(re.compile(r"/rooms/launch\?around=\d+#message-\d+$"))
+    target = page.locator("article.message:target")
+    await expect(target).to_contain_text("The café opens at nine")
+    await expect(target).to_be_in_viewport()
+    await context.close()
