@@ -6,7 +6,7 @@ code path the search page uses, for a set of typical as-you-type queries: prefix
 to four letters grown into words, two-word queries and a phrase. Reports p50, p95 and p99
 latency per query kind.
 
-    python benchmarks/search.py [--messages 1000000] [--database /tmp/livechat-bench.db]
+    .venv/bin/python benchmarks/search.py [--messages 1000000] [--database PATH]
 
 The process is pinned to one core where the platform allows it.
 """
