@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 
 from livechat.accounts.models import User
+from livechat.chat import messages, rooms
+from livechat.db import Database
 from tests.helpers import PASSWORD, log_in, submit
 
 NEW_PASSWORD = "an entirely new passphrase"
@@ -73,3 +75,23 @@ async def test_a_new_password_works_and_signs_out_other_sessions(
     assert (await client.get("/rooms")).status_code == 200
     assert (await other_client.get("/rooms")).status_code == 303
     await log_in(other_client, alice, NEW_PASSWORD)
+
+
+async def test_a_new_display_name_shows_on_older_messages_in_rooms_opened_afterwards(
+    client: httpx.AsyncClient, db: Database, alice: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await messages.create_message(db, alice, room.slug, "said before the change")
+    await log_in(client, alice)
+    assert "Alice Martin" in (await client.get(f"/rooms/{room.slug}")).text  # now cached
+
+    await submit(
+        client,
+        "/profile",
+        {"display_name": "Alice Renamed", "email": alice.email},
+        page="/profile",
+    )
+
+    page = (await client.get(f"/rooms/{room.slug}")).text
+    assert '<span class="message-author">Alice Renamed</span>' in page
+    assert '<span class="message-author">Alice Martin</span>' not in page

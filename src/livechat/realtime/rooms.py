@@ -13,6 +13,7 @@ running server of a room or starts one as a transient child, restarted only if i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from livechat.chat.messages import Page, Posted
 from livechat.chat.models import Message
 from livechat.db import Database
 from livechat.errors import LivechatError, RateLimited
-from livechat.realtime.actor import Actor, Sleep
+from livechat.realtime.actor import Actor, ActorBusy, ActorStopped, Sleep
 from livechat.realtime.hub import Hub, room_topic
 from livechat.realtime.rate_limiter import Limited, RateLimiter
 from livechat.realtime.supervisor import Child, Restart, Supervisor
@@ -54,7 +55,12 @@ class Recent:
     user: User
 
 
-RoomRequest = Post | Delete | Recent
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """Drop the cached page: someone's name or picture in it changed."""
+
+
+RoomRequest = Post | Delete | Recent | Forget
 
 
 class RoomServer(Actor[RoomRequest]):
@@ -124,7 +130,7 @@ class RoomServer(Actor[RoomRequest]):
     async def init(self) -> None:
         self._cache = None
 
-    async def handle(self, request: RoomRequest) -> Posted | Message | Page:
+    async def handle(self, request: RoomRequest) -> Posted | Message | Page | None:
         match request:
             case Post(user, body, client_msg_id, attachment_ids):
                 return await self._post(user, body, client_msg_id, attachment_ids)
@@ -132,6 +138,9 @@ class RoomServer(Actor[RoomRequest]):
                 return await self._delete(user, message_id)
             case Recent(user):
                 return await self._recent(user)
+            case Forget():
+                self._cache = None
+                return None
 
     async def _post(
         self, user: User, body: str, client_msg_id: str | None, attachment_ids: tuple[int, ...]
@@ -208,3 +217,9 @@ class RoomSupervisor:
 
     def running(self) -> list[int]:
         return sorted(self._servers)
+
+    def forget_pages(self) -> None:
+        """Have every running server reload its cached page on next use."""
+        for server in self._servers.values():
+            with contextlib.suppress(ActorBusy, ActorStopped):
+                server.cast(Forget())

@@ -76,9 +76,10 @@ async def change_avatar(
 
 
 def _show_everywhere(realtime: Realtime, user: User) -> None:
-    """Open rooms show the new name and picture in their presence lists at once; new
-    messages carry them anyway."""
+    """Open rooms show the new name and picture in their presence lists at once, and rooms
+    opened from now on show them on older messages too; new messages carry them anyway."""
     realtime.presence.cast(Changed(Person(user.id, user.display_name, user.avatar_url)))
+    realtime.rooms.forget_pages()
 
 
 @router.post("/password")
