@@ -155,6 +155,8 @@ async def test_an_empty_or_oversized_message_is_refused_and_the_socket_stays_ope
         await alice_page.expect("too large")
         await alice_page.connection.send("{not json")
         await alice_page.expect("not understood")
+        await alice_page.connection.send(b"\x00binary")
+        await alice_page.expect("not understood")
         await alice_page.send("drop-database")
         await alice_page.expect("not understood")
 

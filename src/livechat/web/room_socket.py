@@ -122,7 +122,13 @@ async def room_socket(websocket: WebSocket, slug: str) -> None:
 
 async def _read(websocket: WebSocket, connection: Connection) -> None:
     while True:
-        frame = await websocket.receive_text()
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        frame = message.get("text")
+        if frame is None:  # a binary frame: nothing our pages send
+            connection.flash("That request was not understood.")
+            continue
         if len(frame) > FRAME_MAX_BYTES:
             connection.flash("That was too large to send.")
             continue
