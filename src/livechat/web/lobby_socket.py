@@ -24,8 +24,9 @@ async def lobby_socket(websocket: WebSocket) -> None:
     async with realtime.hub.subscribe(LOBBY_TOPIC) as subscription:
 
         async def read() -> None:
-            while True:
-                await websocket.receive_text()  # the room list sends nothing worth reading
+            # The room list sends nothing worth reading; this only notices it leaving.
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass
 
         async def write() -> None:
             while isinstance(item := await subscription.next(), Broadcast):
