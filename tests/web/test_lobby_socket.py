@@ -77,3 +77,27 @@ async def test_the_room_list_socket_is_for_signed_in_people_on_this_site(
     async with socket_client(server, "/lobby/ws", cookie, origin="https://evil.example") as other:
         code, _ = await other.expect_closed()
     assert code == WS_1008_POLICY_VIOLATION
+
+
+async def test_a_private_room_reaches_only_its_members_lists(
+    server: LiveServer, alice: User, bob: User, carol: User
+) -> None:
+    bob_cookie = await session_cookie(server, bob.email)
+    carol_cookie = await session_cookie(server, carol.email)
+    async with (
+        socket_client(server, "/lobby/ws", bob_cookie) as bob_lobby,
+        socket_client(server, "/lobby/ws", carol_cookie) as carol_lobby,
+    ):
+        form = {"name": "Board", "is_private": "true"}
+        assert await submit_as(server, alice.email, "/rooms", form) == 303
+        invite = {"email": bob.email}
+        assert await submit_as(server, alice.email, "/rooms/board/members", invite) == 303
+        added = await bob_lobby.expect("Board")
+        assert 'hx-swap-oob="beforeend"' in added
+
+        delete = {"confirm": "yes"}
+        assert await submit_as(server, alice.email, "/rooms/board/delete", delete) == 303
+        await bob_lobby.expect('hx-swap-oob="delete"')
+        assert await submit_as(server, alice.email, "/rooms", {"name": "Public"}) == 303
+        await carol_lobby.expect("Public")
+    assert not any("Board" in frame for frame in carol_lobby.seen)

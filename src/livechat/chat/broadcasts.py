@@ -106,7 +106,8 @@ def room_closed(reason: str) -> Broadcast:
 
 
 def lobby_room_created(room: Room) -> Broadcast:
-    """A new public room, for every open room list. Private rooms are never announced."""
+    """A room to add to open room lists: a new public room for everyone's, a private one
+    only for the lists of its members."""
     return Broadcast(render("broadcasts/lobby_room_created.html", room=room))
 
 

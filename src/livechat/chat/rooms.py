@@ -155,6 +155,13 @@ async def list_rooms(db: Database, user: User) -> list[RoomListing]:
         ]
 
 
+async def member_ids(db: Database, room: Room) -> list[int]:
+    async with db.read() as session:
+        return list(
+            await session.scalars(select(Membership.user_id).where(Membership.room_id == room.id))
+        )
+
+
 async def member_count(db: Database, room: Room) -> int:
     async with db.read() as session:
         count = await session.scalar(

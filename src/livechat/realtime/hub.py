@@ -41,6 +41,11 @@ def membership_topic(room_id: int, user_id: int) -> Topic:
 LOBBY_TOPIC: Topic = "rooms:lobby"
 
 
+def user_topic(user_id: int) -> Topic:
+    """Events for every page of one person: rooms they were let into or lost."""
+    return f"user:{user_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class Broadcast:
     """What a page receives: HTML to swap in; ``seq``, the room event it brings the page up

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
-from livechat.realtime.hub import LOBBY_TOPIC, Broadcast
+from livechat.realtime.hub import LOBBY_TOPIC, Broadcast, user_topic
 from livechat.realtime.tree import Realtime
 from livechat.web.sockets import refuse, same_origin, serve_connection, signed_in_user
 
@@ -17,11 +17,13 @@ async def lobby_socket(websocket: WebSocket) -> None:
     if not same_origin(websocket):
         await refuse(websocket, "This page is not allowed to connect here.")
         return
-    if await signed_in_user(websocket) is None:
+    user = await signed_in_user(websocket)
+    if user is None:
         await refuse(websocket, "You have been signed out. Log in again to see the rooms.")
         return
     realtime: Realtime = websocket.app.state.realtime
-    async with realtime.hub.subscribe(LOBBY_TOPIC) as subscription:
+    # Public rooms for everyone; private rooms only on their members' own topics.
+    async with realtime.hub.subscribe(LOBBY_TOPIC, user_topic(user.id)) as subscription:
 
         async def read() -> None:
             # The room list sends nothing worth reading; this only notices it leaving.

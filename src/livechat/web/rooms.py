@@ -13,7 +13,7 @@ from livechat.chat import attachments, broadcasts, messages, rooms
 from livechat.chat.models import Room
 from livechat.db import Database
 from livechat.errors import BadRequest
-from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic
+from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic, user_topic
 from livechat.realtime.tree import Realtime
 from livechat.web.deps import DB, CurrentUser, RealtimeDep, SettingsDep
 from livechat.web.templating import is_htmx, render
@@ -79,8 +79,9 @@ async def create(
                 status_code=400,
             )
         return await _index(request, db, realtime, user, form=form, error=error.message)
-    if not room.is_private:
-        await realtime.hub.publish(LOBBY_TOPIC, broadcasts.lobby_room_created(room))
+    # A private room appears in its creator's other open lists only.
+    topic = user_topic(user.id) if room.is_private else LOBBY_TOPIC
+    await realtime.hub.publish(topic, broadcasts.lobby_room_created(room))
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": f"/rooms/{room.slug}"})
     return _see(f"/rooms/{room.slug}")
@@ -173,18 +174,27 @@ async def delete(
 ) -> Response:
     if confirm != "yes":
         raise BadRequest("Tick the box to confirm that the room and its messages should go.")
-    files = await attachments.room_files(db, (await rooms.get_room(db, user, slug)).room.id)
+    doomed = (await rooms.get_room(db, user, slug)).room
+    files = await attachments.room_files(db, doomed.id)
+    members = await rooms.member_ids(db, doomed)
     room = await rooms.delete_room(db, user, slug)
     await attachments.remove_files(settings.uploads_dir, files)
     await realtime.hub.publish(
         room_topic(room.id), broadcasts.room_closed(f"{room.name} was deleted by an admin.")
     )
-    if not room.is_private:
-        await realtime.hub.publish(LOBBY_TOPIC, broadcasts.lobby_room_deleted(room))
+    gone = broadcasts.lobby_room_deleted(room)
+    topics = [user_topic(member) for member in members] if room.is_private else [LOBBY_TOPIC]
+    for topic in topics:
+        await realtime.hub.publish(topic, gone)
     return _see("/rooms")
 
 
 @router.post("/{slug}/members")
-async def invite(db: DB, user: CurrentUser, slug: str, email: FormText = "") -> Response:
-    await rooms.add_member(db, user, slug, email)
+async def invite(
+    db: DB, realtime: RealtimeDep, user: CurrentUser, slug: str, email: FormText = ""
+) -> Response:
+    membership = await rooms.add_member(db, user, slug, email)
+    room = (await rooms.get_room(db, user, slug)).room
+    # The invitee's open room lists show the room at once, private or not.
+    await realtime.hub.publish(user_topic(membership.user_id), broadcasts.lobby_room_created(room))
     return _see(f"/rooms/{slug}")
