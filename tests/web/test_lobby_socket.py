@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -101,3 +102,17 @@ async def test_a_private_room_reaches_only_its_members_lists(
         assert await submit_as(server, alice.email, "/rooms", {"name": "Public"}) == 303
         await carol_lobby.expect("Public")
     assert not any("Board" in frame for frame in carol_lobby.seen)
+
+
+async def test_open_room_lists_follow_how_many_people_are_in_a_public_room(
+    server: LiveServer, db: Database, alice: User, bob: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    lobby_cookie = await session_cookie(server, bob.email)
+    alice_cookie = await session_cookie(server, alice.email)
+    async with socket_client(server, "/lobby/ws", lobby_cookie) as bob_lobby:
+        async with socket_client(server, f"/rooms/{room.slug}/ws", alice_cookie):
+            arrived = await bob_lobby.expect(f'id="room-{room.id}-online"')
+            assert "1 online" in arrived
+        left = await bob_lobby.expect(f'id="room-{room.id}-online"')
+    assert re.search(rf'id="room-{room.id}-online"[^>]*></span>', left)  # empty: hidden

@@ -117,5 +117,10 @@ def lobby_room_changed(room: Room, member_count: int) -> Broadcast:
     )
 
 
+def lobby_online(room_id: int, count: int) -> Broadcast:
+    """How many people are in a public room now, for the open room lists."""
+    return Broadcast(render("partials/room_online.html", room_id=room_id, online=count, oob=True))
+
+
 def lobby_room_deleted(room: Room) -> Broadcast:
     return Broadcast(render("broadcasts/lobby_room_deleted.html", room=room))

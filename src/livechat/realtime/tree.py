@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livechat.chat import attachments, broadcasts
+from livechat.chat import rooms as rooms_service
 from livechat.db import Database
 from livechat.realtime.backends.memory import MemoryBackend
-from livechat.realtime.hub import Hub, presence_topic
+from livechat.realtime.hub import LOBBY_TOPIC, Hub, presence_topic
 from livechat.realtime.janitor import Janitor
 from livechat.realtime.presence import Presence, PresenceChange
 from livechat.realtime.rate_limiter import RateLimiter
@@ -56,6 +57,9 @@ async def running_tree(
 
     async def publish_presence(change: PresenceChange) -> None:
         await hub.publish(presence_topic(change.room_id), broadcasts.presence_changed(change))
+        if (change.joined or change.left) and await rooms_service.is_public(db, change.room_id):
+            count = len(change.online)
+            await hub.publish(LOBBY_TOPIC, broadcasts.lobby_online(change.room_id, count))
 
     presence = Presence(publish_presence)
     rate_limiter = RateLimiter()
