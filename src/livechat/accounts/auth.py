@@ -26,6 +26,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livechat import files
 from livechat.accounts.avatars import process_avatar
 from livechat.accounts.models import DISPLAY_NAME_MAX_LENGTH, AccessToken, User
 from livechat.db import Database
@@ -201,15 +202,14 @@ class Accounts:
         picture = await asyncio.to_thread(process_avatar, data)
         name = f"{secrets.token_hex(16)}.webp"
         folder = uploads_dir / "avatars"
-        await asyncio.to_thread(_write_file, folder / name, picture)
+        await files.write_file(folder / name, picture)
         async with self._db.write() as session:
             stored = await session.get(User, user.id)
             assert stored is not None
             previous = stored.avatar_url
             stored.avatar_url = f"/avatars/{name}"
         if previous and previous.startswith("/avatars/"):
-            old = folder / previous.removeprefix("/avatars/")
-            await asyncio.to_thread(old.unlink, missing_ok=True)
+            await files.remove_files([folder / previous.removeprefix("/avatars/")])
         return stored
 
     async def change_password(
@@ -234,11 +234,6 @@ class Accounts:
 
 def _email_taken(email: str) -> BadRequest:
     return BadRequest(f"An account for {email} already exists. Log in instead?")
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
 
 
 def _password_helper(env: Environment) -> PasswordHelper:

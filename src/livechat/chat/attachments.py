@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livechat import files
 from livechat.accounts.models import User
 from livechat.chat.access import RoomRef, readable_room, require_membership
 from livechat.chat.models import Attachment, Membership
@@ -115,16 +116,6 @@ def stored_path(uploads_dir: Path, stored_name: str) -> Path:
     return uploads_dir / stored_name[:2] / stored_name
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-
-
-def _remove(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
-
-
 async def _pending_count(session: AsyncSession, user: User, room_id: int) -> int:
     count = await session.scalar(
         select(func.count(Attachment.id)).where(
@@ -156,7 +147,7 @@ async def upload(
     extension = PurePath(display_name(filename)).suffix.lower()
     stored_name = secrets.token_hex(16) + extension
     path = stored_path(uploads_dir, stored_name)
-    await asyncio.to_thread(_write, path, data)
+    await files.write_file(path, data)
     try:
         async with db.write() as session:
             if await _pending_count(session, user, room.id) >= MAX_PENDING:
@@ -173,7 +164,7 @@ async def upload(
             )
             session.add(attachment)
     except BaseException:
-        await asyncio.to_thread(_remove, [path])
+        await files.remove_files([path])
         raise
     return attachment
 
@@ -206,7 +197,7 @@ async def discard(db: Database, user: User, attachment_id: int, uploads_dir: Pat
         if attachment is None:
             raise NotFound("That file is no longer waiting to be sent.")
         await session.delete(attachment)
-    await asyncio.to_thread(_remove, [stored_path(uploads_dir, attachment.stored_name)])
+    await files.remove_files([stored_path(uploads_dir, attachment.stored_name)])
 
 
 async def readable_file(db: Database, user: User, stored_name: str) -> Attachment:
@@ -240,7 +231,7 @@ async def room_files(db: Database, room_id: int) -> list[str]:
 
 
 async def remove_files(uploads_dir: Path, stored_names: list[str]) -> None:
-    await asyncio.to_thread(_remove, [stored_path(uploads_dir, name) for name in stored_names])
+    await files.remove_files(stored_path(uploads_dir, name) for name in stored_names)
 
 
 async def sweep_abandoned(db: Database, uploads_dir: Path, older_than_seconds: float) -> int:
