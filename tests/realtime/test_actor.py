@@ -271,3 +271,18 @@ async def test_a_tick_cast_by_hand_runs_the_timed_work_in_turn_with_requests(
     assert await counter.call(Add(1)) == 1
 
     assert counter.ticks == 1
+
+
+async def test_a_cancelled_actor_refuses_requests_at_once_instead_of_letting_them_wait(
+    background: Background,
+) -> None:
+    counter = Counter()
+    task = background.start(counter.run())
+    assert await counter.call(Add(1)) == 1
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    with pytest.raises(ActorStopped):
+        await counter.call(Add(1))

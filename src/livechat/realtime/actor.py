@@ -97,7 +97,10 @@ class Actor(ABC, Generic[Request]):
         try:
             await self._serve()
         except asyncio.CancelledError:
-            self._refuse_pending()  # shut down: no one will read the inbox again
+            # Shut down: no one will read the inbox again, so what is queued is refused and
+            # later requests fail at once, sending their callers to a successor.
+            self._stopped = True
+            self._refuse_pending()
             raise
         finally:
             if ticker is not None:
