@@ -6,20 +6,15 @@ from fastapi import APIRouter, WebSocket
 
 from livechat.realtime.hub import LOBBY_TOPIC, Broadcast, user_topic
 from livechat.realtime.tree import Realtime
-from livechat.web.sockets import refuse, same_origin, serve_connection, signed_in_user
+from livechat.web.sockets import accept, serve_connection
 
 router = APIRouter()
 
 
 @router.websocket("/lobby/ws")
 async def lobby_socket(websocket: WebSocket) -> None:
-    await websocket.accept()
-    if not same_origin(websocket):
-        await refuse(websocket, "This page is not allowed to connect here.")
-        return
-    user = await signed_in_user(websocket)
+    user = await accept(websocket)
     if user is None:
-        await refuse(websocket, "You have been signed out. Log in again to see the rooms.")
         return
     realtime: Realtime = websocket.app.state.realtime
     # Public rooms for everyone; private rooms only on their members' own topics.

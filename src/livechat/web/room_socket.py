@@ -38,7 +38,7 @@ from livechat.realtime.hub import (
 from livechat.realtime.presence import Person, StoppedTyping, Track, Typing, Untrack
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
-from livechat.web.sockets import refuse, same_origin, serve_connection, signed_in_user
+from livechat.web.sockets import accept, refuse, serve_connection
 from livechat.web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -84,13 +84,8 @@ class Connection:
 
 @router.websocket("/rooms/{slug}/ws")
 async def room_socket(websocket: WebSocket, slug: str) -> None:
-    await websocket.accept()
-    if not same_origin(websocket):
-        await refuse(websocket, "This page is not allowed to connect here.")
-        return
-    user = await signed_in_user(websocket)
+    user = await accept(websocket)
     if user is None:
-        await refuse(websocket, "You have been signed out. Log in again to keep chatting.")
         return
     db: Database = websocket.app.state.db
     try:

@@ -40,9 +40,18 @@ async def refuse(websocket: WebSocket, reason: str) -> None:
     await websocket.close(WS_1008_POLICY_VIOLATION, reason)
 
 
-async def signed_in_user(websocket: WebSocket) -> User | None:
+async def accept(websocket: WebSocket) -> User | None:
+    """Accept the handshake and return the signed-in user of a page of ours; anyone else
+    (another site, a signed-out visitor) is told why and closed with 1008, and gets None."""
+    await websocket.accept()
+    if not same_origin(websocket):
+        await refuse(websocket, "This page is not allowed to connect here.")
+        return None
     accounts: Accounts = websocket.app.state.accounts
-    return await accounts.user_for_token(websocket.cookies.get(SESSION_COOKIE))
+    user = await accounts.user_for_token(websocket.cookies.get(SESSION_COOKIE))
+    if user is None:
+        await refuse(websocket, "You have been signed out. Log in again to keep chatting.")
+    return user
 
 
 # How long a slow client gets to take its close frame before the connection is dropped.
