@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated
 from urllib.parse import quote
@@ -71,7 +72,7 @@ async def fetch(db: DB, settings: SettingsDep, user: CurrentUser, stored_name: s
         raise NotFound("There is no such file.")
     attachment = await attachments.readable_file(db, user, stored_name)
     path = attachments.stored_path(settings.uploads_dir, stored_name)
-    if not path.is_file():
+    if not await asyncio.to_thread(path.is_file):
         raise NotFound("That file is gone.")
     disposition = "inline" if attachment.content_type.startswith("image/") else "attachment"
     return FileResponse(
@@ -92,7 +93,7 @@ async def avatar(settings: SettingsDep, stored_name: str) -> Response:
     if not _STORED_NAME.fullmatch(stored_name):
         raise NotFound("There is no such picture.")
     path = settings.uploads_dir / "avatars" / stored_name
-    if not path.is_file():
+    if not await asyncio.to_thread(path.is_file):
         raise NotFound("There is no such picture.")
     # A new avatar gets a new name, so a name's picture never changes.
     return FileResponse(
