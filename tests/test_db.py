@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -99,3 +103,138 @@ async def test_two_processes_writing_the_same_file_wait_for_each_other(
         await other.dispose()
 
     assert await _read(db) == 100
+
+
+class CancelAt:
+    """Cancels a write when the database reaches chosen driver calls: every statement,
+    fetch, commit and rollback of aiosqlite goes through ``Connection._execute``, so its
+    n-th call while the write runs is the write's n-th await on the database (or its
+    clean-up's). The call itself stays queued on the connection's thread, as it does when a
+    real cancellation arrives while a statement runs."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        self.at: set[int] = set()
+        self.task: asyncio.Task[None] | None = None
+        original: Callable[..., Awaitable[Any]] = aiosqlite.Connection._execute
+
+        async def execute(
+            connection: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any
+        ) -> Any:
+            if self.task is not None:
+                self.calls += 1
+                if self.calls in self.at:
+                    self.task.cancel()
+            return await original(connection, fn, *args, **kwargs)
+
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", execute)
+
+    async def run(self, write: Coroutine[Any, Any, None], *, at: set[int]) -> bool:
+        """Run ``write`` to its end, cancelled at the given calls; whether it was cancelled."""
+        self.calls, self.at = 0, at
+        self.task = asyncio.create_task(write)
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            return True
+        finally:
+            self.task = None
+        return False
+
+
+@pytest.fixture
+def late_garbage_collection() -> Iterator[None]:
+    """A statement cut short leaves its cursor to the garbage collector, which frees it at
+    a moment of its choosing; these tests must not depend on it coming early."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def _insert_pair(db: Database, tag: int) -> None:
+    """One transaction of two statements and a read, so that it has awaits of every kind."""
+    async with db.write() as session:
+        await session.execute(text("INSERT INTO pairs VALUES (:tag)"), {"tag": tag})
+        await session.execute(text("INSERT INTO pairs VALUES (:tag)"), {"tag": tag})
+        await session.execute(text("SELECT count(*) FROM pairs"))
+
+
+async def _pair_sizes(db: Database) -> set[int]:
+    async with db.read() as session:
+        rows = await session.execute(text("SELECT count(*) FROM pairs GROUP BY tag"))
+        return set(rows.scalars())
+
+
+@pytest.mark.usefixtures("late_garbage_collection")
+async def test_a_write_cancelled_at_any_await_leaves_the_writer_clean(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with db.write() as session:
+        await session.execute(text("CREATE TABLE pairs (tag INTEGER)"))
+    cancel = CancelAt(monkeypatch)
+    assert not await cancel.run(_insert_pair(db, 0), at=set())
+    awaits = cancel.calls
+    other = Database(database_url)  # another process's writer, as `livechat seed` would be
+    try:
+        for point in range(1, awaits + 1):
+            assert await cancel.run(_insert_pair(db, point), at={point}), point
+            async with asyncio.timeout(BUSY_TIMEOUT_MS / 1000 / 2):
+                await _insert_pair(db, 1000 + point)
+                await _insert_pair(other, 2000 + point)
+    finally:
+        await other.dispose()
+
+    # Each cancelled transaction either committed whole (cut off while committing) or
+    # left nothing; every later one went through.
+    assert await _pair_sizes(db) == {2}
+
+
+@pytest.mark.usefixtures("late_garbage_collection")
+async def test_a_write_cancelled_again_while_cleaning_up_still_leaves_the_writer_clean(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with db.write() as session:
+        await session.execute(text("CREATE TABLE pairs (tag INTEGER)"))
+    cancel = CancelAt(monkeypatch)
+    assert not await cancel.run(_insert_pair(db, 0), at=set())
+    select = cancel.calls - 3  # before the fetch, the cursor's close and the commit
+    # Cut the read short, then whatever the clean-up does first.
+    assert await cancel.run(_insert_pair(db, 1), at={select, select + 1})
+
+    other = Database(database_url)
+    try:
+        async with asyncio.timeout(BUSY_TIMEOUT_MS / 1000 / 2):
+            await _insert_pair(db, 2)
+            await _insert_pair(other, 3)
+    finally:
+        await other.dispose()
+    async with db.read() as session:
+        tags = (await session.execute(text("SELECT tag FROM pairs"))).scalars().all()
+    assert tags == [0, 0, 2, 2, 3, 3]
+
+
+async def test_a_write_cancelled_while_waiting_for_the_writer_takes_nothing(db: Database) -> None:
+    async with db.write() as session:
+        await session.execute(text("CREATE TABLE pairs (tag INTEGER)"))
+    release = asyncio.Event()
+
+    async def hold_the_writer() -> None:
+        async with db.write() as session:
+            await session.execute(text("INSERT INTO pairs VALUES (1)"))
+            await release.wait()
+
+    holder = asyncio.create_task(hold_the_writer())
+    await asyncio.sleep(0)
+    waiter = asyncio.create_task(_insert_pair(db, 2))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    release.set()
+    await holder
+
+    await _insert_pair(db, 3)
+    async with db.read() as session:
+        assert (await session.execute(text("SELECT tag FROM pairs"))).scalars().all() == [1, 3, 3]

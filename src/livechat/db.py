@@ -9,6 +9,11 @@ busy timeout cannot help, because waiting would not make its snapshot current ag
 - writes run on one dedicated connection, one transaction at a time behind an asyncio lock,
   each opened with ``BEGIN IMMEDIATE`` so the write lock is taken before the first read.
 
+That one connection is shared by every write in the process, so a write that ends early must
+never leave it inside a transaction: it would hold SQLite's write lock for good. A write
+that fails rolls back before the next may start; one cancelled at any await (its task shut
+down by a supervisor, a timeout) also has its connection rolled back, then replaced.
+
 The busy timeout is left for the other processes that may share the file (``livechat seed``
 or a backup running next to the server).
 """
@@ -16,13 +21,15 @@ or a backup running next to the server).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
-from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.engine import Connection, Dialect, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -30,6 +37,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 READ_POOL_SIZE = 8
@@ -77,6 +86,8 @@ class Database:
         self._writer = create_async_engine(url, pool_size=1, max_overflow=0)
         _configure(self._reader, begin="BEGIN", query_only=True)
         _configure(self._writer, begin="BEGIN IMMEDIATE", query_only=False)
+        event.listen(self._writer.sync_engine, "handle_error", _keep_cancelled_connection)
+        event.listen(self._writer.sync_engine, "invalidate", _roll_back_before_closing)
         self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self._writer, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
@@ -89,18 +100,70 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """The writer's session: committed when the block ends, rolled back if it raises."""
-        async with self._write_lock, self._write_sessions() as session:
+        """The writer's session: committed when the block ends, rolled back if it raises or
+        is cancelled. The lock is released only once the connection is clean again."""
+        async with self._write_lock:
+            session = self._write_sessions()
             try:
                 yield session
-            except BaseException:
-                await session.rollback()
+                await session.commit()
+            except BaseException as error:
+                await finish_uncancelled(_abandon(session, error))
                 raise
-            await session.commit()
+            await finish_uncancelled(session.close())
 
     async def dispose(self) -> None:
         await self._reader.dispose()
         await self._writer.dispose()
+
+
+def _keep_cancelled_connection(context: ExceptionContext) -> None:
+    """SQLAlchemy discards a connection as soon as a cancellation cuts one of its
+    statements short, in the cancelled task itself, where a second cancellation can cut
+    the discarding short too. ``_abandon`` discards it instead, shielded."""
+    if isinstance(context.original_exception, asyncio.CancelledError):
+        context.is_disconnect = False
+
+
+def _roll_back_before_closing(dbapi_connection: Any, _record: Any, _error: Any) -> None:
+    """An aiosqlite connection closed inside ``BEGIN IMMEDIATE`` while a statement cut short
+    still holds a cursor open lingers until that cursor is garbage collected, and keeps
+    SQLite's write lock meanwhile: every other writer, in this process or another, would
+    fail with "database is locked". Rolled back first, it holds no lock; the rollback
+    queues behind the cut-off statement on the connection's thread."""
+    with contextlib.suppress(Exception):
+        dbapi_connection.rollback()
+
+
+async def _abandon(session: AsyncSession, error: BaseException) -> None:
+    """End a write that failed. A cancelled one has its connection rolled back and
+    replaced: the statement it cut short still pins an old snapshot, on which the next
+    ``BEGIN IMMEDIATE`` would fail once another process has written. So does one that
+    cannot even roll back."""
+    if not isinstance(error, asyncio.CancelledError):
+        try:
+            await session.rollback()
+        except Exception:
+            log.exception("rolling back a failed write failed; replacing the connection")
+        else:
+            await session.close()
+            return
+    await session.invalidate()
+
+
+async def finish_uncancelled(cleanup: Awaitable[None]) -> None:
+    """Run ``cleanup`` to its end even if the caller is cancelled meanwhile; the
+    cancellation is then passed on. Cleanup that stops halfway is worse than a late one."""
+    task = asyncio.ensure_future(cleanup)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def sqlite_path(url: str) -> str | None:
