@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from livechat.accounts.models import User
 from livechat.chat import messages, rooms
@@ -139,6 +140,28 @@ async def test_the_room_page_shows_the_newest_fifty_and_loads_older_ones_on_scro
     assert older.count('<article id="message-') == 10
     assert "message number 1<" in older
     assert "very beginning" in older
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/messages?before=99999999999999999999999",
+        "/messages?before=-3",
+        "/messages?before=soon",
+        "?around=99999999999999999999999",
+        "?around=0",
+    ],
+)
+async def test_a_message_id_out_of_range_is_a_clear_400_not_a_crash(
+    client: httpx.AsyncClient, db: Database, alice: User, query: str
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await log_in(client, alice)
+
+    response = await client.get(f"/rooms/{room.slug}{query}")
+
+    assert response.status_code == 400
+    assert "malformed" in response.text
 
 
 async def test_only_an_admin_can_rename_a_room(

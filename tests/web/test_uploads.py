@@ -607,6 +607,19 @@ async def test_removing_someone_elses_upload_is_not_found_and_leaves_it(
     assert len(stored_files(settings)) == 1
 
 
+async def test_removing_an_upload_by_an_id_out_of_range_is_a_clear_400(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    token = await signed_in(client, alice)
+
+    response = await client.delete(
+        "/uploads/99999999999999999999", headers={"X-CSRF-Token": token, "HX-Request": "true"}
+    )
+
+    assert response.status_code == 400
+    assert "malformed" in response.text
+
+
 async def test_deleting_a_message_deletes_its_files_so_they_can_no_longer_be_fetched(
     app: FastAPI,
     client: httpx.AsyncClient,

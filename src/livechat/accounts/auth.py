@@ -31,6 +31,7 @@ from livechat.accounts.avatars import process_avatar
 from livechat.accounts.models import DISPLAY_NAME_MAX_LENGTH, AccessToken, User
 from livechat.db import Database
 from livechat.errors import BadRequest
+from livechat.inputs import is_text, require_text
 from livechat.settings import Environment, Settings
 
 SESSION_COOKIE = "livechat_session"
@@ -60,6 +61,7 @@ class UserManager(IntegerIDMixin, BaseUserManager[User, int]):
 
 
 def check_password(password: str, email: str) -> None:
+    require_text(password, "Passwords must be valid text.")
     problem = _password_problem(password, email)
     if problem is not None:
         raise BadRequest(problem)
@@ -79,6 +81,7 @@ def _password_problem(password: str, email: str) -> str | None:
 
 
 def clean_display_name(display_name: str) -> str:
+    require_text(display_name, "Display names must be valid text.")
     display_name = " ".join(display_name.split())
     if not display_name:
         raise BadRequest("Tell us what to call you.")
@@ -90,7 +93,8 @@ def clean_display_name(display_name: str) -> str:
 def clean_email(email: str) -> str:
     email = email.strip()
     local, at, domain = email.rpartition("@")
-    if not (at and local and "." in domain) or len(email) > EMAIL_MAX_LENGTH or " " in email:
+    well_formed = at and local and "." in domain and " " not in email and is_text(email)
+    if not well_formed or len(email) > EMAIL_MAX_LENGTH:
         raise BadRequest("Enter an email address like name@example.com.")
     return email.lower()
 
@@ -162,6 +166,8 @@ class Accounts:
             return await self.backend.login(self._strategy(session), user)
 
     async def authenticate(self, email: str, password: str) -> User | None:
+        if not (is_text(email) and is_text(password)):
+            return None
         async with self._db.read() as session:
             user = await self._users(session).get_by_email(email.strip())
         if user is None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from livechat.chat.models import Membership, Room
 from livechat.errors import Forbidden, NotFound
+from livechat.inputs import is_id, is_text
 
 
 def readable_by(user_id: int) -> ColumnElement[bool]:
@@ -29,8 +30,11 @@ RoomRef = int | str  # a room's id, or its slug as it appears in URLs
 
 
 async def readable_room(session: AsyncSession, user_id: int, ref: RoomRef) -> Room:
-    match_ref = Room.id == ref if isinstance(ref, int) else Room.slug == ref
-    room = await session.scalar(select(Room).where(match_ref, readable_by(user_id)))
+    room = None
+    if isinstance(ref, int) and is_id(ref):
+        room = await session.scalar(select(Room).where(Room.id == ref, readable_by(user_id)))
+    elif isinstance(ref, str) and is_text(ref):
+        room = await session.scalar(select(Room).where(Room.slug == ref, readable_by(user_id)))
     if room is None:
         raise NotFound("This room does not exist, or you are not a member of it.")
     return room

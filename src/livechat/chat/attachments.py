@@ -28,6 +28,7 @@ from livechat.chat.access import RoomRef, readable_room, require_membership
 from livechat.chat.models import Attachment, Membership
 from livechat.db import Database, utcnow
 from livechat.errors import BadRequest, NotFound, PayloadTooLarge
+from livechat.inputs import is_id, is_text
 
 MAX_PENDING = 3  # files one message may carry
 ORIGINAL_NAME_MAX_LENGTH = 120
@@ -51,9 +52,12 @@ _PILLOW_FORMATS = {
     "image/gif": {"GIF"},
     "image/webp": {"WEBP"},
 }
-# Control characters, slashes, and the bidirectional overrides that can make
-# "invoice\u202egnp.exe" display as "invoiceexe.png".
-_UNSAFE_NAME_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f/\\\u202a-\u202e\u2066-\u2069]")
+# Control characters, slashes, the bidirectional overrides that can make
+# "invoice\u202egnp.exe" display as "invoiceexe.png", and lone surrogates, which no file
+# name can store.
+_UNSAFE_NAME_CHARACTERS = re.compile(
+    r"[\x00-\x1f\x7f-\x9f/\\\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +190,8 @@ async def pending(db: Database, user: User, room_id: int) -> list[Attachment]:
 
 async def discard(db: Database, user: User, attachment_id: int, uploads_dir: Path) -> None:
     """Remove one of the user's pending uploads."""
+    if not is_id(attachment_id):
+        raise NotFound("That file is no longer waiting to be sent.")
     async with db.write() as session:
         attachment = await session.scalar(
             select(Attachment).where(
@@ -203,6 +209,8 @@ async def discard(db: Database, user: User, attachment_id: int, uploads_dir: Pat
 async def readable_file(db: Database, user: User, stored_name: str) -> Attachment:
     """The attachment behind a stored name, if the user may fetch it: members of its room
     may, and so may its uploader while it is pending. To anyone else it does not exist."""
+    if not is_text(stored_name):
+        raise NotFound("There is no such file.")
     async with db.read() as session:
         attachment = await session.scalar(
             select(Attachment).where(Attachment.stored_name == stored_name)

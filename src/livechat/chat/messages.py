@@ -19,6 +19,7 @@ from livechat.chat.access import RoomRef, readable_by, readable_room, require_me
 from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Attachment, Message, Room
 from livechat.db import Database, utcnow
 from livechat.errors import BadRequest, Forbidden, NotFound
+from livechat.inputs import MAX_ID, is_id, is_text
 
 MESSAGE_MAX_LENGTH = 4000
 PAGE_SIZE = 50
@@ -29,6 +30,8 @@ REPLAY_LIMIT = 200
 # Control characters have no business in chat text, and search highlighting relies on two
 # of them never occurring in a stored body.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# The pages send a UUID's hex; anything of this shape is as good a key.
+CLIENT_MSG_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{CLIENT_MSG_ID_MAX_LENGTH}}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,8 @@ class Posted:
 
 
 def clean_body(body: str, *, allow_empty: bool = False) -> str:
+    if not is_text(body):
+        raise BadRequest("That message has characters that are not valid text.")
     body = CONTROL_CHARACTERS.sub("", body.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not body and not allow_empty:
         raise BadRequest("A message can't be empty.")
@@ -77,8 +82,10 @@ async def create_message(
     files, the text may be empty. A repeated ``client_msg_id`` returns the first message
     unchanged, so a retried or doubled send is stored once."""
     body = clean_body(body, allow_empty=bool(attachment_ids))
-    if client_msg_id is not None and not 0 < len(client_msg_id) <= CLIENT_MSG_ID_MAX_LENGTH:
+    if client_msg_id is not None and not CLIENT_MSG_ID.fullmatch(client_msg_id):
         raise BadRequest("This message form has expired; reload the page to send again.")
+    if not all(is_id(attachment_id) for attachment_id in attachment_ids):
+        raise BadRequest("Those files are no longer waiting to be sent; attach them again.")
     async with db.write() as session:
         room = await readable_room(session, user.id, room_ref)
         await require_membership(session, user.id, room)
@@ -133,6 +140,8 @@ async def list_messages(
 ) -> list[Message]:
     """A page of a room's history, oldest first: the newest ``limit`` messages, those just
     before ``before``, or those surrounding ``around``. Deleted messages are left out."""
+    if not all(is_id(bound) for bound in (before, around) if bound is not None):
+        raise NotFound("There is no such message.")
     async with db.read() as session:
         room = await readable_room(session, user.id, slug)
         visible = _messages().where(Message.room_id == room.id, Message.deleted_at.is_(None))
@@ -155,6 +164,8 @@ async def list_messages(
 async def _editable_message(
     session: AsyncSession, user: User, message_id: int, room_id: int | None = None
 ) -> Message:
+    if not is_id(message_id):
+        raise NotFound("This message no longer exists.")
     query = (
         _messages()
         .add_columns(Room)
@@ -249,6 +260,8 @@ async def changes_since(
     db: Database, user: User, room_ref: RoomRef, seq: int, *, limit: int = REPLAY_LIMIT
 ) -> Changes:
     """Every message created, edited or deleted in the room after event ``seq``."""
+    if not 0 <= seq <= MAX_ID:
+        raise BadRequest("That is not a point in this room's history.")
     async with db.read() as session:
         room = await readable_room(session, user.id, room_ref)
         await require_membership(session, user.id, room)

@@ -26,6 +26,7 @@ from livechat.chat.models import (
 )
 from livechat.db import Database
 from livechat.errors import BadRequest, NotFound
+from livechat.inputs import is_text, require_text, without_surrogates
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,8 @@ def slugify(name: str) -> str:
 
 
 def clean_room_fields(name: str, description: str) -> tuple[str, str]:
+    if not (is_text(name) and is_text(description)):
+        raise BadRequest("Room names and descriptions must be valid text.")
     name = " ".join(name.split())
     description = description.strip()
     if not name:
@@ -198,6 +201,7 @@ async def join_room(db: Database, user: User, slug: str) -> Membership:
 
 async def add_member(db: Database, admin: User, slug: str, email: str) -> Membership:
     """Invite someone, by email, into a room the caller administers."""
+    email = require_text(email, f"No one has signed up as {without_surrogates(email, '?')}.")
     async with db.write() as session:
         room = await readable_room(session, admin.id, slug)
         await require_admin(session, admin.id, room)

@@ -22,6 +22,8 @@ from sqlalchemy import text
 from livechat.accounts.models import User
 from livechat.chat.messages import CONTROL_CHARACTERS
 from livechat.db import Database, UTCDateTime
+from livechat.errors import BadRequest
+from livechat.inputs import is_text, without_surrogates
 
 MAX_QUERY_CHARACTERS = 200
 MAX_TERMS = 8
@@ -54,8 +56,10 @@ def to_fts_query(user_input: str) -> str | None:
     """Turn anything a person types into a safe FTS5 query, or None when nothing is left
     to search for. Every term is required; the last one matches as a prefix unless it is
     a quoted phrase."""
-    # FTS5 stops reading a query at a NUL, which would leave a quote open.
+    # FTS5 stops reading a query at a NUL, which would leave a quote open; a lone
+    # surrogate cannot even be sent to SQLite.
     user_input = CONTROL_CHARACTERS.sub(" ", user_input[:MAX_QUERY_CHARACTERS])
+    user_input = without_surrogates(user_input, " ")
     terms: list[tuple[str, bool]] = []
     for match in _TOKENS.finditer(user_input):
         phrase, word = match.groups()
@@ -132,8 +136,11 @@ async def search_messages(
 ) -> list[SearchResult]:
     """Messages matching ``query`` in the rooms ``user`` may read (or in the room with slug
     ``room``), best match first, then newest first."""
+    if offset < 0:
+        raise BadRequest("Results start at the first one.")
     fts_query = to_fts_query(query)
-    if fts_query is None:
+    # Only the newest CANDIDATE_POOL matches are ranked, so no page starts past them.
+    if fts_query is None or offset >= CANDIDATE_POOL or (room is not None and not is_text(room)):
         return []
     async with db.read() as session:
         ranked = (

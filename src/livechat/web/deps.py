@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
 from livechat.accounts.auth import SESSION_COOKIE, Accounts
 from livechat.accounts.models import User
 from livechat.db import Database
+from livechat.inputs import MAX_ID
 from livechat.realtime.tree import Realtime
 from livechat.settings import Settings
 
@@ -57,3 +58,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 RealtimeDep = Annotated[Realtime, Depends(get_realtime)]
 MaybeUser = Annotated[User | None, Depends(current_user)]
 CurrentUser = Annotated[User, Depends(require_user)]
+
+# An id in a query string or a path; anything else is a 400 naming the parameter, never
+# a number too large for the database.
+QueryId = Annotated[int, Query(ge=1, le=MAX_ID)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]

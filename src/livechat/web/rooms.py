@@ -13,9 +13,10 @@ from livechat.chat import attachments, broadcasts, messages, rooms
 from livechat.chat.models import Room
 from livechat.db import Database
 from livechat.errors import BadRequest
+from livechat.inputs import MAX_ID
 from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic, user_topic
 from livechat.realtime.tree import Realtime
-from livechat.web.deps import DB, CurrentUser, RealtimeDep, SettingsDep
+from livechat.web.deps import DB, CurrentUser, QueryId, RealtimeDep, SettingsDep
 from livechat.web.templating import is_htmx, render
 
 router = APIRouter(prefix="/rooms")
@@ -94,7 +95,7 @@ async def show(
     realtime: RealtimeDep,
     user: CurrentUser,
     slug: str,
-    around: Annotated[int | None, Query()] = None,
+    around: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     access = await rooms.get_room(db, user, slug)
     room = access.room
@@ -121,7 +122,7 @@ async def show(
 
 @router.get("/{slug}/messages")
 async def history(
-    request: Request, db: DB, user: CurrentUser, slug: str, before: Annotated[int, Query()]
+    request: Request, db: DB, user: CurrentUser, slug: str, before: QueryId
 ) -> Response:
     access = await rooms.get_room(db, user, slug)
     page = await messages.list_messages(db, user, slug, before=before)

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, Response
 
 from livechat.chat import attachments, rooms
 from livechat.errors import BadRequest, LivechatError, NotFound
-from livechat.web.deps import DB, CurrentUser, SettingsDep
+from livechat.web.deps import DB, CurrentUser, PathId, SettingsDep
 from livechat.web.templating import render
 
 router = APIRouter()
@@ -61,7 +61,9 @@ async def upload(
 
 
 @router.delete("/uploads/{attachment_id}")
-async def discard(db: DB, settings: SettingsDep, user: CurrentUser, attachment_id: int) -> Response:
+async def discard(
+    db: DB, settings: SettingsDep, user: CurrentUser, attachment_id: PathId
+) -> Response:
     await attachments.discard(db, user, attachment_id, settings.uploads_dir)
     return Response(status_code=200)
 
