@@ -165,6 +165,34 @@ async def test_an_empty_or_oversized_message_is_refused_and_the_socket_stays_ope
     assert [m.body for m in await stored(db, alice, general)] == ["still here"]
 
 
+async def test_hostile_frames_are_refused_and_no_one_else_notices(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    """The frames that once crashed a room server, wedged the writer or killed a socket."""
+    elsewhere = await rooms.create_room(db, bob, name="Elsewhere")
+    async with (
+        page(server, alice, general) as alice_page,
+        page(server, bob, general) as bob_page,
+        page(server, bob, elsewhere) as bob_elsewhere,
+    ):
+        for _ in range(20):
+            await alice_page.send("delete-message-9999999999999999999999999")
+        for body in ("x\ud800", "\udfff", "ok\udc00\udbff?"):  # a pair reversed is two lone ones
+            await alice_page.say(body)
+        await alice_page.catch_up(10**30, 10**30)
+        await alice_page.send("catch-up", seq="999999999999999999999999999999", last_id="1")
+        for _ in range(20):
+            await alice_page.expect("not understood")
+        for _ in range(3):
+            await alice_page.expect("not valid text")
+
+        await alice_page.say("still here")
+        await bob_page.expect("still here")
+        await bob_elsewhere.say("and here")
+        await bob_elsewhere.expect("and here")
+    assert [m.body for m in await stored(db, alice, general)] == ["still here"]
+
+
 async def test_deleting_a_message_removes_it_from_every_page(
     server: LiveServer, db: Database, general: Room, alice: User, bob: User
 ) -> None:

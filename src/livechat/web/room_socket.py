@@ -11,9 +11,7 @@ dropped, so each change reaches the page exactly once, in order.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 
 from livechat.accounts.models import User
-from livechat.chat import attachments, broadcasts, messages, rooms
+from livechat.chat import broadcasts, messages, rooms
 from livechat.chat.messages import Cursor
 from livechat.chat.models import Room
 from livechat.db import Database
@@ -38,22 +36,14 @@ from livechat.realtime.hub import (
 from livechat.realtime.presence import Person, StoppedTyping, Track, Typing, Untrack
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
+from livechat.web import frames
 from livechat.web.sockets import accept, refuse, serve_connection
 from livechat.web.templating import templates
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-# A message of 4,000 characters, all four-byte emoji, is 16 kB of UTF-8; anything larger
-# is not a frame our pages send.
-FRAME_MAX_BYTES = 20_000
 TYPING_MIN_INTERVAL_S = 0.8  # the page sends at most one typing frame a second
-_DELETE = re.compile(r"delete-message-(\d+)")
-
-
-@dataclass(frozen=True, slots=True)
-class CatchUp:
-    cursor: Cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,45 +110,34 @@ async def _read(websocket: WebSocket, connection: Connection) -> None:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
-        frame = message.get("text")
-        if frame is None:  # a binary frame: nothing our pages send
-            connection.flash("That request was not understood.")
-            continue
-        if len(frame) > FRAME_MAX_BYTES:
-            connection.flash("That was too large to send.")
-            continue
+        request: frames.RoomFrame | None = None
         try:
-            values = json.loads(frame)
-            trigger = values.pop("HEADERS")["HX-Trigger"]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            connection.flash("That request was not understood.")
-            continue
-        await _dispatch(connection, str(trigger), values)
+            request = frames.parse(message.get("text"))
+            await _handle(connection, request)
+        except LivechatError as error:
+            connection.flash(error.message)
+        except (ActorBusy, TimeoutError):
+            connection.flash("The room is very busy right now; try again in a moment.")
+        except Exception:
+            # The boundary of one request: whatever went wrong, the connection and the room
+            # carry on, and the page says so.
+            log.exception(
+                "room %s: %r from user %s failed", connection.room.id, request, connection.user.id
+            )
+            connection.flash("Something went wrong on our side; try again.")
 
 
-async def _dispatch(connection: Connection, trigger: str, values: dict[str, Any]) -> None:
-    try:
-        if trigger == "message-form":
-            await _send_message(connection, values)
-        elif trigger == "message-body":
+async def _handle(connection: Connection, request: frames.RoomFrame) -> None:
+    user = connection.user
+    match request:
+        case frames.SendMessage():
+            await _send_message(connection, request)
+        case frames.ReportTyping():
             _typing(connection)
-        elif trigger == "catch-up":
-            connection.subscription.deliver(CatchUp(_cursor(values)))
-        elif (match := _DELETE.fullmatch(trigger)) is not None:
-            await _with_server(connection, lambda s: s.delete(connection.user, int(match[1])))
-        else:
-            connection.flash("That request was not understood.")
-    except LivechatError as error:
-        connection.flash(error.message)
-    except (ActorBusy, TimeoutError):
-        connection.flash("The room is very busy right now; try again in a moment.")
-    except Exception:
-        # The boundary of one request: whatever went wrong, the connection and the room
-        # carry on, and the page says so.
-        log.exception(
-            "room %s: %s from user %s failed", connection.room.id, trigger, connection.user.id
-        )
-        connection.flash("Something went wrong on our side; try again.")
+        case frames.CatchUp():
+            connection.subscription.deliver(request)
+        case frames.DeleteMessage(message_id):
+            await _with_server(connection, lambda server: server.delete(user, message_id))
 
 
 async def _with_server(connection: Connection, action: Any) -> Any:
@@ -170,29 +149,12 @@ async def _with_server(connection: Connection, action: Any) -> Any:
         return await action(connection.server())
 
 
-async def _send_message(connection: Connection, values: dict[str, Any]) -> None:
-    body = values.get("body")
-    client_msg_id = values.get("client_msg_id")
-    files = _attachment_ids(values.get("attachment_ids"))
-    if (
-        not isinstance(body, str)
-        or not isinstance(client_msg_id, (str, type(None)))
-        or files is None
-    ):
-        connection.flash("That request was not understood.")
-        return
+async def _send_message(connection: Connection, request: frames.SendMessage) -> None:
     user, room = connection.user, connection.room
+    body, client_msg_id, files = request.body, request.client_msg_id, request.attachment_ids
     await _with_server(connection, lambda server: server.post(user, body, client_msg_id, files))
     connection.realtime.presence.cast(StoppedTyping(room.id, user.id))
     connection.reply("broadcasts/message_sent.html", room=room, client_msg_id=uuid.uuid4().hex)
-
-
-def _attachment_ids(value: object) -> tuple[int, ...] | None:
-    """The ids of the files to send: one value, a list (several hidden inputs), or none."""
-    values: list[object] = value if isinstance(value, list) else [] if value is None else [value]
-    if not all(isinstance(item, str) and item.isdigit() for item in values):
-        return None
-    return tuple(int(str(item)) for item in values[: attachments.MAX_PENDING])
 
 
 def _typing(connection: Connection) -> None:
@@ -203,14 +165,6 @@ def _typing(connection: Connection) -> None:
     connection.realtime.presence.cast(Typing(connection.room.id, connection.user.id))
 
 
-def _cursor(values: dict[str, Any]) -> Cursor:
-    try:
-        seq, last_id = int(values["seq"]), int(values["last_id"])
-    except (KeyError, TypeError, ValueError):
-        seq, last_id = -1, -1  # unknown: the page gets its whole list anew
-    return Cursor(seq, last_id)
-
-
 async def _write(websocket: WebSocket, connection: Connection) -> None:
     while True:
         item = await connection.subscription.next()
@@ -219,7 +173,7 @@ async def _write(websocket: WebSocket, connection: Connection) -> None:
                 return  # too far behind: serve_connection closes with 1013
             case Reply(html):
                 await websocket.send_text(html)
-            case CatchUp(cursor):
+            case frames.CatchUp(cursor):
                 await websocket.send_text(await _catch_up(connection, cursor))
             case Broadcast(html, seq, close):
                 if close is not None:
