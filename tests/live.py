@@ -20,7 +20,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from livechat.accounts.auth import SESSION_COOKIE
+from livechat.accounts.models import User
 from livechat.app import create_app
+from livechat.chat.models import Room
 from livechat.realtime.tree import Realtime
 from livechat.settings import Settings
 from livechat.web.csrf import CSRF_COOKIE
@@ -166,3 +168,22 @@ async def submit_as(server: LiveServer, email: str, path: str, data: dict[str, s
             path, data={**data, "csrf_token": token.group(1)}, headers={"Cookie": cookies}
         )
         return response.status_code
+
+
+@asynccontextmanager
+async def room_page(
+    server: LiveServer,
+    user: User,
+    room: Room,
+    *,
+    seq: int = 0,
+    last_id: int = 0,
+    sluggish: bool = False,
+) -> AsyncIterator[Client]:
+    """A room page that has connected and caught up from the cursor it was rendered with."""
+    cookie = await session_cookie(server, user.email)
+    path = f"/rooms/{room.slug}/ws"
+    async with socket_client(server, path, cookie, sluggish=sluggish) as client:
+        await client.catch_up(seq, last_id)
+        await client.expect('id="presence"')
+        yield client

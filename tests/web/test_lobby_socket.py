@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
 from starlette.status import WS_1008_POLICY_VIOLATION
 
 from livechat.accounts.models import User
 from livechat.chat import rooms
 from livechat.db import Database
-from livechat.settings import Settings
-from tests.live import LiveServer, serving, session_cookie, socket_client, submit_as
-
-
-@pytest.fixture
-async def server(settings: Settings) -> AsyncIterator[LiveServer]:
-    async with serving(settings) as live:
-        yield live
+from tests.live import LiveServer, session_cookie, socket_client, submit_as
 
 
 async def test_a_room_created_in_one_browser_appears_in_another(

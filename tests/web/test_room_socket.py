@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 from starlette.status import (
@@ -21,39 +19,7 @@ from livechat.chat.models import Message, Room
 from livechat.db import Database
 from livechat.realtime.hub import Broadcast, room_topic
 from livechat.settings import Settings
-from tests.live import Client, LiveServer, serving, session_cookie, socket_client, submit_as
-
-
-@pytest.fixture
-async def server(settings: Settings) -> AsyncIterator[LiveServer]:
-    async with serving(settings) as live:
-        yield live
-
-
-@pytest.fixture
-async def general(db: Database, alice: User, bob: User) -> Room:
-    room = await rooms.create_room(db, alice, name="General")
-    await rooms.join_room(db, bob, room.slug)
-    return room
-
-
-@asynccontextmanager
-async def page(
-    server: LiveServer,
-    user: User,
-    room: Room,
-    *,
-    seq: int = 0,
-    last_id: int = 0,
-    sluggish: bool = False,
-) -> AsyncIterator[Client]:
-    """A room page that has connected and caught up from the cursor it was rendered with."""
-    cookie = await session_cookie(server, user.email)
-    path = f"/rooms/{room.slug}/ws"
-    async with socket_client(server, path, cookie, sluggish=sluggish) as client:
-        await client.catch_up(seq, last_id)
-        await client.expect('id="presence"')
-        yield client
+from tests.live import LiveServer, room_page, serving, session_cookie, socket_client, submit_as
 
 
 async def stored(db: Database, user: User, room: Room) -> list[Message]:
@@ -63,7 +29,10 @@ async def stored(db: Database, user: User, room: Room) -> list[Message]:
 async def test_two_members_exchange_messages_live(
     server: LiveServer, general: Room, alice: User, bob: User
 ) -> None:
-    async with page(server, alice, general) as alice_page, page(server, bob, general) as bob_page:
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
         await alice_page.say("Hello <b>Bob</b>")
 
         frame = await bob_page.expect("Hello")
@@ -79,8 +48,8 @@ async def test_two_members_exchange_messages_live(
 async def test_presence_shows_who_arrives_and_who_leaves(
     server: LiveServer, general: Room, alice: User, bob: User
 ) -> None:
-    async with page(server, alice, general) as alice_page:
-        async with page(server, bob, general):
+    async with room_page(server, alice, general) as alice_page:
+        async with room_page(server, bob, general):
             arrived = await alice_page.expect(f'id="presence-user-{bob.id}"')
             assert "2 online" in arrived
         left = await alice_page.expect(lambda html: 'id="presence"' in html and "1 online" in html)
@@ -90,8 +59,8 @@ async def test_presence_shows_who_arrives_and_who_leaves(
 async def test_two_tabs_of_one_person_are_one_presence_entry(
     server: LiveServer, general: Room, alice: User, bob: User
 ) -> None:
-    async with page(server, alice, general) as alice_page:
-        async with page(server, bob, general), page(server, bob, general):
+    async with room_page(server, alice, general) as alice_page:
+        async with room_page(server, bob, general), room_page(server, bob, general):
             await alice_page.expect(f'id="presence-user-{bob.id}"')
         await alice_page.expect("1 online")
         assert not any("3 online" in frame for frame in alice_page.seen)
@@ -100,7 +69,10 @@ async def test_two_tabs_of_one_person_are_one_presence_entry(
 async def test_typing_is_shown_to_others_and_cleared_when_the_message_is_sent(
     server: LiveServer, general: Room, alice: User, bob: User
 ) -> None:
-    async with page(server, alice, general) as alice_page, page(server, bob, general) as bob_page:
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
         await alice_page.send("message-body", body="Hel")
         typing = await bob_page.expect("is typing")
         assert "Alice Martin is typing…" in typing
@@ -114,7 +86,7 @@ async def test_typing_is_shown_to_others_and_cleared_when_the_message_is_sent(
 async def test_sending_too_fast_is_refused_with_the_wait_and_nothing_stored(
     server: LiveServer, db: Database, general: Room, alice: User
 ) -> None:
-    async with page(server, alice, general) as alice_page:
+    async with room_page(server, alice, general) as alice_page:
         for number in range(10):
             await alice_page.say(f"burst {number}")
             await alice_page.expect('id="message-form"')
@@ -130,7 +102,10 @@ async def test_sending_too_fast_is_refused_with_the_wait_and_nothing_stored(
 async def test_a_message_sent_twice_is_stored_once(
     server: LiveServer, db: Database, general: Room, alice: User, bob: User
 ) -> None:
-    async with page(server, alice, general) as alice_page, page(server, bob, general) as bob_page:
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
         client_msg_id = uuid.uuid4().hex
         await alice_page.say("only once", client_msg_id)
         await alice_page.say("only once", client_msg_id)
@@ -146,7 +121,7 @@ async def test_a_message_sent_twice_is_stored_once(
 async def test_an_empty_or_oversized_message_is_refused_and_the_socket_stays_open(
     server: LiveServer, db: Database, general: Room, alice: User
 ) -> None:
-    async with page(server, alice, general) as alice_page:
+    async with room_page(server, alice, general) as alice_page:
         await alice_page.say("   ")
         await alice_page.expect("can&#39;t be empty")
         await alice_page.say("x" * 4001)
@@ -171,9 +146,9 @@ async def test_hostile_frames_are_refused_and_no_one_else_notices(
     """The frames that once crashed a room server, wedged the writer or killed a socket."""
     elsewhere = await rooms.create_room(db, bob, name="Elsewhere")
     async with (
-        page(server, alice, general) as alice_page,
-        page(server, bob, general) as bob_page,
-        page(server, bob, elsewhere) as bob_elsewhere,
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+        room_page(server, bob, elsewhere) as bob_elsewhere,
     ):
         for _ in range(20):
             await alice_page.send("delete-message-9999999999999999999999999")
@@ -198,7 +173,10 @@ async def test_deleting_a_message_removes_it_from_every_page(
 ) -> None:
     posted = await messages.create_message(db, bob, general.slug, "regrettable")
     message_id = posted.message.id
-    async with page(server, alice, general) as alice_page, page(server, bob, general) as bob_page:
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
         await alice_page.send(f"delete-message-{message_id}", message_id=str(message_id))
 
         removal = f'id="message-{message_id}" hx-swap-oob="delete"'
@@ -211,7 +189,7 @@ async def test_a_member_cannot_delete_someone_elses_message(
     server: LiveServer, db: Database, general: Room, alice: User, bob: User
 ) -> None:
     posted = await messages.create_message(db, alice, general.slug, "mine")
-    async with page(server, bob, general) as bob_page:
+    async with room_page(server, bob, general) as bob_page:
         await bob_page.send(f"delete-message-{posted.message.id}")
         await bob_page.expect("only change your own messages")
     assert [m.body for m in await stored(db, alice, general)] == ["mine"]
@@ -231,7 +209,7 @@ async def test_a_page_that_reconnects_gets_exactly_what_it_missed(
     await messages.edit_message(db, alice, edited.id, "final version")
     await messages.delete_message(db, alice, doomed.id)
 
-    async with page(server, bob, general, seq=cursor[0], last_id=cursor[1]) as bob_page:
+    async with room_page(server, bob, general, seq=cursor[0], last_id=cursor[1]) as bob_page:
         await bob_page.say("I'm back")
         await bob_page.expect("I&#39;m back")
     replay = "".join(bob_page.seen)
@@ -249,7 +227,7 @@ async def test_a_page_too_far_behind_gets_its_list_anew(
     for number in range(messages.REPLAY_LIMIT + 1):
         await messages.create_message(db, alice, general.slug, f"message {number}")
 
-    async with page(server, bob, general) as bob_page:
+    async with room_page(server, bob, general) as bob_page:
         pass
     replay = "".join(bob_page.seen)
     assert 'id="messages" class="messages"' in replay
@@ -260,7 +238,7 @@ async def test_a_page_too_far_behind_gets_its_list_anew(
 async def test_events_racing_the_catch_up_are_delivered_once(
     server: LiveServer, db: Database, general: Room, alice: User, bob: User
 ) -> None:
-    async with page(server, alice, general) as alice_page:
+    async with room_page(server, alice, general) as alice_page:
         cookie = await session_cookie(server, bob.email)
         async with socket_client(server, f"/rooms/{general.slug}/ws", cookie) as bob_page:
             for number in range(5):  # sent before, during and after Bob's catch-up
@@ -280,8 +258,8 @@ async def test_a_slow_consumer_is_closed_with_1013_while_others_keep_up(
 ) -> None:
     async with (
         serving(settings.model_copy(update={"subscriber_queue_size": 4})) as live,
-        page(live, alice, general) as alice_page,
-        page(live, bob, general, sluggish=True) as bob_page,
+        room_page(live, alice, general) as alice_page,
+        room_page(live, bob, general, sluggish=True) as bob_page,
     ):
         bulky = "x" * 200_000
         started = time.monotonic()
@@ -328,7 +306,7 @@ async def test_strangers_and_other_sites_get_no_room_data_and_a_1008(
 async def test_deleting_the_room_closes_its_pages_with_a_message(
     server: LiveServer, general: Room, alice: User, bob: User
 ) -> None:
-    async with page(server, bob, general) as bob_page:
+    async with room_page(server, bob, general) as bob_page:
         path = f"/rooms/{general.slug}/delete"
         assert await submit_as(server, alice.email, path, {"confirm": "yes"}) == 303
         code, _ = await bob_page.expect_closed()
@@ -339,7 +317,10 @@ async def test_deleting_the_room_closes_its_pages_with_a_message(
 async def test_leaving_the_room_in_one_tab_stops_the_others_at_once(
     server: LiveServer, general: Room, alice: User, bob: User
 ) -> None:
-    async with page(server, alice, general) as alice_page, page(server, bob, general) as bob_page:
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
         assert await submit_as(server, bob.email, f"/rooms/{general.slug}/leave", {}) == 303
         code, _ = await bob_page.expect_closed()
         await alice_page.say("are you there?")
@@ -352,7 +333,7 @@ async def test_leaving_the_room_in_one_tab_stops_the_others_at_once(
 async def test_shutting_down_closes_sockets_with_1012_so_pages_reconnect(
     settings: Settings, general: Room, alice: User
 ) -> None:
-    async with serving(settings) as live, page(live, alice, general) as alice_page:
+    async with serving(settings) as live, room_page(live, alice, general) as alice_page:
         live.server.should_exit = True
         code, _ = await alice_page.expect_closed()
     assert code == WS_1012_SERVICE_RESTART
@@ -361,7 +342,7 @@ async def test_shutting_down_closes_sockets_with_1012_so_pages_reconnect(
 async def test_renaming_the_room_moves_its_pages_to_the_new_address(
     server: LiveServer, general: Room, alice: User, bob: User
 ) -> None:
-    async with page(server, bob, general) as bob_page:
+    async with room_page(server, bob, general) as bob_page:
         rename = {"name": "Town square", "description": ""}
         assert (
             await submit_as(server, alice.email, f"/rooms/{general.slug}/settings", rename) == 303

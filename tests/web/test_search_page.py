@@ -14,13 +14,6 @@ from tests.helpers import log_in
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-async def general(db: Database, alice: User, bob: User) -> Room:
-    room = await rooms.create_room(db, alice, name="General")
-    await rooms.join_room(db, bob, room.slug)
-    return room
-
-
 async def test_an_empty_search_shows_a_hint_and_no_messages(
     client: httpx.AsyncClient, db: Database, general: Room, alice: User
 ) -> None:

@@ -35,14 +35,6 @@ def png(size: tuple[int, int] = (40, 30)) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture
-async def general(db: Database, alice: User, bob: User) -> Room:
-    """A public room of Alice's that Bob has joined."""
-    room = await rooms.create_room(db, alice, name="General")
-    await rooms.join_room(db, bob, room.slug)
-    return room
-
-
 async def signed_in(client: httpx.AsyncClient, user: User) -> str:
     """Log ``user`` in and return the CSRF token their pages carry."""
     await log_in(client, user)
