@@ -84,9 +84,12 @@ async def carol(make_user: MakeUser) -> User:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+    # A tree that gives up would stop the process by default: here, that is the test run.
+    fatal: list[BaseException] = []
+    application = create_app(settings, on_fatal=fatal.append)
     async with application.router.lifespan_context(application):
         yield application
+    assert fatal == [], "the supervision tree gave up"
 
 
 def _browser(app: FastAPI) -> httpx.AsyncClient:

@@ -43,6 +43,8 @@ class LiveServer:
     url: str
     app: FastAPI
     server: uvicorn.Server
+    # Why the supervision tree gave up, if it did; it would stop the process otherwise.
+    fatal: list[BaseException]
 
     @property
     def ws_url(self) -> str:
@@ -56,7 +58,8 @@ class LiveServer:
 
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[LiveServer]:
-    app = create_app(settings)
+    fatal: list[BaseException] = []
+    app = create_app(settings, on_fatal=fatal.append)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
@@ -67,7 +70,7 @@ async def serving(settings: Settings) -> AsyncIterator[LiveServer]:
                 task.result()
             await asyncio.sleep(0.01)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", app, server)
+        yield LiveServer(f"http://127.0.0.1:{port}", app, server, fatal)
     finally:
         server.should_exit = True
         await task

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from livechat import cli
+from livechat.realtime.presence import Presence
 from livechat.seed import DEMO_PEOPLE, DEMO_ROOMS, MESSAGES_PER_ROOM
 from tests.helpers import sqlite_url
+from tests.live import free_port
 
 
 @pytest.fixture
@@ -55,3 +57,18 @@ def test_production_refuses_to_start_without_a_secret_key(
         cli.main(["serve"])
 
     assert not database_file.exists()
+
+
+def test_serve_exits_non_zero_once_the_supervision_tree_gives_up(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def crash(_presence: Presence) -> None:
+        raise RuntimeError("presence is broken for good")
+
+    monkeypatch.setattr(Presence, "tick", crash)  # every quarter second, from its start
+
+    with pytest.raises(SystemExit, match="the supervision tree gave up") as exited:
+        cli.main(["serve", "--port", str(free_port())])
+
+    assert exited.value.code not in (0, None)
+    assert database_file.exists()  # it did start: migrated, served, then stopped

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -24,7 +25,20 @@ from livechat.web.security import SecurityHeadersMiddleware
 UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def stop_the_process(_error: BaseException) -> None:
+    """What a dead supervision tree does by default: stop the server as a SIGTERM would.
+    Under uvicorn the sockets close with 1012 and the process then ends by that signal, so
+    whatever manages it (a multi-worker uvicorn, a container) starts a new one."""
+    signal.raise_signal(signal.SIGTERM)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    on_fatal: Callable[[BaseException], None] = stop_the_process,
+) -> FastAPI:
+    """The application. ``on_fatal`` is called if its supervision tree gives up, which
+    leaves nothing live working: it must stop the process."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -39,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 room_idle_seconds=settings.room_idle_seconds,
                 subscriber_queue_size=settings.subscriber_queue_size,
                 upload_pending_seconds=settings.upload_pending_seconds,
+                on_fatal=on_fatal,
             ) as tree:
                 app.state.realtime = tree
                 yield

@@ -7,10 +7,12 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import uvicorn
 
 from livechat import schema
+from livechat.app import create_app
 from livechat.seed import seed_demo_data
 from livechat.settings import ConfigurationError, Settings
 
@@ -32,17 +34,32 @@ def _settings() -> Settings:
 def serve(args: argparse.Namespace) -> None:
     settings = _settings()
     schema.upgrade(settings.database_url)
-    uvicorn.run(
-        "livechat.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        ws_max_size=WS_MAX_FRAME_BYTES,
-        ws_ping_interval=WS_PING_SECONDS,
-        ws_ping_timeout=WS_PING_SECONDS,
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "proxy_headers": True,
+        "ws_max_size": WS_MAX_FRAME_BYTES,
+        "ws_ping_interval": WS_PING_SECONDS,
+        "ws_ping_timeout": WS_PING_SECONDS,
+    }
+    if args.workers > 1:
+        # Each worker builds its own app; one whose tree gives up ends by SIGTERM, and
+        # uvicorn starts another in its place.
+        uvicorn.run("livechat.app:create_app", factory=True, workers=args.workers, **options)
+        return
+    failures: list[BaseException] = []
+
+    def stop(error: BaseException) -> None:
+        failures.append(error)
+        server.should_exit = True
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, on_fatal=stop), **options))
+    server.run()
+    if failures:
+        sys.exit(
+            "livechat: the supervision tree gave up (the log above says why);"
+            " exiting so that the process manager starts livechat again."
+        )
 
 
 def migrate(_args: argparse.Namespace) -> None:

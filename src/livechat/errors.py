@@ -41,3 +41,13 @@ class RateLimited(LivechatError):
     @property
     def retry_after_seconds(self) -> int:
         return max(1, -(-self.retry_after_ms // 1000))
+
+
+class Unavailable(LivechatError):
+    """Something is recovering from a fault; the caller may try again after a while."""
+
+    status_code = 503
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

@@ -198,15 +198,18 @@ async def test_the_running_application_sweeps_uploads_abandoned_for_longer_than_
 
     monkeypatch.setattr(attachments, "sweep_abandoned", observed)
 
+    fatal: list[BaseException] = []
     async with running_tree(
         db,
         uploads_dir=uploads_dir,
         room_idle_seconds=60.0,
         subscriber_queue_size=100,
         upload_pending_seconds=3600.0,
+        on_fatal=fatal.append,
     ):
         removed = await next_from(sweeps)  # the janitor sweeps as soon as the tree starts
 
+    assert fatal == []
     assert removed == 1
     assert [a.id for a in await attachments.pending(db, alice, room.id)] == [fresh.id]
     assert not attachments.stored_path(uploads_dir, abandoned.stored_name).exists()

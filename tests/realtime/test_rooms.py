@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import func, select
@@ -15,12 +17,18 @@ from livechat.accounts.models import User
 from livechat.chat import messages, rooms
 from livechat.chat.models import Message, Room
 from livechat.db import Database
-from livechat.errors import Forbidden, RateLimited
+from livechat.errors import Forbidden, RateLimited, Unavailable
 from livechat.realtime.actor import ActorStopped, Tick
 from livechat.realtime.backends.memory import MemoryBackend
 from livechat.realtime.hub import Broadcast, Hub, Subscription, room_topic
 from livechat.realtime.rate_limiter import RateLimiter
-from livechat.realtime.rooms import RoomServer, RoomSupervisor
+from livechat.realtime.rooms import (
+    FIRST_REST_SECONDS,
+    FORGIVE_SECONDS,
+    RoomRequest,
+    RoomServer,
+    RoomSupervisor,
+)
 from livechat.realtime.supervisor import Supervisor
 from tests.realtime.conftest import Background, FakeClock
 
@@ -53,6 +61,7 @@ def new_server(
     clock: FakeClock,
     room_id: int,
     idled: list[RoomServer] | None = None,
+    connections: Callable[[], int] = lambda: 0,
 ) -> RoomServer:
     on_idle = idled.append if idled is not None else (lambda _server: None)
     return RoomServer(
@@ -63,6 +72,7 @@ def new_server(
         uploads_dir=Path(tempfile.gettempdir()) / "livechat-room-tests",
         idle_seconds=IDLE_SECONDS,
         idle_check_seconds=None,  # the test sends every idle check as a Tick
+        connections=connections,
         on_idle=on_idle,
         clock=clock,
     )
@@ -306,16 +316,16 @@ async def test_a_server_with_a_connection_stays_however_long_and_idles_from_the_
     background: Background,
 ) -> None:
     idled: list[RoomServer] = []
-    server = new_server(db, hub, rate_limiter, clock, room.id, idled)
+    pages = [1]
+    server = new_server(db, hub, rate_limiter, clock, room.id, idled, lambda: pages[0])
     task = background.start(server.run())
-    server.connected()
 
     clock.advance(10 * IDLE_SECONDS)
     server.cast(Tick())
     await server.recent(alice)
     assert idled == []
 
-    server.disconnected()
+    pages[0] = 0
     clock.advance(IDLE_SECONDS - 0.1)
     server.cast(Tick())
     await server.recent(alice)
@@ -372,3 +382,114 @@ async def test_once_a_server_stops_server_for_starts_a_fresh_one(
     assert room_supervisor.running() == [room.id]
     async with asyncio.timeout(2):
         assert (await fresh.recent(alice)).messages == []
+
+
+# A room whose server keeps crashing
+
+
+class Fault(RuntimeError):
+    """The crash a faulty room's server suffers on every request."""
+
+
+class FaultyServer(RoomServer):
+    async def handle(self, request: RoomRequest) -> NoReturn:
+        raise Fault(f"room {self.room_id} is broken")
+
+
+@pytest.fixture
+async def faulty(
+    db: Database,
+    alice: User,
+    background: Background,
+    hub: Hub,
+    rate_limiter: RateLimiter,
+    clock: FakeClock,
+) -> tuple[RoomSupervisor, Room, list[int]]:
+    """A RoomSupervisor whose servers for one room, "Broken", crash at every request; and
+    the rooms it gave up on, in order."""
+    broken = await rooms.create_room(db, alice, name="Broken")
+    given_up: list[int] = []
+
+    def start(room_id: int) -> RoomServer:
+        kind = FaultyServer if room_id == broken.id else RoomServer
+        return kind(
+            room_id,
+            db=db,
+            hub=hub,
+            rate_limiter=rate_limiter,
+            uploads_dir=Path(tempfile.gettempdir()) / "livechat-room-tests",
+            idle_check_seconds=None,
+            clock=clock,
+        )
+
+    async def give_up(room_id: int) -> None:
+        given_up.append(room_id)
+
+    supervisor = Supervisor("rooms", clock=clock)
+    background.start(supervisor.run())
+    async with asyncio.timeout(2):
+        await supervisor.wait_started()
+    return RoomSupervisor(supervisor, start, on_give_up=give_up, clock=clock), broken, given_up
+
+
+async def crash_until_given_up(room_supervisor: RoomSupervisor, room: Room, alice: User) -> int:
+    """Send requests to the room until its server is given up on; how many crashed."""
+    crashes = 0
+    while room.id in room_supervisor.running() or crashes == 0:
+        with pytest.raises((Fault, ActorStopped)):
+            async with asyncio.timeout(2):
+                await room_supervisor.server_for(room.id).recent(alice)
+        crashes += 1
+    return crashes
+
+
+async def test_a_room_that_keeps_crashing_is_given_up_on_alone(
+    alice: User, room: Room, faulty: tuple[RoomSupervisor, Room, list[int]]
+) -> None:
+    room_supervisor, broken, given_up = faulty
+    healthy = room_supervisor.server_for(room.id)
+
+    crashes = await crash_until_given_up(room_supervisor, broken, alice)
+
+    assert crashes == 4  # the first run and three restarts
+    assert given_up == [broken.id]
+    assert room_supervisor.running() == [room.id]
+    assert room_supervisor.resting() == [broken.id]
+    async with asyncio.timeout(2):
+        assert (await healthy.recent(alice)).messages == []  # untouched: same server, running
+    assert room_supervisor.server_for(room.id) is healthy
+
+
+async def test_a_resting_room_refuses_with_the_wait_then_gets_a_new_server(
+    alice: User, clock: FakeClock, faulty: tuple[RoomSupervisor, Room, list[int]]
+) -> None:
+    room_supervisor, broken, _given_up = faulty
+    await crash_until_given_up(room_supervisor, broken, alice)
+
+    with pytest.raises(Unavailable, match="restarting; try again in 1 s") as refused:
+        room_supervisor.server_for(broken.id)
+    assert refused.value.retry_after_seconds == 1
+
+    clock.advance(FIRST_REST_SECONDS)
+    assert room_supervisor.server_for(broken.id).room_id == broken.id
+    assert room_supervisor.running() == [broken.id]
+
+
+async def test_each_give_up_soon_after_the_last_doubles_the_rest_until_forgiven(
+    alice: User, clock: FakeClock, faulty: tuple[RoomSupervisor, Room, list[int]]
+) -> None:
+    room_supervisor, broken, _given_up = faulty
+    rests = []
+    for _ in range(7):
+        await crash_until_given_up(room_supervisor, broken, alice)
+        with pytest.raises(Unavailable) as refused:
+            room_supervisor.server_for(broken.id)
+        rests.append(refused.value.retry_after_seconds)
+        clock.advance(refused.value.retry_after_seconds)
+
+    assert rests == [1, 2, 4, 8, 16, 30, 30]
+
+    clock.advance(FORGIVE_SECONDS)
+    await crash_until_given_up(room_supervisor, broken, alice)
+    with pytest.raises(Unavailable, match="in 1 s"):
+        room_supervisor.server_for(broken.id)

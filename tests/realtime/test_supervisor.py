@@ -4,7 +4,7 @@ escalates, children can be added at run time, and shutdown goes in reverse start
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from enum import Enum
 
 import pytest
@@ -44,8 +44,12 @@ class Worker:
         self.exited = asyncio.Event()
         self.cancelled = False
 
-    def child(self, restart: Restart = Restart.PERMANENT) -> Child:
-        return Child(self.name, self.start, restart, on_exit=self._on_exit)
+    def child(
+        self,
+        restart: Restart = Restart.PERMANENT,
+        on_give_up: Callable[[TooManyRestarts], Awaitable[None]] | None = None,
+    ) -> Child:
+        return Child(self.name, self.start, restart, self._on_exit, on_give_up)
 
     async def start(self) -> None:
         self.starts += 1
@@ -256,3 +260,43 @@ async def test_cancelling_the_supervisor_stops_its_children_in_reverse_start_ord
 
     assert stopped == ["added", "third", "second", "first"]
     assert [w.exits for w in (first, second, third, added)] == [1, 1, 1, 1]
+
+
+async def test_a_child_with_on_give_up_stops_alone_past_its_restart_intensity(
+    background: Background,
+) -> None:
+    steady, doomed = Worker("steady"), Worker("doomed", *[Step.CRASH] * 10)
+    failures: list[TooManyRestarts] = []
+
+    async def give_up(failure: TooManyRestarts) -> None:
+        failures.append(failure)
+
+    supervisor = Supervisor(
+        "test", [steady.child(), doomed.child(Restart.TRANSIENT, on_give_up=give_up)]
+    )
+
+    task = background.start(supervisor.run())
+    await until(doomed.exited)
+    await until(steady.running)
+
+    assert doomed.starts == 4  # three restarts, then no more
+    assert [str(failure) for failure in failures] == ["doomed restarted 4 times in 5 s"]
+    assert not steady.cancelled
+    assert not task.done()
+
+
+async def test_a_permanent_child_is_reported_down_until_it_runs_again(
+    background: Background, clock: FakeClock
+) -> None:
+    steady, flaky = Worker("steady"), Worker("flaky", *[Step.CRASH] * 10)
+    supervisor = Supervisor(
+        "test", [steady.child(), flaky.child()], max_restarts=3, within_seconds=5.0, clock=clock
+    )
+    assert supervisor.down() == []
+
+    task = background.start(supervisor.run())
+    with pytest.RaisesGroup(pytest.RaisesExc(TooManyRestarts)):
+        async with asyncio.timeout(2):
+            await task
+
+    assert supervisor.down() == ["flaky"]

@@ -126,10 +126,3 @@ async def test_malformed_query_parameters_are_a_400_not_a_crash(
     response = await client.get(path)
 
     assert response.status_code == 400
-
-
-async def test_the_health_check_answers_json(client: httpx.AsyncClient) -> None:
-    response = await client.get("/healthz")
-
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "rooms_running": 0, "recent_posters": 0}

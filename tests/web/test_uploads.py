@@ -298,7 +298,10 @@ async def test_a_signed_out_visitor_is_sent_to_log_in_instead_of_uploading(
 
 @pytest.fixture
 async def small_limit_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings.model_copy(update={"upload_max_bytes": MB}))
+    fatal: list[BaseException] = []
+    application = create_app(
+        settings.model_copy(update={"upload_max_bytes": MB}), on_fatal=fatal.append
+    )
     async with application.router.lifespan_context(application):
         yield application
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.status import WS_1008_POLICY_VIOLATION
+from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
 
 from livechat.chat.messages import Changes, Cursor, Page
 from livechat.chat.models import Message, Room
@@ -103,6 +103,12 @@ def room_closed(reason: str) -> Broadcast:
     return Broadcast(
         render("broadcasts/room_closed.html", reason=reason), close=WS_1008_POLICY_VIOLATION
     )
+
+
+def room_restarting() -> Broadcast:
+    """Sent to the pages of a room whose server kept crashing: they reconnect by themselves
+    (1013, try again later) and catch up from the store, whatever the crash lost."""
+    return Broadcast(render("broadcasts/room_restarting.html"), close=WS_1013_TRY_AGAIN_LATER)
 
 
 def lobby_room_created(room: Room) -> Broadcast:

@@ -89,6 +89,12 @@ class Actor(ABC, Generic[Request]):
         with contextlib.suppress(asyncio.QueueFull):  # a full inbox wakes the loop anyway
             self._inbox.put_nowait((_Stop(), None))
 
+    def abandon(self) -> None:
+        """Stop for good without running again: what is queued and whatever comes later is
+        refused with ``ActorStopped``, sending callers to a successor."""
+        self._stopped = True
+        self._refuse_pending()
+
     async def run(self) -> None:
         """The actor's life: ``init``, then one message at a time until it stops."""
         self._stopped = False

@@ -8,14 +8,21 @@ connection; the next visitor starts a fresh one.
 
 The RoomSupervisor is a dynamic supervisor plus a registry: ``server_for`` returns the
 running server of a room or starts one as a transient child, restarted only if it crashes.
+It also counts each room's open pages, which outlive any one server.
+
+A room whose server keeps crashing is given up on alone: its pages are told to reconnect
+(and so catch up from the store, whatever the crash lost), and the room rests before it
+gets a new server, twice as long each time it gives up again soon after. Meanwhile its
+pages stay open and readable, and sends are refused with the time to wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +31,19 @@ from livechat.chat import attachments, broadcasts, messages
 from livechat.chat.messages import Page, Posted
 from livechat.chat.models import Message
 from livechat.db import Database
-from livechat.errors import LivechatError, RateLimited
+from livechat.errors import LivechatError, RateLimited, Unavailable
 from livechat.realtime.actor import Actor, ActorBusy, ActorStopped, Sleep
 from livechat.realtime.hub import Hub, room_topic
 from livechat.realtime.rate_limiter import Limited, RateLimiter
-from livechat.realtime.supervisor import Child, Restart, Supervisor
+from livechat.realtime.supervisor import Child, Restart, Supervisor, TooManyRestarts
 
 IDLE_SECONDS = 60.0  # long enough to survive a page reload, short enough to free memory
 IDLE_CHECK_SECONDS = 1.0
+# A room that gave up rests this long before a new server, doubling up to the maximum;
+# a room that ran for FORGIVE_SECONDS since it last gave up starts from the first rest again.
+FIRST_REST_SECONDS = 1.0
+MAX_REST_SECONDS = 30.0
+FORGIVE_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +89,7 @@ class RoomServer(Actor[RoomRequest]):
         uploads_dir: Path,
         idle_seconds: float = IDLE_SECONDS,
         idle_check_seconds: float | None = IDLE_CHECK_SECONDS,
+        connections: Callable[[], int] = lambda: 0,
         on_idle: Callable[[RoomServer], None] = lambda _server: None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
@@ -92,22 +105,8 @@ class RoomServer(Actor[RoomRequest]):
         self._on_idle = on_idle
         self._clock = clock
         self._cache: Page | None = None
-        self._connections = 0
+        self._connections = connections
         self._idle_since = clock()
-
-    @property
-    def connections(self) -> int:
-        return self._connections
-
-    def connected(self) -> None:
-        """Count a connection. A plain method rather than a message: it must take effect
-        before the next idle check, so a server never stops with a visitor on its way."""
-        self._connections += 1
-
-    def disconnected(self) -> None:
-        self._connections -= 1
-        if self._connections == 0:
-            self._idle_since = self._clock()
 
     async def post(
         self,
@@ -187,25 +186,68 @@ class RoomServer(Actor[RoomRequest]):
         self._cache = Page(kept, cursor)
 
     async def tick(self) -> None:
-        if self._connections == 0 and self._clock() - self._idle_since >= self._idle_seconds:
+        now = self._clock()
+        if self._connections() > 0:
+            self._idle_since = now
+        elif now - self._idle_since >= self._idle_seconds:
             self._on_idle(self)
             self.stop()
 
 
+async def _nothing(_room_id: int) -> None:
+    """No one to tell that a room was given up on."""
+
+
+@dataclass
+class _Rest:
+    """A room given up on: no new server before ``until``."""
+
+    until: float
+    seconds: float
+    given_up_at: float
+
+
 class RoomSupervisor:
-    def __init__(self, supervisor: Supervisor, factory: Callable[[int], RoomServer]) -> None:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        factory: Callable[[int], RoomServer],
+        *,
+        on_give_up: Callable[[int], Awaitable[None]] = _nothing,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._supervisor = supervisor
         self._factory = factory
+        self._on_give_up = on_give_up
+        self._clock = clock
         self._servers: dict[int, RoomServer] = {}
+        self._connections: dict[int, int] = {}
+        self._resting: dict[int, _Rest] = {}
 
     def server_for(self, room_id: int) -> RoomServer:
+        """The room's running server, started if need be; ``Unavailable`` while the room
+        rests after its server kept crashing."""
         server = self._servers.get(room_id)
         if server is None:
+            rest = self._resting.get(room_id)
+            if rest is not None and self._clock() < rest.until:
+                wait = math.ceil(rest.until - self._clock())
+                raise Unavailable(
+                    f"This room hit a problem and is restarting; try again in {wait} s.", wait
+                )
             server = self._factory(room_id)
             self._servers[room_id] = server
+
+            async def give_up(_failure: TooManyRestarts) -> None:
+                await self._give_up(server)
+
             self._supervisor.start_child(
                 Child(
-                    server.name, server.run, Restart.TRANSIENT, on_exit=lambda: self.forget(server)
+                    server.name,
+                    server.run,
+                    Restart.TRANSIENT,
+                    on_exit=lambda: self.forget(server),
+                    on_give_up=give_up,
                 )
             )
         return server
@@ -215,8 +257,40 @@ class RoomSupervisor:
         if self._servers.get(server.room_id) is server:
             del self._servers[server.room_id]
 
+    async def _give_up(self, server: RoomServer) -> None:
+        server.abandon()
+        self.forget(server)
+        now = self._clock()
+        for room_id, rest in list(self._resting.items()):
+            if now - rest.given_up_at >= FORGIVE_SECONDS:
+                del self._resting[room_id]
+        previous = self._resting.get(server.room_id)
+        seconds = min(2 * previous.seconds, MAX_REST_SECONDS) if previous else FIRST_REST_SECONDS
+        self._resting[server.room_id] = _Rest(now + seconds, seconds, now)
+        await self._on_give_up(server.room_id)
+
+    def connected(self, room_id: int) -> None:
+        """Count an open page of the room. A plain method rather than a message: it takes
+        effect before the next idle check, so a server never stops with a visitor on its
+        way, and it does not need a server at all while the room rests."""
+        self._connections[room_id] = self._connections.get(room_id, 0) + 1
+
+    def disconnected(self, room_id: int) -> None:
+        remaining = self._connections.get(room_id, 0) - 1
+        if remaining > 0:
+            self._connections[room_id] = remaining
+        else:
+            self._connections.pop(room_id, None)
+
+    def connections(self, room_id: int) -> int:
+        return self._connections.get(room_id, 0)
+
     def running(self) -> list[int]:
         return sorted(self._servers)
+
+    def resting(self) -> list[int]:
+        now = self._clock()
+        return sorted(room_id for room_id, rest in self._resting.items() if now < rest.until)
 
     def forget_pages(self) -> None:
         """Have every running server reload its cached page on next use."""

@@ -9,6 +9,10 @@ reaches whoever supervises the supervisor (ultimately the application's lifespan
 Children are *permanent* (restarted whenever they end) or *transient* (restarted only
 after a crash; a normal return means their work is done, like an idle room closing).
 Children may be added while the supervisor runs, which makes it a DynamicSupervisor.
+
+A child with ``on_give_up`` does not escalate: past its restart intensity it is handed the
+failure and left stopped, and its siblings never notice. That is how one room's crash loop
+stays in that room, as a room under its own supervisor would in OTP.
 """
 
 from __future__ import annotations
@@ -33,16 +37,20 @@ class Restart(Enum):
     TRANSIENT = "transient"
 
 
+class TooManyRestarts(RuntimeError):
+    """A child crashed more often than the restart intensity allows."""
+
+
 @dataclass(frozen=True)
 class Child:
     name: str
     start: Callable[[], Awaitable[None]]
     restart: Restart = Restart.PERMANENT
     on_exit: Callable[[], None] | None = field(default=None, compare=False)
-
-
-class TooManyRestarts(RuntimeError):
-    """A child crashed more often than the restart intensity allows."""
+    # Awaited instead of escalating when the child exceeds its restart intensity.
+    on_give_up: Callable[[TooManyRestarts], Awaitable[None]] | None = field(
+        default=None, compare=False
+    )
 
 
 class Supervisor:
@@ -63,6 +71,7 @@ class Supervisor:
         self._group: asyncio.TaskGroup | None = None
         self._children: list[asyncio.Task[None]] = []
         self._started = asyncio.Event()
+        self._down: set[str] = set()  # permanent children between a crash and their restart
 
     async def run(self) -> None:
         """Run every child until cancelled, or until one exceeds the restart intensity.
@@ -86,6 +95,10 @@ class Supervisor:
     async def wait_started(self) -> None:
         await self._started.wait()
 
+    def down(self) -> list[str]:
+        """The permanent children not running at this moment, for the health check."""
+        return sorted(self._down)
+
     def start_child(self, child: Child) -> asyncio.Task[None]:
         if self._group is None:
             raise RuntimeError(f"supervisor {self.name} is not running")
@@ -100,16 +113,27 @@ class Supervisor:
 
     async def _supervise(self, child: Child) -> None:
         restarts: deque[float] = deque()
+        permanent = child.restart is Restart.PERMANENT
         try:
             while True:
                 error: Exception | None = None
+                self._down.discard(child.name)
                 try:
                     await child.start()
                 except Exception as crash:
                     error = crash
-                if error is None and child.restart is Restart.TRANSIENT:
+                if error is None and not permanent:
                     return
-                self._count_restart(child, restarts, error)
+                if permanent:
+                    self._down.add(child.name)
+                try:
+                    self._count_restart(child, restarts, error)
+                except TooManyRestarts as failure:
+                    if child.on_give_up is None:
+                        raise
+                    log.error("%s: %s keeps crashing; giving up on it", self.name, child.name)
+                    await child.on_give_up(failure)
+                    return
         finally:
             if child.on_exit is not None:
                 child.on_exit()

@@ -7,7 +7,10 @@
     ├── rooms          dynamic: one transient RoomServer per active room
     └── janitor        deletes uploads that no message took
 
-Children start in that order and stop in the reverse order.
+Children start in that order and stop in the reverse order. If the tree itself gives up
+(a permanent child kept crashing), ``on_fatal`` is called: the process must then stop, with
+a non-zero exit, so that its process manager starts a healthy one instead of leaving a
+server that answers pages but delivers nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,7 @@ from livechat.chat import attachments, broadcasts
 from livechat.chat import rooms as rooms_service
 from livechat.db import Database
 from livechat.realtime.backends.memory import MemoryBackend
-from livechat.realtime.hub import LOBBY_TOPIC, Hub, presence_topic
+from livechat.realtime.hub import LOBBY_TOPIC, Hub, presence_topic, room_topic
 from livechat.realtime.janitor import Janitor
 from livechat.realtime.presence import Presence, PresenceChange
 from livechat.realtime.rate_limiter import RateLimiter
@@ -42,6 +45,12 @@ class Realtime:
     presence: Presence
     rate_limiter: RateLimiter
     rooms: RoomSupervisor
+    tree: Supervisor
+    task: asyncio.Task[None]
+
+    def down(self) -> list[str]:
+        """The processes that are not running: empty when all is well."""
+        return ["livechat"] if self.task.done() else self.tree.down()
 
 
 @asynccontextmanager
@@ -52,6 +61,7 @@ async def running_tree(
     room_idle_seconds: float,
     subscriber_queue_size: int,
     upload_pending_seconds: float,
+    on_fatal: Callable[[BaseException], None],
 ) -> AsyncIterator[Realtime]:
     hub = Hub(MemoryBackend(), queue_size=subscriber_queue_size)
 
@@ -73,10 +83,14 @@ async def running_tree(
             rate_limiter=rate_limiter,
             uploads_dir=uploads_dir,
             idle_seconds=room_idle_seconds,
+            connections=lambda: rooms.connections(room_id),
             on_idle=rooms.forget,
         )
 
-    rooms = RoomSupervisor(room_supervisor, start_room)
+    async def room_given_up(room_id: int) -> None:
+        await hub.publish(room_topic(room_id), broadcasts.room_restarting())
+
+    rooms = RoomSupervisor(room_supervisor, start_room, on_give_up=room_given_up)
 
     async def sweep() -> int:
         return await attachments.sweep_abandoned(db, uploads_dir, upload_pending_seconds)
@@ -92,18 +106,20 @@ async def running_tree(
             Child("janitor", janitor.run),
         ],
     )
+
+    def report_failure(task: asyncio.Task[None]) -> None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.critical("the supervision tree gave up; stopping", exc_info=error)
+            on_fatal(error)
+
     task = asyncio.create_task(tree.run(), name="livechat")
-    task.add_done_callback(_report_failure)
+    task.add_done_callback(report_failure)
     await tree.wait_started()
     await room_supervisor.wait_started()
     try:
-        yield Realtime(hub, presence, rate_limiter, rooms)
+        yield Realtime(hub, presence, rate_limiter, rooms, tree, task)
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-
-
-def _report_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.critical("the supervision tree gave up", exc_info=task.exception())

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
-from livechat.errors import LivechatError, RateLimited
+from livechat.errors import LivechatError, RateLimited, Unavailable
 from livechat.web.deps import LoginRequired
 from livechat.web.templating import is_htmx, render
 
@@ -47,7 +47,7 @@ def error_response(request: Request, status_code: int, message: str) -> Response
 async def _livechat_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, LivechatError)
     response = error_response(request, error.status_code, error.message)
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | Unavailable):
         response.headers["Retry-After"] = str(error.retry_after_seconds)
     return response
 

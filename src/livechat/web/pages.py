@@ -18,14 +18,20 @@ async def home(user: MaybeUser) -> Response:
 
 @router.get("/healthz")
 async def health(db: DB, realtime: RealtimeDep) -> Response:
-    """The database answers, and how much is live: rooms with a running server, and people
-    who posted recently enough to still be tracked by the rate limiter."""
+    """503 while any permanent process of the tree is down, so that a load balancer or a
+    process manager stops sending people here; otherwise the database answers, and how
+    much is live: rooms with a running server (and resting after crashes), and people who
+    posted recently enough to still be tracked by the rate limiter."""
+    down = realtime.down()
     async with db.read() as session:
         await session.execute(text("SELECT 1"))
     return JSONResponse(
         {
-            "status": "ok",
+            "status": "down" if down else "ok",
+            "down": down,
             "rooms_running": len(realtime.rooms.running()),
+            "rooms_resting": len(realtime.rooms.resting()),
             "recent_posters": realtime.rate_limiter.tracked_users,
-        }
+        },
+        status_code=503 if down else 200,
     )

@@ -11,6 +11,7 @@ dropped, so each change reaches the page exactly once, in order.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
+from starlette.status import WS_1011_INTERNAL_ERROR
 
 from livechat.accounts.models import User
 from livechat.chat import broadcasts, messages, rooms
@@ -91,8 +93,7 @@ async def room_socket(websocket: WebSocket, slug: str) -> None:
     topics = (room_topic(room.id), presence_topic(room.id), membership_topic(room.id, user.id))
     async with realtime.hub.subscribe(*topics) as subscription:
         connection = Connection(user, room, db, realtime, subscription)
-        server = connection.server()
-        server.connected()
+        realtime.rooms.connected(room.id)
         realtime.presence.cast(
             Track(room.id, Person(user.id, user.display_name, user.avatar_url), connection.id)
         )
@@ -101,7 +102,7 @@ async def room_socket(websocket: WebSocket, slug: str) -> None:
                 websocket, subscription, _read(websocket, connection), _write(websocket, connection)
             )
         finally:
-            server.disconnected()
+            realtime.rooms.disconnected(room.id)
             realtime.presence.cast(Untrack(room.id, connection.id))
 
 
@@ -174,7 +175,17 @@ async def _write(websocket: WebSocket, connection: Connection) -> None:
             case Reply(html):
                 await websocket.send_text(html)
             case frames.CatchUp(cursor):
-                await websocket.send_text(await _catch_up(connection, cursor))
+                try:
+                    caught_up = await _catch_up(connection, cursor)
+                except Exception:
+                    # Without its catch-up the page would show a gap: it reconnects instead
+                    # (1011), and asks again.
+                    log.exception("room %s: catching up a page failed", connection.room.id)
+                    await websocket.close(
+                        WS_1011_INTERNAL_ERROR, "Catching up failed; reconnecting."
+                    )
+                    return
+                await websocket.send_text(caught_up)
             case Broadcast(html, seq, close):
                 if close is not None:
                     await websocket.send_text(html)
@@ -190,8 +201,10 @@ async def _write(websocket: WebSocket, connection: Connection) -> None:
 
 async def _catch_up(connection: Connection, known: Cursor) -> str:
     realtime, user, room, db = connection.realtime, connection.user, connection.room, connection.db
-    online = await realtime.presence.online(room.id)
-    presence = broadcasts.presence_snapshot(online)
+    presence = broadcasts.render("broadcasts/flash_cleared.html")
+    # While Presence restarts the sidebar waits: a restarted Presence sends every page its list.
+    with contextlib.suppress(ActorBusy, ActorStopped, TimeoutError):
+        presence += broadcasts.presence_snapshot(await realtime.presence.online(room.id))
     changes = None
     if known.seq >= 0:
         changes = await messages.changes_since(db, user, room.id, known.seq)

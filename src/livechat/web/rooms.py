@@ -12,8 +12,9 @@ from livechat.accounts.models import User
 from livechat.chat import attachments, broadcasts, messages, rooms
 from livechat.chat.models import Room
 from livechat.db import Database
-from livechat.errors import BadRequest
+from livechat.errors import BadRequest, Unavailable
 from livechat.inputs import MAX_ID
+from livechat.realtime.actor import ActorBusy, ActorStopped
 from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic, user_topic
 from livechat.realtime.tree import Realtime
 from livechat.web.deps import DB, CurrentUser, QueryId, RealtimeDep, SettingsDep
@@ -49,6 +50,15 @@ async def _index(
         {"listings": listings, "online_counts": online, **context},
         status_code=400 if "error" in context else 200,
     )
+
+
+async def _latest(db: Database, realtime: Realtime, user: User, room: Room) -> messages.Page:
+    """The newest page with its cursor: cached by the room's server, which serialises the
+    room's changes so the two agree; read from the store while that server is down."""
+    try:
+        return await realtime.rooms.server_for(room.id).recent(user)
+    except (Unavailable, ActorBusy, ActorStopped, TimeoutError):
+        return await messages.latest_page(db, user, room.id)
 
 
 @router.get("")
@@ -99,8 +109,7 @@ async def show(
 ) -> Response:
     access = await rooms.get_room(db, user, slug)
     room = access.room
-    # The room's server serialises its changes, so its cached page and cursor agree.
-    latest = await realtime.rooms.server_for(room.id).recent(user)
+    latest = await _latest(db, realtime, user, room)
     shown = latest.messages
     if around is not None:
         shown = await messages.list_messages(db, user, slug, around=around)

@@ -1,0 +1,67 @@
+"""Faults inside the server, seen from real pages on a real uvicorn: a crash stays in its
+room, and the pages are told what is going on."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.status import WS_1013_TRY_AGAIN_LATER
+
+from livechat.accounts.models import User
+from livechat.chat import rooms
+from livechat.chat.models import Room
+from livechat.db import Database
+from livechat.realtime.rooms import RoomRequest, RoomServer
+from tests.live import LiveServer, room_page
+
+
+class Fault(RuntimeError):
+    """A bug, as far as the server can tell."""
+
+
+def break_room(monkeypatch: pytest.MonkeyPatch, room: Room) -> None:
+    """Every server of ``room`` crashes at every request, from now on."""
+    handle = RoomServer.handle
+
+    async def faulty(server: RoomServer, request: RoomRequest) -> object:
+        if server.room_id == room.id:
+            raise Fault(f"room {room.id} is broken")
+        return await handle(server, request)
+
+    monkeypatch.setattr(RoomServer, "handle", faulty)
+
+
+async def test_a_room_that_keeps_crashing_restarts_alone_and_its_pages_reconnect(
+    server: LiveServer,
+    db: Database,
+    general: Room,
+    alice: User,
+    bob: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    elsewhere = await rooms.create_room(db, bob, name="Elsewhere")
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+        room_page(server, bob, elsewhere) as bob_elsewhere,
+    ):
+        break_room(monkeypatch, general)
+        for attempt in range(4):  # the first run and three restarts
+            await alice_page.say(f"attempt {attempt}")
+            await alice_page.expect("Something went wrong on our side")
+
+        for general_page in (alice_page, bob_page):
+            restarting = await general_page.expect("restarting")
+            assert "Reconnecting" in restarting
+            code, _ = await general_page.expect_closed()
+            assert code == WS_1013_TRY_AGAIN_LATER  # htmx reconnects by itself
+
+        await bob_elsewhere.say("unaffected")
+        await bob_elsewhere.expect("unaffected")
+        assert server.realtime.rooms.running() == [elsewhere.id]
+        assert server.realtime.rooms.resting() == [general.id]
+        assert server.fatal == []
+
+    # Reconnecting works while the room rests; sending says how long to wait.
+    async with room_page(server, alice, general) as alice_page:
+        await alice_page.say("too soon")
+        await alice_page.expect("restarting; try again in 1 s")
