@@ -259,6 +259,20 @@ async def test_a_delete_is_stored_and_publishes_one_broadcast_removing_the_messa
     assert "Oops, wrong room" not in broadcast.html
 
 
+async def test_deleting_spends_the_same_tokens_as_posting(
+    db: Database, alice: User, room: Room, server: RoomServer
+) -> None:
+    posted = [await server.post(alice, f"message {n}", None) for n in range(9)]
+    await server.delete(alice, posted[0].message.id)  # the tenth token
+
+    with pytest.raises(RateLimited, match="deleting messages too fast"):
+        await server.delete(alice, posted[1].message.id)
+    with pytest.raises(RateLimited, match="sending messages too fast"):
+        await server.post(alice, "one more", None)
+
+    assert len((await messages.latest_page(db, alice, room.id)).messages) == 8
+
+
 async def test_deleting_someone_elses_message_is_forbidden_and_publishes_nothing(
     db: Database, alice: User, bob: User, room: Room, hub: Hub, server: RoomServer
 ) -> None:

@@ -19,7 +19,15 @@ from livechat.chat.models import Message, Room
 from livechat.db import Database
 from livechat.realtime.hub import Broadcast, room_topic
 from livechat.settings import Settings
-from tests.live import LiveServer, room_page, serving, session_cookie, socket_client, submit_as
+from tests.live import (
+    Client,
+    LiveServer,
+    room_page,
+    serving,
+    session_cookie,
+    socket_client,
+    submit_as,
+)
 
 
 async def stored(db: Database, user: User, room: Room) -> list[Message]:
@@ -116,6 +124,22 @@ async def test_a_message_sent_twice_is_stored_once(
 
     assert [m.body for m in await stored(db, alice, general)] == ["only once", "after"]
     assert sum("only once" in frame for frame in bob_page.seen) == 1
+
+
+async def test_asking_to_catch_up_again_on_one_connection_costs_a_token(
+    server: LiveServer, general: Room, alice: User
+) -> None:
+    async with room_page(server, alice, general) as alice_page:  # the first catch-up is free
+        answers = [await _catch_up_again(alice_page) for _ in range(30)]
+        refused = [n for n, answer in enumerate(answers) if "too fast" in answer]
+        assert refused, "thirty catch-ups in a row were all answered"
+        assert refused[0] >= 10  # a full bucket, and whatever refilled meanwhile
+        assert "reconnecting too fast, try again in 1 s" in answers[refused[0]]
+
+
+async def _catch_up_again(page: Client) -> str:
+    await page.catch_up(0, 0)
+    return await page.expect(lambda html: 'id="presence"' in html or "too fast" in html)
 
 
 async def test_an_empty_or_oversized_message_is_refused_and_the_socket_stays_open(

@@ -141,16 +141,19 @@ class RoomServer(Actor[RoomRequest]):
                 self._cache = None
                 return None
 
-    async def _post(
-        self, user: User, body: str, client_msg_id: str | None, attachment_ids: tuple[int, ...]
-    ) -> Posted:
+    async def _spend(self, user: User, doing: str) -> None:
+        """Take one of the user's tokens: every change to the store costs one."""
         decision = await self._rate_limiter.check(user.id)
         if isinstance(decision, Limited):
             seconds = max(1, -(-decision.retry_after_ms // 1000))
             raise RateLimited(
-                f"You're sending messages too fast, try again in {seconds} s.",
-                decision.retry_after_ms,
+                f"You're {doing} too fast, try again in {seconds} s.", decision.retry_after_ms
             )
+
+    async def _post(
+        self, user: User, body: str, client_msg_id: str | None, attachment_ids: tuple[int, ...]
+    ) -> Posted:
+        await self._spend(user, "sending messages")
         posted = await messages.create_message(
             self._db, user, self.room_id, body, client_msg_id, attachment_ids
         )
@@ -162,6 +165,7 @@ class RoomServer(Actor[RoomRequest]):
         return posted
 
     async def _delete(self, user: User, message_id: int) -> Message:
+        await self._spend(user, "deleting messages")
         deleted = await messages.delete_message(self._db, user, message_id, room_id=self.room_id)
         await self._hub.publish(room_topic(self.room_id), broadcasts.message_changed(deleted))
         await attachments.remove_files(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from livechat.chat import broadcasts, messages, rooms
 from livechat.chat.messages import Cursor
 from livechat.chat.models import Room
 from livechat.db import Database
-from livechat.errors import LivechatError
+from livechat.errors import LivechatError, RateLimited
 from livechat.realtime.actor import ActorBusy, ActorStopped
 from livechat.realtime.hub import (
     Broadcast,
@@ -36,6 +37,7 @@ from livechat.realtime.hub import (
     room_topic,
 )
 from livechat.realtime.presence import Person, StoppedTyping, Track, Typing, Untrack
+from livechat.realtime.rate_limiter import Limited
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
 from livechat.web import frames
@@ -63,6 +65,7 @@ class Connection:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     seq: int | None = None  # the last room event this page has; None until it catches up
     last_typing: float = 0.0
+    catch_ups: int = 0
 
     def server(self) -> RoomServer:
         return self.realtime.rooms.server_for(self.room.id)
@@ -136,9 +139,23 @@ async def _handle(connection: Connection, request: frames.RoomFrame) -> None:
         case frames.ReportTyping():
             _typing(connection)
         case frames.CatchUp():
+            # A page asks once per connection; asking again costs a token, as it reads the
+            # store on the sender's behalf.
+            if connection.catch_ups:
+                await _spend(connection, "reconnecting")
+            connection.catch_ups += 1
             connection.subscription.deliver(request)
         case frames.DeleteMessage(message_id):
             await _with_server(connection, lambda server: server.delete(user, message_id))
+
+
+async def _spend(connection: Connection, doing: str) -> None:
+    decision = await connection.realtime.rate_limiter.check(connection.user.id)
+    if isinstance(decision, Limited):
+        raise RateLimited(
+            f"You're {doing} too fast, try again in {math.ceil(decision.retry_after_ms / 1000)} s.",
+            decision.retry_after_ms,
+        )
 
 
 async def _with_server(connection: Connection, action: Any) -> Any:
