@@ -11,9 +11,7 @@ from livechat.realtime.presence import (
     Presence,
     PresenceChange,
     StoppedTyping,
-    Track,
     Typing,
-    Untrack,
 )
 from tests.realtime.conftest import Background, FakeClock
 
@@ -43,7 +41,13 @@ async def presence(background: Background, changes: Changes, clock: FakeClock) -
 
 
 async def arrive(presence: Presence, person: Person, connection: str, room: int = ROOM) -> None:
-    await presence.call(Track(room, person, connection))
+    presence.track(room, person, connection)
+    await presence.online(room)  # answered once the arrival before it has been handled
+
+
+async def leave(presence: Presence, connection: str, room: int = ROOM) -> None:
+    presence.untrack(room, connection)
+    await presence.online(room)
 
 
 async def expire_typing(presence: Presence) -> None:
@@ -80,7 +84,7 @@ async def test_closing_one_of_two_connections_keeps_the_person_online(
     await arrive(presence, ALICE, "alice-tab-1")
     await arrive(presence, ALICE, "alice-tab-2")
 
-    await presence.call(Untrack(ROOM, "alice-tab-1"))
+    await leave(presence, "alice-tab-1")
 
     assert len(changes) == 1  # the arrival only
     assert await presence.online(ROOM) == [ALICE]
@@ -93,8 +97,8 @@ async def test_closing_the_last_connection_announces_the_departure(
     await arrive(presence, ALICE, "alice-tab-2")
     await arrive(presence, BOB, "bob-1")
 
-    await presence.call(Untrack(ROOM, "alice-tab-1"))
-    await presence.call(Untrack(ROOM, "alice-tab-2"))
+    await leave(presence, "alice-tab-1")
+    await leave(presence, "alice-tab-2")
 
     assert changes[-1] == PresenceChange(ROOM, left=(ALICE,), online=(BOB,))
     assert await presence.online(ROOM) == [BOB]
@@ -105,7 +109,7 @@ async def test_the_last_person_leaving_empties_the_room(
 ) -> None:
     await arrive(presence, ALICE, "alice-1")
 
-    await presence.call(Untrack(ROOM, "alice-1"))
+    await leave(presence, "alice-1")
 
     assert changes[-1] == PresenceChange(ROOM, left=(ALICE,), online=())
     assert await presence.online(ROOM) == []
@@ -117,8 +121,8 @@ async def test_closing_an_unknown_connection_changes_nothing(
 ) -> None:
     await arrive(presence, ALICE, "alice-1")
 
-    await presence.call(Untrack(ROOM, "never-tracked"))
-    await presence.call(Untrack(OTHER_ROOM, "alice-1"))
+    await leave(presence, "never-tracked")
+    await leave(presence, "alice-1", OTHER_ROOM)
 
     assert len(changes) == 1
     assert await presence.online(ROOM) == [ALICE]
@@ -130,7 +134,7 @@ async def test_online_lists_people_in_the_order_they_arrived(presence: Presence)
     await arrive(presence, CAROL, "carol-1")
     assert await presence.online(ROOM) == [BOB, ALICE, CAROL]
 
-    await presence.call(Untrack(ROOM, "bob-1"))
+    await leave(presence, "bob-1")
     await arrive(presence, BOB, "bob-2")
 
     assert await presence.online(ROOM) == [ALICE, CAROL, BOB]  # back, so last to arrive
@@ -235,7 +239,7 @@ async def test_someone_leaving_while_typing_is_no_longer_shown_typing(
     await arrive(presence, BOB, "bob-1")
     await presence.call(Typing(ROOM, ALICE.id))
 
-    await presence.call(Untrack(ROOM, "alice-1"))
+    await leave(presence, "alice-1")
 
     assert changes[-1] == PresenceChange(ROOM, left=(ALICE,), typing=(), online=(BOB,))
 
@@ -253,3 +257,35 @@ async def test_typing_from_someone_who_is_not_in_the_room_is_ignored(
     await expire_typing(presence)
 
     assert changes == []
+
+
+async def test_a_restarted_presence_still_knows_who_is_where_and_resends_every_list(
+    background: Background, changes: Changes, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    presence = Presence(changes, tick_seconds=None, clock=clock)
+    first_run = background.start(presence.run())
+    await arrive(presence, ALICE, "alice-1")
+    await arrive(presence, BOB, "bob-1")
+    await arrive(presence, CAROL, "carol-1", OTHER_ROOM)
+    await presence.call(Typing(ROOM, ALICE.id))
+
+    async def crash(_room_id: int, _user_id: int) -> None:
+        raise RuntimeError("a bug in typing")
+
+    monkeypatch.setattr(presence, "_typing", crash)
+    with pytest.raises(RuntimeError, match="a bug in typing"):
+        await presence.call(Typing(ROOM, BOB.id))
+    with pytest.raises(RuntimeError):
+        await first_run
+    monkeypatch.undo()
+    presence.untrack(ROOM, "bob-1")  # while it is down: only the ledger hears of it
+    changes.clear()
+
+    background.start(presence.run())  # as its supervisor would
+
+    assert await presence.online(ROOM) == [ALICE]
+    assert await presence.online(OTHER_ROOM) == [CAROL]
+    assert changes == [
+        PresenceChange(ROOM, updated=(ALICE,), typing=(), online=(ALICE,)),
+        PresenceChange(OTHER_ROOM, updated=(CAROL,), typing=(), online=(CAROL,)),
+    ]

@@ -1,5 +1,5 @@
 """Faults inside the server, seen from real pages on a real uvicorn: a crash stays in its
-room, and the pages are told what is going on."""
+room, a crashed Presence forgets no one, and the pages are told what is going on."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from livechat.accounts.models import User
 from livechat.chat import rooms
 from livechat.chat.models import Room
 from livechat.db import Database
+from livechat.realtime.presence import Presence
 from livechat.realtime.rooms import RoomRequest, RoomServer
 from tests.live import LiveServer, room_page
 
@@ -65,3 +66,26 @@ async def test_a_room_that_keeps_crashing_restarts_alone_and_its_pages_reconnect
     async with room_page(server, alice, general) as alice_page:
         await alice_page.say("too soon")
         await alice_page.expect("restarting; try again in 1 s")
+
+
+async def test_a_crashed_presence_forgets_no_one_and_resends_every_sidebar(
+    server: LiveServer, general: Room, alice: User, bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with room_page(server, alice, general) as alice_page:
+        async with room_page(server, bob, general) as bob_page:
+            await alice_page.expect("2 online")
+            typing = Presence._typing
+
+            async def crash_once(presence: Presence, room_id: int, user_id: int) -> None:
+                monkeypatch.setattr(Presence, "_typing", typing)
+                raise Fault("a bug in typing")
+
+            monkeypatch.setattr(Presence, "_typing", crash_once)
+            await bob_page.send("message-body", body="Hel")
+
+            resent = await alice_page.expect(lambda html: 'id="presence"' in html)
+            assert f'id="presence-user-{alice.id}"' in resent
+            assert f'id="presence-user-{bob.id}"' in resent
+            assert "2 online" in resent
+        await alice_page.expect("1 online")  # the restarted Presence saw Bob go
+    assert server.fatal == []

@@ -6,16 +6,23 @@ untrack connections and report keystrokes; a tick expires typing that went quiet
 change that a page would show (someone arrives or leaves, the set of typers changes) is
 handed to ``notify`` as a ``PresenceChange``; rendering and publishing it is not
 Presence's business. Presence is derived from live connections and never persisted.
+
+Who is connected must survive a crash of the actor, or every sidebar would empty until
+each page reconnected. So ``track``, ``untrack`` and ``changed`` are plain methods that
+write a ledger of connections at once, as an ETS table with an heir outlives its owner in
+OTP, and then cast the change to the loop. A restarted Presence rebuilds its rooms from the
+ledger and sends every room its list anew; only who was typing is forgotten.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from livechat.realtime.actor import Actor, Sleep
+from livechat.realtime.actor import Actor, ActorBusy, ActorStopped, Sleep
 
 TYPING_TIMEOUT_S = 2.0  # a pause this long means the person stopped typing
 TICK_SECONDS = 0.25  # so typing clears within a quarter second of its timeout
@@ -40,6 +47,8 @@ class PresenceChange:
 
 @dataclass(frozen=True, slots=True)
 class Track:
+    """Sent by ``track``, which has written the ledger."""
+
     room_id: int
     person: Person
     connection: str
@@ -47,6 +56,8 @@ class Track:
 
 @dataclass(frozen=True, slots=True)
 class Untrack:
+    """Sent by ``untrack``, which has written the ledger."""
+
     room_id: int
     connection: str
 
@@ -65,7 +76,7 @@ class StoppedTyping:
 
 @dataclass(frozen=True, slots=True)
 class Changed:
-    """Someone's name or picture changed: show it wherever they are."""
+    """Sent by ``changed``, which has written the ledger."""
 
     person: Person
 
@@ -105,10 +116,41 @@ class Presence(Actor[PresenceRequest]):
         super().__init__(tick_interval=tick_seconds, sleep=sleep)
         self._notify = notify
         self._clock = clock
+        self._ledger: dict[str, tuple[int, Person]] = {}  # connection: its room and person
         self._rooms: dict[int, _Room] = {}
+
+    def track(self, room_id: int, person: Person, connection: str) -> None:
+        self._ledger[connection] = (room_id, person)
+        self._tell(Track(room_id, person, connection))
+
+    def untrack(self, room_id: int, connection: str) -> None:
+        self._ledger.pop(connection, None)
+        self._tell(Untrack(room_id, connection))
+
+    def changed(self, person: Person) -> None:
+        """Someone's name or picture changed: show it wherever they are."""
+        for connection, (room_id, tracked) in self._ledger.items():
+            if tracked.id == person.id:
+                self._ledger[connection] = (room_id, person)
+        self._tell(Changed(person))
+
+    def _tell(self, request: PresenceRequest) -> None:
+        # The ledger already holds the change; a loop too busy for it, or shut down, only
+        # delays the pages seeing it until the next restart's resend.
+        with contextlib.suppress(ActorBusy, ActorStopped):
+            self.cast(request)
 
     async def init(self) -> None:
         self._rooms = {}
+        for connection, (room_id, person) in self._ledger.items():
+            room = self._rooms.setdefault(room_id, _Room())
+            room.connections.setdefault(person.id, set()).add(connection)
+            room.people[person.id] = person
+        # After a crash, pages may have missed changes: each gets its room's list anew
+        # (everyone in it counts as updated), and an empty typing line.
+        for room_id, room in self._rooms.items():
+            online = tuple(room.people.values())
+            await self._notify(PresenceChange(room_id, updated=online, typing=(), online=online))
 
     async def online(self, room_id: int) -> list[Person]:
         people: list[Person] = await self.call(Online(room_id))
@@ -137,6 +179,8 @@ class Presence(Actor[PresenceRequest]):
         return None
 
     async def _track(self, room_id: int, person: Person, connection: str) -> None:
+        if connection not in self._ledger:
+            return  # it closed before the loop got to its arrival
         room = self._rooms.setdefault(room_id, _Room())
         arriving = person.id not in room.connections
         room.connections.setdefault(person.id, set()).add(connection)

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from livechat.accounts.auth import SESSION_COOKIE
 from livechat.accounts.models import User
 from livechat.errors import BadRequest
-from livechat.realtime.presence import Changed, Person
+from livechat.realtime.presence import Person
 from livechat.realtime.tree import Realtime
 from livechat.web.deps import AccountsDep, CurrentUser, RealtimeDep, SettingsDep
 from livechat.web.templating import render
@@ -78,7 +78,7 @@ async def change_avatar(
 def _show_everywhere(realtime: Realtime, user: User) -> None:
     """Open rooms show the new name and picture in their presence lists at once, and rooms
     opened from now on show them on older messages too; new messages carry them anyway."""
-    realtime.presence.cast(Changed(Person(user.id, user.display_name, user.avatar_url)))
+    realtime.presence.changed(Person(user.id, user.display_name, user.avatar_url))
     realtime.rooms.forget_pages()
 
 

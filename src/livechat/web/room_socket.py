@@ -36,7 +36,7 @@ from livechat.realtime.hub import (
     presence_topic,
     room_topic,
 )
-from livechat.realtime.presence import Person, StoppedTyping, Track, Typing, Untrack
+from livechat.realtime.presence import Person, StoppedTyping, Typing
 from livechat.realtime.rate_limiter import Limited
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
@@ -97,8 +97,8 @@ async def room_socket(websocket: WebSocket, slug: str) -> None:
     async with realtime.hub.subscribe(*topics) as subscription:
         connection = Connection(user, room, db, realtime, subscription)
         realtime.rooms.connected(room.id)
-        realtime.presence.cast(
-            Track(room.id, Person(user.id, user.display_name, user.avatar_url), connection.id)
+        realtime.presence.track(
+            room.id, Person(user.id, user.display_name, user.avatar_url), connection.id
         )
         try:
             await serve_connection(
@@ -106,7 +106,7 @@ async def room_socket(websocket: WebSocket, slug: str) -> None:
             )
         finally:
             realtime.rooms.disconnected(room.id)
-            realtime.presence.cast(Untrack(room.id, connection.id))
+            realtime.presence.untrack(room.id, connection.id)
 
 
 async def _read(websocket: WebSocket, connection: Connection) -> None:
