@@ -591,3 +591,64 @@ async def test_a_deleted_rooms_slug_can_be_used_again(db: Database, alice: User)
     again = await rooms.create_room(db, alice, name="General")
 
     assert again.slug == "general"
+
+
+# Members and removing them
+
+
+async def test_members_are_listed_admins_first_then_by_name(
+    db: Database, alice: User, bob: User, carol: User
+) -> None:
+    room = await rooms.create_room(db, bob, name="General")
+    for member in (carol, alice):
+        await rooms.join_room(db, member, room.slug)
+
+    listed = await rooms.members(db, room)
+
+    assert [(user.display_name, role) for user, role in listed] == [
+        ("Bob Okafor", Role.ADMIN),
+        ("Alice Martin", Role.MEMBER),
+        ("Carol Nguyen", Role.MEMBER),
+    ]
+
+
+async def test_an_admin_can_remove_a_member(db: Database, alice: User, bob: User) -> None:
+    room = await rooms.create_room(db, alice, name="General", is_private=True)
+    await rooms.add_member(db, alice, room.slug, bob.email)
+
+    await rooms.remove_member(db, alice, room.slug, bob.id)
+
+    with pytest.raises(NotFound):  # private: gone from sight, not only from the members
+        await rooms.get_room(db, bob, room.slug)
+
+
+@pytest.mark.parametrize(
+    ("remover", "removed", "refusal"),
+    [
+        ("bob", "carol", Forbidden),  # not an admin
+        ("alice", "alice", Forbidden),  # an admin leaves by themselves
+        ("alice", "dave", NotFound),  # not a member
+        ("alice", 2**64, NotFound),  # not even an id
+    ],
+)
+async def test_removing_is_refused_unless_an_admin_removes_a_member(
+    db: Database,
+    make_user: MakeUser,
+    alice: User,
+    bob: User,
+    carol: User,
+    remover: str,
+    removed: str | int,
+    refusal: type[Exception],
+) -> None:
+    dave = await make_user("Dave Singh")
+    people = {"alice": alice, "bob": bob, "carol": carol, "dave": dave}
+    room = await rooms.create_room(db, alice, name="General")
+    for member in (bob, carol):
+        await rooms.join_room(db, member, room.slug)
+    target = removed if isinstance(removed, int) else people[removed].id
+
+    with pytest.raises(refusal):
+        await rooms.remove_member(db, people[remover], room.slug, target)
+
+    assert len(await rooms.members(db, room)) == 3

@@ -210,3 +210,37 @@ async def test_the_create_room_form_shows_errors_in_place_for_htmx(
     assert response.status_code == 400
     assert response.text.lstrip().startswith('<form id="create-room-form"')
     assert "A room needs a name" in response.text
+
+
+async def test_an_admin_sees_the_members_and_can_remove_one(
+    client: httpx.AsyncClient, other_client: httpx.AsyncClient, db: Database, alice: User, bob: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await rooms.join_room(db, bob, room.slug)
+    await log_in(client, alice)
+    await log_in(other_client, bob)
+
+    page = (await client.get(f"/rooms/{room.slug}")).text
+    remove = f"/rooms/{room.slug}/members/{bob.id}/remove"
+    assert f'action="{remove}"' in page
+    assert f'action="/rooms/{room.slug}/members/{alice.id}/remove"' not in page
+    assert "Members" not in (await other_client.get(f"/rooms/{room.slug}")).text
+
+    response = await submit(client, remove, {}, page=f"/rooms/{room.slug}")
+
+    assert response.status_code == 303
+    assert not (await rooms.get_room(db, bob, room.slug)).is_member
+
+
+async def test_a_member_cannot_remove_anyone(
+    client: httpx.AsyncClient, db: Database, alice: User, bob: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await rooms.join_room(db, bob, room.slug)
+    await log_in(client, bob)
+
+    remove = f"/rooms/{room.slug}/members/{alice.id}/remove"
+    response = await submit(client, remove, {}, page=f"/rooms/{room.slug}")
+
+    assert response.status_code == 403
+    assert len(await rooms.members(db, room)) == 2

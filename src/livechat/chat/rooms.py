@@ -25,8 +25,8 @@ from livechat.chat.models import (
     Room,
 )
 from livechat.db import Database
-from livechat.errors import BadRequest, NotFound
-from livechat.inputs import is_text, require_text, without_surrogates
+from livechat.errors import BadRequest, Forbidden, NotFound
+from livechat.inputs import is_id, is_text, require_text, without_surrogates
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +215,35 @@ async def add_member(db: Database, admin: User, slug: str, email: str) -> Member
             membership = Membership(user_id=invitee.id, room_id=room.id, role=Role.MEMBER)
             session.add(membership)
     return membership
+
+
+async def members(db: Database, room: Room) -> list[tuple[User, Role]]:
+    """Who belongs to the room, admins first, then by name."""
+    async with db.read() as session:
+        rows = await session.execute(
+            select(User, Membership.role)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.room_id == room.id)
+            .order_by(Membership.role != Role.ADMIN, func.lower(User.display_name), User.id)
+        )
+        return [(user, Role(role)) for user, role in rows]
+
+
+async def remove_member(db: Database, admin: User, slug: str, member_id: int) -> Room:
+    """Take someone out of a room the caller administers. Admins are not removed: a room
+    must keep the people who run it, and one admin cannot overrule another."""
+    async with db.write() as session:
+        room = await readable_room(session, admin.id, slug)
+        await require_admin(session, admin.id, room)
+        membership = (
+            await find_membership(session, member_id, room.id) if is_id(member_id) else None
+        )
+        if membership is None:
+            raise NotFound("They are not a member of this room.")
+        if membership.is_admin:
+            raise Forbidden("Admins cannot be removed; an admin leaves by themselves.")
+        await session.delete(membership)
+    return room
 
 
 async def leave_room(db: Database, user: User, slug: str) -> Room:

@@ -17,7 +17,7 @@ from livechat.inputs import MAX_ID
 from livechat.realtime.actor import ActorBusy, ActorStopped
 from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic, user_topic
 from livechat.realtime.tree import Realtime
-from livechat.web.deps import DB, CurrentUser, QueryId, RealtimeDep, SettingsDep
+from livechat.web.deps import DB, CurrentUser, PathId, QueryId, RealtimeDep, SettingsDep
 from livechat.web.templating import is_htmx, render
 
 router = APIRouter(prefix="/rooms")
@@ -124,6 +124,7 @@ async def show(
             "online": await realtime.presence.online(room.id),
             "client_msg_id": uuid.uuid4().hex,
             "pending": await attachments.pending(db, user, room.id) if access.is_member else [],
+            "members": await rooms.members(db, room) if access.is_admin else [],
             "around": around,
         },
     )
@@ -197,6 +198,21 @@ async def delete(
     for topic in topics:
         await realtime.hub.publish(topic, gone)
     return _see("/rooms")
+
+
+@router.post("/{slug}/members/{member_id}/remove")
+async def remove_member(
+    db: DB, realtime: RealtimeDep, user: CurrentUser, slug: str, member_id: PathId
+) -> Response:
+    room = await rooms.remove_member(db, user, slug, member_id)
+    await realtime.hub.publish(
+        membership_topic(room.id, member_id),
+        broadcasts.room_closed(f"An admin removed you from {room.name}."),
+    )
+    if room.is_private:  # gone from their room list too
+        await realtime.hub.publish(user_topic(member_id), broadcasts.lobby_room_deleted(room))
+    await _announce(db, realtime, room)
+    return _see(f"/rooms/{slug}")
 
 
 @router.post("/{slug}/members")
