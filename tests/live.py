@@ -162,15 +162,21 @@ async def socket_client(
 async def submit_as(server: LiveServer, email: str, path: str, data: dict[str, str]) -> int:
     """Post a page's form as the signed-in ``email``, CSRF token and all; the status."""
     session = await session_cookie(server, email)
+    return (await submit_in(server, session, path, data)).status_code
+
+
+async def submit_in(
+    server: LiveServer, session: str, path: str, data: dict[str, str]
+) -> httpx.Response:
+    """Post a page's form from the browser holding ``session``, CSRF token and all."""
     async with httpx.AsyncClient(base_url=server.url) as http:
         page = await http.get("/rooms", headers={"Cookie": f"{SESSION_COOKIE}={session}"})
         token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page.text)
         assert token is not None
         cookies = f"{SESSION_COOKIE}={session}; {CSRF_COOKIE}={page.cookies[CSRF_COOKIE]}"
-        response = await http.post(
+        return await http.post(
             path, data={**data, "csrf_token": token.group(1)}, headers={"Cookie": cookies}
         )
-        return response.status_code
 
 
 @asynccontextmanager
@@ -182,9 +188,11 @@ async def room_page(
     seq: int = 0,
     last_id: int = 0,
     sluggish: bool = False,
+    session: str | None = None,
 ) -> AsyncIterator[Client]:
-    """A room page that has connected and caught up from the cursor it was rendered with."""
-    cookie = await session_cookie(server, user.email)
+    """A room page that has connected and caught up from the cursor it was rendered with,
+    in a browser of its own unless ``session`` names one."""
+    cookie = session or await session_cookie(server, user.email)
     path = f"/rooms/{room.slug}/ws"
     async with socket_client(server, path, cookie, sluggish=sluggish) as client:
         await client.catch_up(seq, last_id)

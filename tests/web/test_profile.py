@@ -95,3 +95,37 @@ async def test_a_new_display_name_shows_on_older_messages_in_rooms_opened_afterw
     page = (await client.get(f"/rooms/{room.slug}")).text
     assert '<span class="message-author">Alice Renamed</span>' in page
     assert '<span class="message-author">Alice Martin</span>' not in page
+
+
+async def test_deactivating_needs_the_password_and_keeps_the_account_otherwise(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    await log_in(client, alice)
+
+    response = await submit(
+        client, "/profile/deactivate", {"current_password": "wrong"}, page="/profile"
+    )
+
+    assert response.status_code == 400
+    assert "That password is not right" in response.text
+    assert (await client.get("/rooms")).status_code == 200
+
+
+async def test_a_deactivated_account_is_signed_out_and_cannot_log_in_but_its_messages_stay(
+    client: httpx.AsyncClient, other_client: httpx.AsyncClient, db: Database, alice: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await messages.create_message(db, alice, room.slug, "I was here")
+    await log_in(client, alice)
+    await log_in(other_client, alice)
+
+    response = await submit(
+        client, "/profile/deactivate", {"current_password": PASSWORD}, page="/profile"
+    )
+
+    assert response.headers["location"] == "/users/log_in"
+    for browser in (client, other_client):
+        assert (await browser.get("/rooms")).headers["location"] == "/users/log_in"
+    refused = await submit(client, "/users/log_in", {"email": alice.email, "password": PASSWORD})
+    assert refused.status_code == 401
+    assert [m.body for m in await messages.list_messages(db, alice, room.slug)] == ["I was here"]

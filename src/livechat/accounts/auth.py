@@ -10,6 +10,7 @@ holding the database's write lock.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from pathlib import Path
 
@@ -54,6 +55,12 @@ COMMON_PASSWORDS = frozenset(
         "1q2w3e4r5t",
     }
 )
+
+
+def session_id(token: str) -> str:
+    """A name for the session a token opens, safe to pass around where the token is not:
+    revocations name sessions on the hub by it."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
 class UserManager(IntegerIDMixin, BaseUserManager[User, int]):
@@ -236,6 +243,18 @@ class Accounts:
             await session.execute(
                 delete(AccessToken).where(tokens.user_id == user.id, tokens.token != keep_session)
             )
+
+    async def deactivate(self, user: User, *, password: str) -> None:
+        """Close the account: it can no longer sign in, and every session ends. Its messages
+        stay, under its name, as a colleague's do after they leave."""
+        if await self.authenticate(user.email, password) is None:
+            raise BadRequest("That password is not right.")
+        async with self._db.write() as session:
+            stored = await session.get(User, user.id)
+            assert stored is not None
+            stored.is_active = False
+            tokens = AccessToken.__table__.c
+            await session.execute(delete(AccessToken).where(tokens.user_id == user.id))
 
 
 def _email_taken(email: str) -> BadRequest:

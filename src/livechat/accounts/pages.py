@@ -8,10 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from livechat.accounts.auth import SESSION_COOKIE
+from livechat.accounts.auth import SESSION_COOKIE, session_id
 from livechat.accounts.throttle import LoginThrottle
+from livechat.chat import broadcasts
 from livechat.errors import BadRequest
-from livechat.web.deps import AccountsDep, CurrentUser, MaybeUser
+from livechat.realtime.hub import Revocation, sessions_topic
+from livechat.web.deps import AccountsDep, CurrentUser, MaybeUser, RealtimeDep
+from livechat.web.sockets import SIGNED_OUT
 from livechat.web.templating import render
 
 router = APIRouter(prefix="/users")
@@ -91,5 +94,14 @@ async def log_in(
 
 
 @router.post("/log_out")
-async def log_out(request: Request, accounts: AccountsDep, user: CurrentUser) -> Response:
-    return await accounts.log_out(user, request.cookies[SESSION_COOKIE])
+async def log_out(
+    request: Request, accounts: AccountsDep, realtime: RealtimeDep, user: CurrentUser
+) -> Response:
+    token = request.cookies[SESSION_COOKIE]
+    response = await accounts.log_out(user, token)
+    # Other tabs of this browser share the session: their pages stop too.
+    await realtime.hub.publish(
+        sessions_topic(user.id),
+        broadcasts.signed_out(SIGNED_OUT, Revocation(only=session_id(token))),
+    )
+    return response

@@ -16,7 +16,7 @@ from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
 
 from livechat.chat.messages import Changes, Cursor, Page
 from livechat.chat.models import Message, Room
-from livechat.realtime.hub import Broadcast
+from livechat.realtime.hub import Broadcast, Revocation
 from livechat.realtime.presence import Person, PresenceChange
 from livechat.web.templating import templates
 
@@ -109,6 +109,15 @@ def room_restarting() -> Broadcast:
     """Sent to the pages of a room whose server kept crashing: they reconnect by themselves
     (1013, try again later) and catch up from the store, whatever the crash lost."""
     return Broadcast(render("broadcasts/room_restarting.html"), close=WS_1013_TRY_AGAIN_LATER)
+
+
+def signed_out(reason: str, revocation: Revocation) -> Broadcast:
+    """Sent to every page of the sessions ``revocation`` names: they stop for good."""
+    return Broadcast(
+        render("broadcasts/socket_refused.html", reason=reason),
+        close=WS_1008_POLICY_VIOLATION,
+        revokes=revocation,
+    )
 
 
 def lobby_room_created(room: Room) -> Broadcast:

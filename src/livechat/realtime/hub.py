@@ -42,27 +42,48 @@ LOBBY_TOPIC: Topic = "rooms:lobby"
 
 
 def user_topic(user_id: int) -> Topic:
-    """Events for every page of one person: rooms they were let into or lost."""
+    """Events for the room lists of one person: rooms they were let into or lost."""
     return f"user:{user_id}"
+
+
+def sessions_topic(user_id: int) -> Topic:
+    """Events for every page of one person, of any kind: sessions signed out. Apart from
+    ``user_topic`` so that room pages, which must hear these, get no room-list fragments."""
+    return f"user:{user_id}:sessions"
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """Which of a person's sessions an event signs out, by session id: only one (a log-out),
+    all but one (a password change, from the session that made it), or all of them."""
+
+    only: str | None = None
+    keep: str | None = None
+
+    def covers(self, session: str) -> bool:
+        return session != self.keep if self.only is None else session == self.only
 
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
     """What a page receives: HTML to swap in; ``seq``, the room event it brings the page up
     to (None for presence and typing); ``close``, a WebSocket close code for an event after
-    which the page must stop listening (its room was deleted, or it was removed)."""
+    which the page must stop listening (its room was deleted, or it was removed); and
+    ``revokes``, the sessions it closes, for a page of any other session to ignore."""
 
     html: str
     seq: int | None = None
     close: int | None = None
+    revokes: Revocation | None = None
 
     def encode(self) -> bytes:
-        return json.dumps([self.html, self.seq, self.close]).encode()
+        revokes = None if self.revokes is None else [self.revokes.only, self.revokes.keep]
+        return json.dumps([self.html, self.seq, self.close, revokes]).encode()
 
     @classmethod
     def decode(cls, payload: bytes) -> Broadcast:
-        html, seq, close = json.loads(payload)
-        return cls(html, seq, close)
+        html, seq, close, revokes = json.loads(payload)
+        return cls(html, seq, close, None if revokes is None else Revocation(*revokes))
 
 
 class Subscription:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
+from starlette.status import WS_1008_POLICY_VIOLATION
 
-from livechat.realtime.hub import LOBBY_TOPIC, Broadcast, user_topic
+from livechat.realtime.hub import LOBBY_TOPIC, Broadcast, sessions_topic, user_topic
 from livechat.realtime.tree import Realtime
 from livechat.web.sockets import accept, serve_connection
 
@@ -13,12 +14,14 @@ router = APIRouter()
 
 @router.websocket("/lobby/ws")
 async def lobby_socket(websocket: WebSocket) -> None:
-    user = await accept(websocket)
-    if user is None:
+    visitor = await accept(websocket)
+    if visitor is None:
         return
     realtime: Realtime = websocket.app.state.realtime
+    user_id = visitor.user.id
     # Public rooms for everyone; private rooms only on their members' own topics.
-    async with realtime.hub.subscribe(LOBBY_TOPIC, user_topic(user.id)) as subscription:
+    topics = (LOBBY_TOPIC, user_topic(user_id), sessions_topic(user_id))
+    async with realtime.hub.subscribe(*topics) as subscription:
 
         async def read() -> None:
             # The room list sends nothing worth reading; this only notices it leaving.
@@ -27,6 +30,11 @@ async def lobby_socket(websocket: WebSocket) -> None:
 
         async def write() -> None:
             while isinstance(item := await subscription.next(), Broadcast):
-                await websocket.send_text(item.html)
+                if item.revokes is None:
+                    await websocket.send_text(item.html)
+                elif item.revokes.covers(visitor.session):
+                    await websocket.send_text(item.html)
+                    await websocket.close(WS_1008_POLICY_VIOLATION)
+                    return
 
         await serve_connection(websocket, subscription, read(), write())

@@ -1,4 +1,4 @@
-"""The profile page: display name, email and password."""
+"""The profile page: display name, picture, email, password, and closing the account."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from livechat.accounts.auth import SESSION_COOKIE
+from livechat.accounts.auth import SESSION_COOKIE, session_id
 from livechat.accounts.models import User
+from livechat.chat import broadcasts
 from livechat.errors import BadRequest
+from livechat.realtime.hub import Revocation, sessions_topic
 from livechat.realtime.presence import Person
 from livechat.realtime.tree import Realtime
 from livechat.web.deps import AccountsDep, CurrentUser, RealtimeDep, SettingsDep
@@ -86,17 +88,43 @@ def _show_everywhere(realtime: Realtime, user: User) -> None:
 async def change_password(
     request: Request,
     accounts: AccountsDep,
+    realtime: RealtimeDep,
     user: CurrentUser,
     current_password: FormText = "",
     new_password: FormText = "",
 ) -> Response:
+    token = request.cookies[SESSION_COOKIE]
     try:
         await accounts.change_password(
-            user,
-            current=current_password,
-            new=new_password,
-            keep_session=request.cookies[SESSION_COOKIE],
+            user, current=current_password, new=new_password, keep_session=token
         )
     except BadRequest as error:
         return _page(request, user, status_code=400, password_error=error.message)
+    await _sign_out(
+        realtime,
+        user,
+        Revocation(keep=session_id(token)),
+        "Your password was changed in another browser. Log in again with the new one.",
+    )
     return RedirectResponse("/profile?saved=password", status_code=303)
+
+
+@router.post("/deactivate")
+async def deactivate(
+    request: Request,
+    accounts: AccountsDep,
+    realtime: RealtimeDep,
+    user: CurrentUser,
+    current_password: FormText = "",
+) -> Response:
+    try:
+        await accounts.deactivate(user, password=current_password)
+    except BadRequest as error:
+        return _page(request, user, status_code=400, deactivate_error=error.message)
+    await _sign_out(realtime, user, Revocation(), "This account has been deactivated.")
+    return await accounts.transport.get_logout_response()
+
+
+async def _sign_out(realtime: Realtime, user: User, revocation: Revocation, reason: str) -> None:
+    """Close the open pages of the sessions ``revocation`` names, wherever they are."""
+    await realtime.hub.publish(sessions_topic(user.id), broadcasts.signed_out(reason, revocation))

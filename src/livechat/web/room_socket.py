@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from starlette.status import WS_1011_INTERNAL_ERROR
+from starlette.status import WS_1008_POLICY_VIOLATION, WS_1011_INTERNAL_ERROR
 
+from livechat.accounts.auth import Accounts
 from livechat.accounts.models import User
 from livechat.chat import broadcasts, messages, rooms
 from livechat.chat.messages import Cursor
@@ -31,17 +32,19 @@ from livechat.errors import LivechatError, RateLimited
 from livechat.realtime.actor import ActorBusy, ActorStopped
 from livechat.realtime.hub import (
     Broadcast,
+    Revocation,
     Subscription,
     membership_topic,
     presence_topic,
     room_topic,
+    sessions_topic,
 )
 from livechat.realtime.presence import Person, StoppedTyping, Typing
 from livechat.realtime.rate_limiter import Limited
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
 from livechat.web import frames
-from livechat.web.sockets import accept, refuse, serve_connection
+from livechat.web.sockets import SIGNED_OUT, SignedIn, accept, refuse, serve_connection
 from livechat.web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -57,15 +60,31 @@ class Reply:
 
 @dataclass
 class Connection:
-    user: User
+    visitor: SignedIn
     room: Room
     db: Database
+    accounts: Accounts
     realtime: Realtime
     subscription: Subscription
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     seq: int | None = None  # the last room event this page has; None until it catches up
     last_typing: float = 0.0
     catch_ups: int = 0
+    signed_out: bool = False  # from then on, frames are ignored while the socket closes
+
+    @property
+    def user(self) -> User:
+        return self.visitor.user
+
+    async def session_stands(self) -> bool:
+        """Whether the session is still signed in; if not, the page is told and closed.
+        Asked before every change, so that a session signed out where this process could
+        not hear of it (another worker, the command line) cannot post."""
+        if not self.signed_out and not await self.visitor.still_valid(self.accounts):
+            self.signed_out = True
+            revocation = Revocation(only=self.visitor.session)
+            self.subscription.deliver(broadcasts.signed_out(SIGNED_OUT, revocation))
+        return not self.signed_out
 
     def server(self) -> RoomServer:
         return self.realtime.rooms.server_for(self.room.id)
@@ -79,9 +98,10 @@ class Connection:
 
 @router.websocket("/rooms/{slug}/ws")
 async def room_socket(websocket: WebSocket, slug: str) -> None:
-    user = await accept(websocket)
-    if user is None:
+    visitor = await accept(websocket)
+    if visitor is None:
         return
+    user = visitor.user
     db: Database = websocket.app.state.db
     try:
         access = await rooms.get_room(db, user, slug)
@@ -93,9 +113,15 @@ async def room_socket(websocket: WebSocket, slug: str) -> None:
 
     realtime: Realtime = websocket.app.state.realtime
     room = access.room
-    topics = (room_topic(room.id), presence_topic(room.id), membership_topic(room.id, user.id))
+    topics = (
+        room_topic(room.id),
+        presence_topic(room.id),
+        membership_topic(room.id, user.id),
+        sessions_topic(user.id),
+    )
     async with realtime.hub.subscribe(*topics) as subscription:
-        connection = Connection(user, room, db, realtime, subscription)
+        accounts: Accounts = websocket.app.state.accounts
+        connection = Connection(visitor, room, db, accounts, realtime, subscription)
         realtime.rooms.connected(room.id)
         realtime.presence.track(
             room.id, Person(user.id, user.display_name, user.avatar_url), connection.id
@@ -114,6 +140,8 @@ async def _read(websocket: WebSocket, connection: Connection) -> None:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
+        if connection.signed_out:
+            continue
         request: frames.RoomFrame | None = None
         try:
             request = frames.parse(message.get("text"))
@@ -146,7 +174,8 @@ async def _handle(connection: Connection, request: frames.RoomFrame) -> None:
             connection.catch_ups += 1
             connection.subscription.deliver(request)
         case frames.DeleteMessage(message_id):
-            await _with_server(connection, lambda server: server.delete(user, message_id))
+            if await connection.session_stands():
+                await _with_server(connection, lambda server: server.delete(user, message_id))
 
 
 async def _spend(connection: Connection, doing: str) -> None:
@@ -168,6 +197,8 @@ async def _with_server(connection: Connection, action: Any) -> Any:
 
 
 async def _send_message(connection: Connection, request: frames.SendMessage) -> None:
+    if not await connection.session_stands():
+        return
     user, room = connection.user, connection.room
     body, client_msg_id, files = request.body, request.client_msg_id, request.attachment_ids
     await _with_server(connection, lambda server: server.post(user, body, client_msg_id, files))
@@ -203,6 +234,13 @@ async def _write(websocket: WebSocket, connection: Connection) -> None:
                     )
                     return
                 await websocket.send_text(caught_up)
+            case Broadcast(html, revokes=Revocation() as revocation):
+                if revocation.covers(connection.visitor.session):
+                    connection.signed_out = True
+                    await websocket.send_text(html)
+                    await websocket.close(WS_1008_POLICY_VIOLATION)
+                    return
+                # Another session of the same person: not this page's business.
             case Broadcast(html, seq, close):
                 if close is not None:
                     await websocket.send_text(html)

@@ -2,7 +2,9 @@
 
 A socket that must not come back (signed out, not allowed, from another site) is accepted
 and then closed with 1008 and a fragment saying why: refusing the handshake would look like
-a network failure (1006) to the browser, which would retry forever.
+a network failure (1006) to the browser, which would retry forever. The same goes for a
+socket whose session ends while it is open: signing out, changing the password elsewhere or
+deactivating the account publish a ``Revocation`` that every page of that session obeys.
 
 Each connection has one writer: everything it sends, broadcasts and direct replies alike,
 goes through its hub subscription's bounded queue, so frames leave in order and one slow
@@ -14,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import WebSocket, WebSocketDisconnect
 from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
 
-from livechat.accounts.auth import SESSION_COOKIE, Accounts
+from livechat.accounts.auth import SESSION_COOKIE, Accounts, session_id
 from livechat.accounts.models import User
 from livechat.realtime.hub import Subscription
 from livechat.web.templating import templates
@@ -40,18 +43,40 @@ async def refuse(websocket: WebSocket, reason: str) -> None:
     await websocket.close(WS_1008_POLICY_VIOLATION, reason)
 
 
-async def accept(websocket: WebSocket) -> User | None:
-    """Accept the handshake and return the signed-in user of a page of ours; anyone else
+SIGNED_OUT = "You have been signed out. Log in again to keep chatting."
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """Who is on the other end of a socket, and with which session."""
+
+    user: User
+    token: str
+
+    @property
+    def session(self) -> str:
+        return session_id(self.token)
+
+    async def still_valid(self, accounts: Accounts) -> bool:
+        """Whether the session still stands: nothing signed it out, even from another
+        process that could not tell this one."""
+        return await accounts.user_for_token(self.token) is not None
+
+
+async def accept(websocket: WebSocket) -> SignedIn | None:
+    """Accept the handshake and return who signed in to a page of ours; anyone else
     (another site, a signed-out visitor) is told why and closed with 1008, and gets None."""
     await websocket.accept()
     if not same_origin(websocket):
         await refuse(websocket, "This page is not allowed to connect here.")
         return None
     accounts: Accounts = websocket.app.state.accounts
-    user = await accounts.user_for_token(websocket.cookies.get(SESSION_COOKIE))
-    if user is None:
-        await refuse(websocket, "You have been signed out. Log in again to keep chatting.")
-    return user
+    token = websocket.cookies.get(SESSION_COOKIE)
+    user = await accounts.user_for_token(token)
+    if user is None or token is None:
+        await refuse(websocket, SIGNED_OUT)
+        return None
+    return SignedIn(user, token)
 
 
 # How long a slow client gets to take its close frame before the connection is dropped.
