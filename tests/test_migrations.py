@@ -144,3 +144,44 @@ async def test_downgrading_to_0002_and_upgrading_again_keeps_messages_searchable
     _check_search_index(Path(path))
     assert await _found_ids(db, alice, "lunch") == live
     assert await _found_ids(db, alice, "secret") == []
+
+
+async def test_a_message_sent_before_content_keys_is_still_recognised_when_sent_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "before.db"
+    schema.upgrade(sqlite_url(path), "0003")
+    with closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute(
+            "INSERT INTO users (email, hashed_password, is_active, is_superuser, is_verified,"
+            " display_name, inserted_at)"
+            " VALUES ('ann@example.com', 'x', 1, 0, 0, 'Ann', '2026-11-01')"
+        )
+        connection.execute(
+            "INSERT INTO rooms (name, slug, description, is_private, last_seq, inserted_at,"
+            " updated_at) VALUES ('General', 'general', '', 0, 1, '2026-11-01', '2026-11-01')"
+        )
+        connection.execute(
+            "INSERT INTO memberships (user_id, room_id, role, joined_at)"
+            " VALUES (1, 1, 'admin', '2026-11-01')"
+        )
+        connection.execute(
+            "INSERT INTO messages (room_id, user_id, body, seq, client_msg_id, inserted_at)"
+            " VALUES (1, 1, 'sent just before the upgrade', 1, 'abc-123', '2026-11-01')"
+        )
+
+    schema.upgrade(sqlite_url(path))
+
+    db = Database(sqlite_url(path))
+    try:
+        async with db.read() as session:
+            ann = await session.get(User, 1)
+        assert ann is not None
+        resent = await messages.create_message(
+            db, ann, "general", "sent just before the upgrade", "abc-123"
+        )
+        other = await messages.create_message(db, ann, "general", "something else", "abc-123")
+    finally:
+        await db.dispose()
+    assert not resent.created
+    assert other.created

@@ -215,7 +215,7 @@ async def test_posting_twice_with_the_same_client_msg_id_stores_one_message(
 
     first = await messages.create_message(db, alice, slug, "hello", "abc-123")
     seq_after_first = await last_seq(db, alice, slug)
-    second = await messages.create_message(db, alice, slug, "hello (retried)", "abc-123")
+    second = await messages.create_message(db, alice, slug, "  hello\r\n", "abc-123")
 
     assert first.created
     assert not second.created
@@ -225,6 +225,39 @@ async def test_posting_twice_with_the_same_client_msg_id_stores_one_message(
     assert await stored_count(db) == 1
     assert await last_seq(db, alice, slug) == seq_after_first
     assert [m.body for m in await messages.list_messages(db, alice, slug)] == ["hello"]
+
+
+async def test_the_same_key_with_other_text_is_a_new_message_never_a_dropped_one(
+    db: Database, alice: User
+) -> None:
+    """The page keeps its key until a send is acknowledged: text sent while the socket was
+    down, then edited and sent again, arrives as two sends under one key."""
+    slug = await general(db, alice)
+
+    first = await messages.create_message(db, alice, slug, "see you at 3", "abc-123")
+    edited = await messages.create_message(db, alice, slug, "see you at 4", "abc-123")
+    edited_again = await messages.create_message(db, alice, slug, "see you at 4", "abc-123")
+
+    assert first.created
+    assert edited.created
+    assert not edited_again.created
+    assert edited_again.message.id == edited.message.id
+    assert [m.body for m in await messages.list_messages(db, alice, slug)] == [
+        "see you at 3",
+        "see you at 4",
+    ]
+
+
+async def test_the_same_key_in_another_room_is_another_message(db: Database, alice: User) -> None:
+    general_slug = await general(db, alice)
+    other_slug = (await rooms.create_room(db, alice, name="Other")).slug
+
+    here = await messages.create_message(db, alice, general_slug, "hello", "abc-123")
+    there = await messages.create_message(db, alice, other_slug, "hello", "abc-123")
+
+    assert here.created
+    assert there.created
+    assert [m.body for m in await messages.list_messages(db, alice, other_slug)] == ["hello"]
 
 
 async def test_two_people_using_the_same_client_msg_id_post_two_messages(

@@ -126,6 +126,23 @@ async def test_a_message_sent_twice_is_stored_once(
     assert sum("only once" in frame for frame in bob_page.seen) == 1
 
 
+async def test_text_edited_and_sent_again_under_the_same_key_is_stored_not_dropped(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    """As when the socket was down: the composer keeps its key until an acknowledgement."""
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
+        client_msg_id = uuid.uuid4().hex
+        await alice_page.say("see you at 3", client_msg_id)
+        await alice_page.say("see you at 4", client_msg_id)
+        await bob_page.expect("see you at 3")
+        await bob_page.expect("see you at 4")
+
+    assert [m.body for m in await stored(db, alice, general)] == ["see you at 3", "see you at 4"]
+
+
 async def test_asking_to_catch_up_again_on_one_connection_costs_a_token(
     server: LiveServer, general: Room, alice: User
 ) -> None:

@@ -6,6 +6,7 @@ page which missed some events can ask for everything after the last one it saw.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,7 +38,13 @@ CLIENT_MSG_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{CLIENT_MSG_ID_MAX_LENGTH}}}")
 @dataclass(frozen=True, slots=True)
 class Posted:
     message: Message
-    created: bool  # False when the client_msg_id had been seen before: nothing was stored
+    created: bool  # False for a resend of a message already stored: nothing was stored
+
+
+def content_digest(body: str, attachment_ids: Sequence[int]) -> str:
+    """What a send carried, in a few bytes: its cleaned text and the files it named."""
+    content = body + "\0" + ",".join(str(i) for i in sorted(set(attachment_ids)))
+    return hashlib.sha256(content.encode()).hexdigest()[:32]
 
 
 def clean_body(body: str, *, allow_empty: bool = False) -> str:
@@ -79,8 +86,10 @@ async def create_message(
     attachment_ids: Sequence[int] = (),
 ) -> Posted:
     """Post a message, carrying the user's pending uploads named in ``attachment_ids``; with
-    files, the text may be empty. A repeated ``client_msg_id`` returns the first message
-    unchanged, so a retried or doubled send is stored once."""
+    files, the text may be empty. A send repeated with the same ``client_msg_id`` and the
+    same content returns the first message unchanged, so a retried or doubled send is
+    stored once; the same key with other content is another message, since a page keeps
+    its key until a send is acknowledged."""
     body = clean_body(body, allow_empty=bool(attachment_ids))
     if client_msg_id is not None and not CLIENT_MSG_ID.fullmatch(client_msg_id):
         raise BadRequest("This message form has expired; reload the page to send again.")
@@ -89,10 +98,15 @@ async def create_message(
     async with db.write() as session:
         room = await readable_room(session, user.id, room_ref)
         await require_membership(session, user.id, room)
+        digest = None
         if client_msg_id is not None:
+            digest = content_digest(body, attachment_ids)
             seen = await session.scalar(
                 _messages().where(
-                    Message.user_id == user.id, Message.client_msg_id == client_msg_id
+                    Message.room_id == room.id,
+                    Message.user_id == user.id,
+                    Message.client_msg_id == client_msg_id,
+                    Message.content_digest == digest,
                 )
             )
             if seen is not None:
@@ -102,6 +116,7 @@ async def create_message(
             user_id=user.id,
             body=body,
             client_msg_id=client_msg_id,
+            content_digest=digest,
             seq=await _next_seq(session, room.id),
         )
         session.add(message)

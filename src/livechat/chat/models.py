@@ -78,7 +78,10 @@ class Message(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     body: Mapped[str] = mapped_column(Text)
     seq: Mapped[int] = mapped_column(Integer)
+    # With the key a page sent the message under, a digest of what it sent: together they
+    # tell a resend (same key, same content) from new text sent before the key changed.
     client_msg_id: Mapped[str | None] = mapped_column(String(CLIENT_MSG_ID_MAX_LENGTH))
+    content_digest: Mapped[str | None] = mapped_column(String(32))
     inserted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A deleted message stays as a tombstone with its body cleared, so that pages which
@@ -98,9 +101,11 @@ class Message(Base):
 Index("ix_messages_room_id_id", Message.room_id, Message.id)
 Index("ix_messages_room_id_seq", Message.room_id, Message.seq, unique=True)
 Index(
-    "ix_messages_user_id_client_msg_id",
+    "ix_messages_room_id_user_id_client_msg_id_content_digest",
+    Message.room_id,
     Message.user_id,
     Message.client_msg_id,
+    Message.content_digest,
     unique=True,
 )
 
