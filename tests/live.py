@@ -93,6 +93,34 @@ async def session_cookie(server: LiveServer, email: str, password: str = PASSWOR
         return response.cookies[SESSION_COOKIE]
 
 
+_ARTICLE = re.compile(
+    r'<article id="message-(\d+)"( class="message"[^>]*?)?( hx-swap-oob="(\w+)")?>'
+)
+
+
+@dataclass
+class MessageList:
+    """A page's ``#messages`` as htmx leaves it after the frames its socket sent: message
+    ids in page order. ``doubled`` keeps any id appended while already shown, which htmx
+    would show twice."""
+
+    ids: list[int] = field(default_factory=list)
+    doubled: list[int] = field(default_factory=list)
+
+    def apply(self, frame: str) -> None:
+        if 'id="messages" class="messages"' in frame and 'hx-swap-oob="outerHTML"' in frame:
+            self.ids = []  # the whole list, anew: the articles that follow are all of it
+        for match in _ARTICLE.finditer(frame):
+            message_id, swap = int(match[1]), match[4]
+            if swap == "delete":
+                self.ids = [shown for shown in self.ids if shown != message_id]
+            elif swap is None:
+                if message_id in self.ids:
+                    self.doubled.append(message_id)
+                else:
+                    self.ids.append(message_id)
+
+
 @dataclass
 class Client:
     """One page's socket, speaking the ws extension's dialect."""
@@ -109,6 +137,13 @@ class Client:
 
     async def catch_up(self, seq: int, last_id: int) -> None:
         await self.send("catch-up", seq=str(seq), last_id=str(last_id))
+
+    def messages(self) -> MessageList:
+        """The page's message list after every frame received so far."""
+        shown = MessageList()
+        for frame in self.seen:
+            shown.apply(frame)
+        return shown
 
     async def expect(self, predicate: Callable[[str], bool] | str) -> str:
         """Wait for the next frame that matches (a substring, or a predicate)."""

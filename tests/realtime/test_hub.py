@@ -11,6 +11,7 @@ from livechat.realtime.backends.memory import MemoryBackend
 from livechat.realtime.hub import (
     Broadcast,
     Hub,
+    Revocation,
     Subscription,
     membership_topic,
     presence_topic,
@@ -127,13 +128,29 @@ async def test_a_topic_everyone_left_delivers_again_once_someone_subscribes(hub:
 @pytest.mark.parametrize(
     "broadcast",
     [
-        Broadcast('<p class="x">héllo &amp; "bye"</p>', seq=42),
+        Broadcast('<p class="x">héllo &amp; "bye"</p>', seq=42, message_id=7),
         Broadcast("<div>Alice is typing…</div>"),
         Broadcast("<p>This room was deleted.</p>", close=1008),
+        Broadcast("<p>Signed out.</p>", close=1008, revokes=Revocation(keep="a1b2")),
+        Broadcast("", seq=43, sync=True),
     ],
 )
 def test_a_broadcast_survives_encoding_and_decoding(broadcast: Broadcast) -> None:
     assert Broadcast.decode(broadcast.encode()) == broadcast
+
+
+@pytest.mark.parametrize(
+    ("revocation", "signed_out"),
+    [
+        (Revocation(), {"this", "that", "another"}),
+        (Revocation(only="this"), {"this"}),
+        (Revocation(keep="this"), {"that", "another"}),
+    ],
+)
+def test_a_revocation_covers_one_session_all_but_one_or_all(
+    revocation: Revocation, signed_out: set[str]
+) -> None:
+    assert {s for s in ("this", "that", "another") if revocation.covers(s)} == signed_out
 
 
 def test_a_rooms_messages_presence_and_members_have_distinct_topics() -> None:

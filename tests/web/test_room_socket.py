@@ -262,6 +262,42 @@ async def test_a_page_that_reconnects_gets_exactly_what_it_missed(
     assert replay.count("I&#39;m back") == 1
 
 
+async def test_a_cursor_sent_twice_or_stale_never_brings_a_message_twice(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    async with room_page(server, bob, general) as bob_page:
+        for number in range(3):
+            await bob_page.say(f"message {number}")
+            await bob_page.expect(f"message {number}")
+        for _ in range(2):  # the page's own cursor, from before those three, twice
+            await bob_page.catch_up(0, 0)
+            await bob_page.expect('id="presence"')
+        await bob_page.say("after")
+        await bob_page.expect("after")
+
+    shown = bob_page.messages()
+    assert shown.doubled == []
+    assert shown.ids == [m.id for m in await stored(db, bob, general)]
+
+
+async def test_a_page_that_sees_a_gap_in_the_sequence_fills_it_from_the_store(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
+        # Stored but never published, as by a server that crashed in between.
+        unpublished = await messages.create_message(db, alice, general.slug, "never published")
+        await alice_page.say("published")
+        await bob_page.expect("published")
+
+    shown = bob_page.messages()
+    assert shown.doubled == []
+    assert shown.ids == [m.id for m in await stored(db, bob, general)]
+    assert shown.ids[0] == unpublished.message.id
+
+
 async def test_a_page_too_far_behind_gets_its_list_anew(
     server: LiveServer, db: Database, general: Room, alice: User, bob: User
 ) -> None:

@@ -3,13 +3,16 @@ room, a crashed Presence forgets no one, and the pages are told what is going on
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from starlette.status import WS_1013_TRY_AGAIN_LATER
 
 from livechat.accounts.models import User
-from livechat.chat import rooms
-from livechat.chat.models import Room
+from livechat.chat import broadcasts, messages, rooms
+from livechat.chat.models import Message, Room
 from livechat.db import Database
+from livechat.realtime.hub import Broadcast
 from livechat.realtime.presence import Presence
 from livechat.realtime.rooms import RoomRequest, RoomServer
 from tests.live import LiveServer, room_page
@@ -88,4 +91,44 @@ async def test_a_crashed_presence_forgets_no_one_and_resends_every_sidebar(
             assert f'id="presence-user-{bob.id}"' in resent
             assert "2 online" in resent
         await alice_page.expect("1 online")  # the restarted Presence saw Bob go
+    assert server.fatal == []
+
+
+async def test_a_message_stored_by_a_server_that_crashed_before_publishing_still_arrives(
+    server: LiveServer,
+    db: Database,
+    general: Room,
+    alice: User,
+    bob: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
+        render = broadcasts.message_created
+
+        def crash_once(message: Message) -> Broadcast:
+            monkeypatch.setattr(broadcasts, "message_created", render)
+            raise Fault("rendering failed after the message was stored")
+
+        monkeypatch.setattr(broadcasts, "message_created", crash_once)
+        key = uuid.uuid4().hex
+        await alice_page.say("stored, then the crash", key)
+        await alice_page.expect("Something went wrong on our side")
+
+        # The restarted server tells the pages where the room stands; Bob's catches up.
+        await bob_page.expect("stored, then the crash")
+        # Alice's page sends it again, as she would: the same message, acknowledged.
+        await alice_page.say("stored, then the crash", key)
+        await alice_page.expect('id="message-form"')
+        await alice_page.say("and the room goes on")
+        for page in (alice_page, bob_page):
+            await page.expect("and the room goes on")
+
+    stored = [m.id for m in await messages.list_messages(db, bob, general.slug)]
+    for page in (alice_page, bob_page):
+        shown = page.messages()
+        assert shown.doubled == []
+        assert shown.ids == stored
     assert server.fatal == []

@@ -41,7 +41,15 @@ def message_created(message: Message) -> Broadcast:
     return Broadcast(
         render("broadcasts/message_created.html", html=_message(message), message=message),
         seq=message.seq,
+        message_id=message.id,
     )
+
+
+def room_reached(seq: int) -> Broadcast:
+    """Where a room's sequence stands, for pages that may have missed an event: sent by a
+    room server as it starts, since a predecessor that crashed between storing an event
+    and publishing it left a gap that no later event may come to reveal."""
+    return Broadcast("", seq=seq, sync=True)
 
 
 def message_changed(message: Message) -> Broadcast:

@@ -165,6 +165,13 @@ async def is_public(db: Database, room_id: int) -> bool:
         return private is False
 
 
+async def last_seq(db: Database, room_id: int) -> int | None:
+    """Where the room's event sequence stands; None for a room that is gone."""
+    async with db.read() as session:
+        seq: int | None = await session.scalar(select(Room.last_seq).where(Room.id == room_id))
+        return seq
+
+
 async def member_ids(db: Database, room: Room) -> list[int]:
     async with db.read() as session:
         return list(

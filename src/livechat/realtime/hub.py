@@ -69,21 +69,29 @@ class Broadcast:
     """What a page receives: HTML to swap in; ``seq``, the room event it brings the page up
     to (None for presence and typing); ``close``, a WebSocket close code for an event after
     which the page must stop listening (its room was deleted, or it was removed); and
-    ``revokes``, the sessions it closes, for a page of any other session to ignore."""
+    ``revokes``, the sessions it closes, for a page of any other session to ignore.
+
+    A room event also says which new message it appends (``message_id``), so a socket
+    knows the newest message its page holds. A ``sync`` carries no event of its own: its
+    ``seq`` is where the room stands, and a page behind it catches up from the store."""
 
     html: str
     seq: int | None = None
     close: int | None = None
     revokes: Revocation | None = None
+    message_id: int | None = None
+    sync: bool = False
 
     def encode(self) -> bytes:
         revokes = None if self.revokes is None else [self.revokes.only, self.revokes.keep]
-        return json.dumps([self.html, self.seq, self.close, revokes]).encode()
+        fields = [self.html, self.seq, self.close, revokes, self.message_id, self.sync]
+        return json.dumps(fields).encode()
 
     @classmethod
     def decode(cls, payload: bytes) -> Broadcast:
-        html, seq, close, revokes = json.loads(payload)
-        return cls(html, seq, close, None if revokes is None else Revocation(*revokes))
+        html, seq, close, revokes, message_id, sync = json.loads(payload)
+        revocation = None if revokes is None else Revocation(*revokes)
+        return cls(html, seq, close, revocation, message_id, sync)
 
 
 class Subscription:

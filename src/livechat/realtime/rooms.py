@@ -28,6 +28,7 @@ from pathlib import Path
 
 from livechat.accounts.models import User
 from livechat.chat import attachments, broadcasts, messages
+from livechat.chat import rooms as rooms_service
 from livechat.chat.messages import Page, Posted
 from livechat.chat.models import Message
 from livechat.db import Database
@@ -107,6 +108,7 @@ class RoomServer(Actor[RoomRequest]):
         self._cache: Page | None = None
         self._connections = connections
         self._idle_since = clock()
+        self._runs = 0
 
     async def post(
         self,
@@ -128,6 +130,13 @@ class RoomServer(Actor[RoomRequest]):
 
     async def init(self) -> None:
         self._cache = None
+        self._runs += 1
+        if self._runs > 1:
+            # Restarted after a crash, which may have come between storing an event and
+            # publishing it: pages behind where the room stands catch up from the store.
+            seq = await rooms_service.last_seq(self._db, self.room_id)
+            if seq is not None:
+                await self._hub.publish(room_topic(self.room_id), broadcasts.room_reached(seq))
 
     async def handle(self, request: RoomRequest) -> Posted | Message | Page | None:
         match request:

@@ -6,7 +6,11 @@ handler from a fixed list; who may do what comes from the session and the databa
 
 On every (re)connect the page sends its cursor, and the writer replies with everything
 the page missed before passing on live events; live events the reply already covered are
-dropped, so each change reaches the page exactly once, in order.
+dropped, so each change reaches the page exactly once, in order. The writer keeps the
+cursor of what it has sent: a cursor sent again (twice, or stale) replays from the later of
+the two, so no message reaches a page twice; and a live event that skips a number (its
+predecessor was never published, or published by another worker out of order) is replaced
+by a catch-up from the store.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ class Connection:
     realtime: Realtime
     subscription: Subscription
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    seq: int | None = None  # the last room event this page has; None until it catches up
+    cursor: Cursor | None = None  # what the page has been sent; None until it catches up
     last_typing: float = 0.0
     catch_ups: int = 0
     signed_out: bool = False  # from then on, frames are ignored while the socket closes
@@ -224,7 +228,7 @@ async def _write(websocket: WebSocket, connection: Connection) -> None:
                 await websocket.send_text(html)
             case frames.CatchUp(cursor):
                 try:
-                    caught_up = await _catch_up(connection, cursor)
+                    caught_up = await _catch_up(connection, _later(cursor, connection.cursor))
                 except Exception:
                     # Without its catch-up the page would show a gap: it reconnects instead
                     # (1011), and asks again.
@@ -241,31 +245,55 @@ async def _write(websocket: WebSocket, connection: Connection) -> None:
                     await websocket.close(WS_1008_POLICY_VIOLATION)
                     return
                 # Another session of the same person: not this page's business.
-            case Broadcast(html, seq, close):
-                if close is not None:
-                    await websocket.send_text(html)
-                    await websocket.close(close)
-                    return
-                if seq is None:
-                    await websocket.send_text(html)
-                elif connection.seq is not None and seq > connection.seq:
-                    await websocket.send_text(html)
-                    connection.seq = seq
-                # Otherwise the catch-up reply covered this event, or is about to.
+            case Broadcast(html, close=int() as close):
+                await websocket.send_text(html)
+                await websocket.close(close)
+                return
+            case Broadcast(html, seq=None):
+                await websocket.send_text(html)  # presence and typing: never replayed
+            case Broadcast(html, seq=int() as seq, message_id=message_id, sync=sync):
+                sent = connection.cursor
+                if sent is None or seq <= sent.seq:
+                    continue  # the catch-up covered it, or is about to
+                if sync or seq > sent.seq + 1:
+                    await websocket.send_text(await _replay(connection, sent))
+                    continue
+                await websocket.send_text(html)
+                connection.cursor = Cursor(seq, max(sent.last_id, message_id or 0))
+
+
+def _later(cursor: Cursor, sent: Cursor | None) -> Cursor:
+    """Where to replay from: the page's cursor, unless this socket sent it more since."""
+    if sent is None or cursor.seq < 0:
+        return cursor if sent is None else sent
+    return Cursor(max(cursor.seq, sent.seq), max(cursor.last_id, sent.last_id))
 
 
 async def _catch_up(connection: Connection, known: Cursor) -> str:
-    realtime, user, room, db = connection.realtime, connection.user, connection.room, connection.db
+    """The answer to a page that (re)connected: its sidebar, and what it missed."""
     presence = broadcasts.render("broadcasts/flash_cleared.html")
     # While Presence restarts the sidebar waits: a restarted Presence sends every page its list.
     with contextlib.suppress(ActorBusy, ActorStopped, TimeoutError):
-        presence += broadcasts.presence_snapshot(await realtime.presence.online(room.id))
+        online = await connection.realtime.presence.online(connection.room.id)
+        presence += broadcasts.presence_snapshot(online)
+    return presence + await _replay(connection, known)
+
+
+async def _replay(connection: Connection, known: Cursor) -> str:
+    """Everything after ``known``, from the store; the whole list anew for a page too far
+    behind, or whose cursor is ahead of the room (no page of ours sends one)."""
+    user, room, db = connection.user, connection.room, connection.db
     changes = None
     if known.seq >= 0:
         changes = await messages.changes_since(db, user, room.id, known.seq)
-    if changes is not None and changes.complete:
-        connection.seq = changes.cursor.seq
-        return presence + broadcasts.replay(changes, known)
+    if (
+        changes is not None
+        and changes.complete
+        and known.seq <= changes.cursor.seq
+        and known.last_id <= changes.cursor.last_id
+    ):
+        connection.cursor = changes.cursor
+        return broadcasts.replay(changes, known)
     page = await messages.latest_page(db, user, room.id)
-    connection.seq = page.cursor.seq
-    return presence + broadcasts.reload_list(room, page)
+    connection.cursor = page.cursor
+    return broadcasts.reload_list(room, page)
