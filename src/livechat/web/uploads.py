@@ -85,7 +85,9 @@ async def fetch(db: DB, settings: SettingsDep, user: CurrentUser, stored_name: s
                 f"{disposition}; filename*=UTF-8''{quote(attachment.original_name)}"
             ),
             "Content-Security-Policy": FILE_POLICY,
-            "Cache-Control": "private, max-age=3600",
+            # Whoever may read the room may fetch it, and only while they may: a browser
+            # that kept a copy would keep it after its owner left or was removed.
+            "Cache-Control": "private, no-store",
         },
     )
 
