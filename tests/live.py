@@ -176,11 +176,15 @@ async def socket_client(
     cookie: str | None,
     *,
     origin: str | None = None,
+    forwarded_proto: str | None = None,
     sluggish: bool = False,
 ) -> AsyncIterator[Client]:
-    """A page's socket. A ``sluggish`` one has tiny buffers, so that a client that stops
-    reading pushes back on the server within a few frames instead of tens of megabytes."""
+    """A page's socket. ``forwarded_proto`` is what a proxy in front would say the
+    browser used. A ``sluggish`` one has tiny buffers, so that a client that stops reading
+    pushes back on the server within a few frames instead of tens of megabytes."""
     headers = {"Origin": origin or server.url}
+    if forwarded_proto is not None:
+        headers["X-Forwarded-Proto"] = forwarded_proto
     if cookie is not None:
         headers["Cookie"] = f"{SESSION_COOKIE}={cookie}"
     options: dict[str, Any] = {}

@@ -380,6 +380,44 @@ async def test_strangers_and_other_sites_get_no_room_data_and_a_1008(
     assert "members only" not in received
 
 
+@pytest.mark.parametrize(
+    ("origin", "forwarded_proto", "accepted"),
+    [
+        ("http://{host}", None, True),
+        ("https://{host}", "https", True),  # TLS ended by a proxy in front
+        ("https://{host}", None, False),
+        ("http://{host}", "https", False),
+        ("http://{hostname}:1", None, False),
+        ("http://{hostname}", None, False),
+        ("null", None, False),
+        ("http://{host}:80:80", None, False),
+    ],
+)
+async def test_only_a_page_of_this_scheme_host_and_port_may_connect(
+    server: LiveServer,
+    general: Room,
+    bob: User,
+    origin: str,
+    forwarded_proto: str | None,
+    accepted: bool,
+) -> None:
+    host = server.url.removeprefix("http://")
+    sent_origin = origin.format(host=host, hostname=host.split(":")[0])
+    cookie = await session_cookie(server, bob.email)
+    path = f"/rooms/{general.slug}/ws"
+
+    async with socket_client(
+        server, path, cookie, origin=sent_origin, forwarded_proto=forwarded_proto
+    ) as page:
+        if accepted:
+            await page.catch_up(0, 0)
+            await page.expect('id="presence"')
+        else:
+            code, _ = await page.expect_closed()
+            assert code == WS_1008_POLICY_VIOLATION
+            assert "not allowed to connect here" in "".join(page.seen)
+
+
 async def test_deleting_the_room_closes_its_pages_with_a_message(
     server: LiveServer, general: Room, alice: User, bob: User
 ) -> None:

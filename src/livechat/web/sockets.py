@@ -28,13 +28,34 @@ from livechat.accounts.models import User
 from livechat.realtime.hub import Subscription
 from livechat.web.templating import templates
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
 
 def same_origin(websocket: WebSocket) -> bool:
     """Cross-Site WebSocket Hijacking defence: browsers always send Origin on a WebSocket
-    handshake, and a page of ours connects from our own host."""
+    handshake, and a page of ours connects from our own scheme, host and port. A page
+    served over https connects with wss; behind a proxy that ends TLS, uvicorn takes the
+    scheme from the X-Forwarded-Proto of a trusted proxy (FORWARDED_ALLOW_IPS)."""
     origin = websocket.headers.get("origin")
     host = websocket.headers.get("host")
-    return origin is not None and host is not None and urlsplit(origin).netloc == host
+    if origin is None or host is None:
+        return False
+    page_scheme = "https" if websocket.url.scheme == "wss" else "http"
+    ours = _site(f"{page_scheme}://{host}")
+    return ours is not None and _site(origin) == ours
+
+
+def _site(url: str) -> tuple[str, str, int] | None:
+    """A URL's scheme, host and port, the default port spelled out; None if malformed."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        return None
+    if not parts.hostname or port is None:
+        return None
+    return scheme, parts.hostname, port
 
 
 async def refuse(websocket: WebSocket, reason: str) -> None:
