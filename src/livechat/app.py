@@ -20,6 +20,7 @@ from livechat.web.csrf import CSRFMiddleware
 from livechat.web.errors import error_response, install_error_handlers
 from livechat.web.limits import BodyLimitMiddleware
 from livechat.web.security import SecurityHeadersMiddleware
+from livechat.web.sockets import OpenSockets
 
 # The multipart envelope around one file: boundaries, headers, the CSRF-free form fields.
 UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
@@ -64,6 +65,7 @@ def create_app(
         title="livechat", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.state.settings = settings
+    app.state.sockets = OpenSockets(settings.sockets_per_user)
     app.state.login_throttle = LoginThrottle(
         max_failures=settings.login_max_failures, window_seconds=settings.login_lockout_seconds
     )

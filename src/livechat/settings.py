@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     subscriber_queue_size: int = Field(default=SUBSCRIBER_QUEUE_SIZE, gt=0)
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     upload_pending_seconds: float = Field(default=3600.0, gt=0)
+    # A tab holds one socket; twenty is a busy person, not a script.
+    sockets_per_user: int = Field(default=20, gt=0)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -418,6 +418,27 @@ async def test_only_a_page_of_this_scheme_host_and_port_may_connect(
             assert "not allowed to connect here" in "".join(page.seen)
 
 
+async def test_sockets_past_a_persons_cap_are_refused_with_the_reason_until_one_closes(
+    settings: Settings, general: Room, bob: User
+) -> None:
+    async with serving(settings.model_copy(update={"sockets_per_user": 2})) as live:
+        cookie = await session_cookie(live, bob.email)
+        path = f"/rooms/{general.slug}/ws"
+        async with socket_client(live, path, cookie) as first:
+            async with (
+                socket_client(live, "/lobby/ws", cookie),
+                socket_client(live, path, cookie) as excess,
+            ):
+                code, _ = await excess.expect_closed()
+                assert code == WS_1008_POLICY_VIOLATION
+                assert "too many livechat pages open" in "".join(excess.seen)
+            async with socket_client(live, path, cookie) as later:  # the lobby closed
+                await later.catch_up(0, 0)
+                await later.expect('id="presence"')
+            await first.catch_up(0, 0)
+            await first.expect('id="presence"')
+
+
 async def test_deleting_the_room_closes_its_pages_with_a_message(
     server: LiveServer, general: Room, alice: User, bob: User
 ) -> None:

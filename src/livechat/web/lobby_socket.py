@@ -7,16 +7,19 @@ from starlette.status import WS_1008_POLICY_VIOLATION
 
 from livechat.realtime.hub import LOBBY_TOPIC, Broadcast, sessions_topic, user_topic
 from livechat.realtime.tree import Realtime
-from livechat.web.sockets import accept, serve_connection
+from livechat.web.sockets import SignedIn, admitted, serve_connection
 
 router = APIRouter()
 
 
 @router.websocket("/lobby/ws")
 async def lobby_socket(websocket: WebSocket) -> None:
-    visitor = await accept(websocket)
-    if visitor is None:
-        return
+    async with admitted(websocket) as visitor:
+        if visitor is not None:
+            await _serve(websocket, visitor)
+
+
+async def _serve(websocket: WebSocket, visitor: SignedIn) -> None:
     realtime: Realtime = websocket.app.state.realtime
     user_id = visitor.user.id
     # Public rooms for everyone; private rooms only on their members' own topics.

@@ -48,7 +48,7 @@ from livechat.realtime.rate_limiter import Limited
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
 from livechat.web import frames
-from livechat.web.sockets import SIGNED_OUT, SignedIn, accept, refuse, serve_connection
+from livechat.web.sockets import SIGNED_OUT, SignedIn, admitted, refuse, serve_connection
 from livechat.web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,12 @@ class Connection:
 
 @router.websocket("/rooms/{slug}/ws")
 async def room_socket(websocket: WebSocket, slug: str) -> None:
-    visitor = await accept(websocket)
-    if visitor is None:
-        return
+    async with admitted(websocket) as visitor:
+        if visitor is not None:
+            await _serve(websocket, visitor, slug)
+
+
+async def _serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
     user = visitor.user
     db: Database = websocket.app.state.db
     try:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,6 +83,54 @@ class SignedIn:
         """Whether the session still stands: nothing signed it out, even from another
         process that could not tell this one."""
         return await accounts.user_for_token(self.token) is not None
+
+
+TOO_MANY = "You have too many livechat pages open. Close some, then reload this one."
+
+
+class OpenSockets:
+    """How many sockets each person has open in this process, capped: each holds a queue,
+    two tasks and its buffers, so one person with a script, or hundreds of tabs, must not
+    hold what hundreds of people would."""
+
+    def __init__(self, per_user: int) -> None:
+        self._per_user = per_user
+        self._open: dict[int, int] = {}
+
+    def open(self, user_id: int) -> bool:
+        """Count one more socket of the person's, unless they are at the cap."""
+        count = self._open.get(user_id, 0)
+        if count >= self._per_user:
+            return False
+        self._open[user_id] = count + 1
+        return True
+
+    def close(self, user_id: int) -> None:
+        count = self._open.pop(user_id, 0) - 1
+        if count > 0:
+            self._open[user_id] = count
+
+    def count(self, user_id: int) -> int:
+        return self._open.get(user_id, 0)
+
+
+@asynccontextmanager
+async def admitted(websocket: WebSocket) -> AsyncIterator[SignedIn | None]:
+    """Accept the socket of a signed-in page of ours, counted against its person's cap
+    while it is open; anyone else, or one socket too many, is told why, closed with 1008,
+    and gets None."""
+    visitor = await accept(websocket)
+    sockets: OpenSockets = websocket.app.state.sockets
+    if visitor is not None and not sockets.open(visitor.user.id):
+        await refuse(websocket, TOO_MANY)
+        visitor = None
+    if visitor is None:
+        yield None
+        return
+    try:
+        yield visitor
+    finally:
+        sockets.close(visitor.user.id)
 
 
 async def accept(websocket: WebSocket) -> SignedIn | None:
