@@ -53,6 +53,21 @@ async def test_two_members_exchange_messages_live(
         await alice_page.expect("Hi Alice")
 
 
+async def test_a_message_sent_after_a_rename_carries_the_new_name(
+    server: LiveServer, general: Room, alice: User, bob: User
+) -> None:
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
+        renamed = {"display_name": "Alice Renamed", "email": alice.email}
+        assert await submit_as(server, alice.email, "/profile", renamed) == 303
+
+        await alice_page.say("hello again")
+        frame = await bob_page.expect("hello again")
+    assert '<span class="message-author">Alice Renamed</span>' in frame
+
+
 async def test_presence_shows_who_arrives_and_who_leaves(
     server: LiveServer, general: Room, alice: User, bob: User
 ) -> None:

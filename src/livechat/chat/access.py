@@ -40,6 +40,22 @@ async def readable_room(session: AsyncSession, user_id: int, ref: RoomRef) -> Ro
     return room
 
 
+async def room_of_member(session: AsyncSession, user_id: int, ref: RoomRef) -> Room:
+    """The room, if ``user_id`` is a member of it: one query for the common case, posting,
+    and the refusal a visitor or a stranger would get otherwise."""
+    if isinstance(ref, int) and is_id(ref):
+        room = await session.scalar(
+            select(Room)
+            .join(Membership, Membership.room_id == Room.id)
+            .where(Room.id == ref, Membership.user_id == user_id)
+        )
+        if room is not None:
+            return room
+    room = await readable_room(session, user_id, ref)
+    await require_membership(session, user_id, room)
+    return room
+
+
 async def require_membership(session: AsyncSession, user_id: int, room: Room) -> Membership:
     membership = await find_membership(session, user_id, room.id)
     if membership is None:

@@ -14,9 +14,16 @@ from dataclasses import dataclass
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from livechat.accounts.models import User
-from livechat.chat.access import RoomRef, readable_by, readable_room, require_membership
+from livechat.chat.access import (
+    RoomRef,
+    readable_by,
+    readable_room,
+    require_membership,
+    room_of_member,
+)
 from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Attachment, Message, Room
 from livechat.db import Database, utcnow
 from livechat.errors import BadRequest, Forbidden, NotFound
@@ -96,8 +103,7 @@ async def create_message(
     if not all(is_id(attachment_id) for attachment_id in attachment_ids):
         raise BadRequest("Those files are no longer waiting to be sent; attach them again.")
     async with db.write() as session:
-        room = await readable_room(session, user.id, room_ref)
-        await require_membership(session, user.id, room)
+        room = await room_of_member(session, user.id, room_ref)
         digest = None
         if client_msg_id is not None:
             digest = content_digest(body, attachment_ids)
@@ -121,16 +127,20 @@ async def create_message(
         )
         session.add(message)
         await session.flush()
+        files: list[Attachment] = []
         if attachment_ids:
-            await _attach(session, user, message, attachment_ids)
-        stored = (await session.scalars(_messages().where(Message.id == message.id))).one()
-    return Posted(stored, created=True)
+            files = await _attach(session, user, message, attachment_ids)
+        # What rendering needs is at hand: no need to read the message back.
+        set_committed_value(message, "author", user)
+        set_committed_value(message, "attachments", files)
+    return Posted(message, created=True)
 
 
 async def _attach(
     session: AsyncSession, user: User, message: Message, attachment_ids: Sequence[int]
-) -> None:
-    attached = await session.execute(
+) -> list[Attachment]:
+    """Give ``message`` the user's pending uploads named in ``attachment_ids``; which."""
+    attached = await session.scalars(
         update(Attachment)
         .where(
             Attachment.id.in_(attachment_ids),
@@ -139,9 +149,12 @@ async def _attach(
             Attachment.message_id.is_(None),
         )
         .values(message_id=message.id)
+        .returning(Attachment)
     )
-    if attached.rowcount == 0 and not message.body:  # type: ignore[attr-defined]
+    files = sorted(attached, key=lambda file: file.id)
+    if not files and not message.body:
         raise BadRequest("Those files are no longer waiting to be sent; attach them again.")
+    return files
 
 
 async def list_messages(

@@ -80,15 +80,19 @@ class Connection:
     def user(self) -> User:
         return self.visitor.user
 
-    async def session_stands(self) -> bool:
-        """Whether the session is still signed in; if not, the page is told and closed.
-        Asked before every change, so that a session signed out where this process could
-        not hear of it (another worker, the command line) cannot post."""
-        if not self.signed_out and not await self.visitor.still_valid(self.accounts):
+    async def current_user(self) -> User | None:
+        """The person behind the page as the store has them now (their name or picture may
+        have changed since it opened), or None once their session has ended, and then the
+        page is told and closed. Asked before every change, so that a session signed out
+        where this process could not hear of it (another worker, by hand) cannot post."""
+        user = None
+        if not self.signed_out:
+            user = await self.accounts.user_for_token(self.visitor.token)
+        if user is None and not self.signed_out:
             self.signed_out = True
             revocation = Revocation(only=self.visitor.session)
             self.subscription.deliver(broadcasts.signed_out(SIGNED_OUT, revocation))
-        return not self.signed_out
+        return user
 
     def server(self) -> RoomServer:
         return self.realtime.rooms.server_for(self.room.id)
@@ -167,7 +171,6 @@ async def _read(websocket: WebSocket, connection: Connection) -> None:
 
 
 async def _handle(connection: Connection, request: frames.RoomFrame) -> None:
-    user = connection.user
     match request:
         case frames.SendMessage():
             await _send_message(connection, request)
@@ -181,7 +184,7 @@ async def _handle(connection: Connection, request: frames.RoomFrame) -> None:
             connection.catch_ups += 1
             connection.subscription.deliver(request)
         case frames.DeleteMessage(message_id):
-            if await connection.session_stands():
+            if (user := await connection.current_user()) is not None:
                 await _with_server(connection, lambda server: server.delete(user, message_id))
 
 
@@ -204,9 +207,9 @@ async def _with_server(connection: Connection, action: Any) -> Any:
 
 
 async def _send_message(connection: Connection, request: frames.SendMessage) -> None:
-    if not await connection.session_stands():
+    user, room = await connection.current_user(), connection.room
+    if user is None:
         return
-    user, room = connection.user, connection.room
     body, client_msg_id, files = request.body, request.client_msg_id, request.attachment_ids
     await _with_server(connection, lambda server: server.post(user, body, client_msg_id, files))
     connection.realtime.presence.cast(StoppedTyping(room.id, user.id))

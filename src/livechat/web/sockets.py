@@ -79,11 +79,6 @@ class SignedIn:
     def session(self) -> str:
         return session_id(self.token)
 
-    async def still_valid(self, accounts: Accounts) -> bool:
-        """Whether the session still stands: nothing signed it out, even from another
-        process that could not tell this one."""
-        return await accounts.user_for_token(self.token) is not None
-
 
 TOO_MANY = "You have too many livechat pages open. Close some, then reload this one."
 
