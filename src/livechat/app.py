@@ -19,6 +19,7 @@ from livechat.web import lobby_socket, me, pages, profile, room_socket, rooms, s
 from livechat.web.csrf import CSRFMiddleware
 from livechat.web.errors import error_response, install_error_handlers
 from livechat.web.limits import BodyLimitMiddleware
+from livechat.web.replays import SharedReplays
 from livechat.web.security import SecurityHeadersMiddleware
 from livechat.web.sockets import OpenSockets
 
@@ -66,6 +67,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.sockets = OpenSockets(settings.sockets_per_user)
+    app.state.replays = SharedReplays()
     app.state.login_throttle = LoginThrottle(
         max_failures=settings.login_max_failures, window_seconds=settings.login_lockout_seconds
     )

@@ -20,6 +20,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ from starlette.status import WS_1008_POLICY_VIOLATION, WS_1011_INTERNAL_ERROR
 
 from livechat.accounts.auth import Accounts
 from livechat.accounts.models import User
-from livechat.chat import broadcasts, messages, rooms
+from livechat.chat import broadcasts, rooms
 from livechat.chat.messages import Cursor
 from livechat.chat.models import Room
 from livechat.db import Database
@@ -48,6 +49,7 @@ from livechat.realtime.rate_limiter import Limited
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
 from livechat.web import frames
+from livechat.web.replays import Replay, SharedReplays, read_replay
 from livechat.web.sockets import SIGNED_OUT, SignedIn, admitted, refuse, serve_connection
 from livechat.web.templating import templates
 
@@ -69,6 +71,7 @@ class Connection:
     db: Database
     accounts: Accounts
     realtime: Realtime
+    replays: SharedReplays
     subscription: Subscription
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     cursor: Cursor | None = None  # what the page has been sent; None until it catches up
@@ -132,7 +135,8 @@ async def _serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
     )
     async with realtime.hub.subscribe(*topics) as subscription:
         accounts: Accounts = websocket.app.state.accounts
-        connection = Connection(visitor, room, db, accounts, realtime, subscription)
+        replays: SharedReplays = websocket.app.state.replays
+        connection = Connection(visitor, room, db, accounts, realtime, replays, subscription)
         realtime.rooms.connected(room.id)
         realtime.presence.track(
             room.id, Person(user.id, user.display_name, user.avatar_url), connection.id
@@ -233,17 +237,11 @@ async def _write(websocket: WebSocket, connection: Connection) -> None:
             case Reply(html):
                 await websocket.send_text(html)
             case frames.CatchUp(cursor):
-                try:
-                    caught_up = await _catch_up(connection, _later(cursor, connection.cursor))
-                except Exception:
-                    # Without its catch-up the page would show a gap: it reconnects instead
-                    # (1011), and asks again.
-                    log.exception("room %s: catching up a page failed", connection.room.id)
-                    await websocket.close(
-                        WS_1011_INTERNAL_ERROR, "Catching up failed; reconnecting."
-                    )
+                known = _later(cursor, connection.cursor)
+                if not await _send_or_reconnect(
+                    websocket, connection, _catch_up(connection, known)
+                ):
                     return
-                await websocket.send_text(caught_up)
             case Broadcast(html, revokes=Revocation() as revocation):
                 if revocation.covers(connection.visitor.session):
                     connection.signed_out = True
@@ -262,7 +260,8 @@ async def _write(websocket: WebSocket, connection: Connection) -> None:
                 if sent is None or seq <= sent.seq:
                     continue  # the catch-up covered it, or is about to
                 if sync or seq > sent.seq + 1:
-                    await websocket.send_text(await _replay(connection, sent))
+                    if not await _send_or_reconnect(websocket, connection, _fill(connection, seq)):
+                        return
                     continue
                 await websocket.send_text(html)
                 connection.cursor = Cursor(seq, max(sent.last_id, message_id or 0))
@@ -275,31 +274,48 @@ def _later(cursor: Cursor, sent: Cursor | None) -> Cursor:
     return Cursor(max(cursor.seq, sent.seq), max(cursor.last_id, sent.last_id))
 
 
+async def _send_or_reconnect(
+    websocket: WebSocket, connection: Connection, replay: Coroutine[Any, Any, str]
+) -> bool:
+    """Send a replay; if it cannot be read, close with 1011 so that the page reconnects
+    and asks again rather than show a gap. Whether the socket is still open."""
+    try:
+        html = await replay
+    except Exception:
+        log.exception("room %s: catching up a page failed", connection.room.id)
+        await websocket.close(WS_1011_INTERNAL_ERROR, "Catching up failed; reconnecting.")
+        return False
+    await websocket.send_text(html)
+    return True
+
+
 async def _catch_up(connection: Connection, known: Cursor) -> str:
     """The answer to a page that (re)connected: its sidebar, and what it missed."""
     presence = broadcasts.render("broadcasts/flash_cleared.html")
-    # While Presence restarts the sidebar waits: a restarted Presence sends every page its list.
-    with contextlib.suppress(ActorBusy, ActorStopped, TimeoutError):
+    # If Presence is down or crashes on the way, the sidebar waits: a restarted Presence
+    # sends every page its list anyway, and the messages matter more.
+    with contextlib.suppress(Exception):
         online = await connection.realtime.presence.online(connection.room.id)
         presence += broadcasts.presence_snapshot(online)
-    return presence + await _replay(connection, known)
+    html, connection.cursor = await _replay_from(connection, known)
+    return presence + html
 
 
-async def _replay(connection: Connection, known: Cursor) -> str:
-    """Everything after ``known``, from the store; the whole list anew for a page too far
-    behind, or whose cursor is ahead of the room (no page of ours sends one)."""
-    user, room, db = connection.user, connection.room, connection.db
-    changes = None
-    if known.seq >= 0:
-        changes = await messages.changes_since(db, user, room.id, known.seq)
-    if (
-        changes is not None
-        and changes.complete
-        and known.seq <= changes.cursor.seq
-        and known.last_id <= changes.cursor.last_id
-    ):
-        connection.cursor = changes.cursor
-        return broadcasts.replay(changes, known)
-    page = await messages.latest_page(db, user, room.id)
-    connection.cursor = page.cursor
-    return broadcasts.reload_list(room, page)
+async def _fill(connection: Connection, seq: int) -> str:
+    """Bring the page from its cursor to at least event ``seq``, which showed a gap (or,
+    for a sync, that the room is ahead of it). Pages of the room behind by the same events
+    share one reading; one that began before ``seq`` happened is followed by another."""
+    sent = connection.cursor
+    assert sent is not None
+    html, cursor = await connection.replays.replay(
+        connection.room, sent, lambda: _replay_from(connection, sent)
+    )
+    if cursor.seq < seq:
+        more, cursor = await _replay_from(connection, cursor)
+        html += more
+    connection.cursor = cursor
+    return html
+
+
+def _replay_from(connection: Connection, known: Cursor) -> Awaitable[Replay]:
+    return read_replay(connection.db, connection.user, connection.room, known)
