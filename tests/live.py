@@ -98,16 +98,26 @@ _ARTICLE = re.compile(
 )
 
 
+_CURSOR = re.compile(r'id="cursor-(seq|last-id)" name="\w+" value="(\d+)"')
+
+
 @dataclass
 class MessageList:
     """A page's ``#messages`` as htmx leaves it after the frames its socket sent: message
-    ids in page order. ``doubled`` keeps any id appended while already shown, which htmx
-    would show twice."""
+    ids in page order, and the cursor it would send on reconnecting. ``doubled`` keeps any
+    id appended while already shown, which htmx would show twice."""
 
     ids: list[int] = field(default_factory=list)
     doubled: list[int] = field(default_factory=list)
+    seq: int = 0
+    last_id: int = 0
 
     def apply(self, frame: str) -> None:
+        for field_name, value in _CURSOR.findall(frame):
+            if field_name == "seq":
+                self.seq = int(value)
+            else:
+                self.last_id = int(value)
         if 'id="messages" class="messages"' in frame and 'hx-swap-oob="outerHTML"' in frame:
             self.ids = []  # the whole list, anew: the articles that follow are all of it
         for match in _ARTICLE.finditer(frame):
