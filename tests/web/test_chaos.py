@@ -7,9 +7,9 @@ the monkey goes on. What must hold: every message a page saw acknowledged is sto
 and every page shows each stored message of its room once, in order; and in the three
 rooms the monkey leaves alone, messages reach the other pages about as fast in chaos as
 when calm: the p99 of delivery within twice the calm one (or within a floor, as below).
-The storm is checked for what
-it must not lose, not timed: ten pages reconnecting at once cost the whole process a
-moment, a cost that grows with the room and is measured with big rooms.
+The storm is checked for what it must not lose, not timed: ten pages reconnecting at once
+cost the whole process a moment, a cost that grows with the room and is measured with big
+rooms.
 
 Each page behaves as htmx and the composer do: one send at a time, the same text and key
 sent again after a refusal or a lost connection, a reconnect (with its cursor) after a
