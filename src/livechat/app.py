@@ -14,7 +14,8 @@ from livechat.accounts.auth import Accounts
 from livechat.accounts.throttle import LoginThrottle
 from livechat.db import Database
 from livechat.realtime.tree import running_tree
-from livechat.settings import PROJECT_ROOT, Settings
+from livechat.resources import STATIC
+from livechat.settings import Settings
 from livechat.web import lobby_socket, me, pages, profile, room_socket, rooms, search, uploads
 from livechat.web.csrf import CSRFMiddleware
 from livechat.web.errors import error_response, install_error_handlers
@@ -87,7 +88,7 @@ def create_app(
     )
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
-    app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     routers = (
         pages.router,
         account_pages.router,

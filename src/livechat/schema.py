@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 
 from livechat.db import sqlite_path
-from livechat.settings import PROJECT_ROOT
+from livechat.resources import ALEMBIC_INI, MIGRATIONS
 
 
 def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
@@ -19,8 +19,8 @@ def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
 
 
 def alembic_config(database_url: str) -> Config:
-    config = Config(PROJECT_ROOT / "alembic.ini")
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config = Config(ALEMBIC_INI)
+    config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["database_url"] = database_url
     return config
 

@@ -10,9 +10,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from livechat.realtime.hub import SUBSCRIBER_QUEUE_SIZE
 
-# templates/, static/ and migrations/ sit at the top of the repository, beside src/.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
 # Signing with a key everyone can read protects nothing, so it is only tolerated where no
 # real user can be harmed; production refuses to start without its own key.
 DEVELOPMENT_SECRET_KEY = "livechat-development-key-not-secret"  # noqa: S105

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from livechat.settings import PROJECT_ROOT
+from livechat.resources import TEMPLATES
 
 
 def _page_context(request: Request) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def _calendar_day(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%a %-d %b %Y")
 
 
-templates = Jinja2Templates(PROJECT_ROOT / "templates", context_processors=[_page_context])
+templates = Jinja2Templates(TEMPLATES, context_processors=[_page_context])
 templates.env.filters["initials"] = _initials
 templates.env.filters["linkify"] = _linkify
 templates.env.filters["filesize"] = _filesize
