@@ -12,6 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from livechat.errors import LivechatError, RateLimited, Unavailable
 from livechat.web.deps import LoginRequired
@@ -82,4 +84,36 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    # Starlette gives a handler for Exception to its outermost middleware, which answers
+    # and then re-raises: the server logs the error a second time and, the response
+    # having started, drops the keep-alive connection under the client. So errors from
+    # the routes are answered innermost, and kept; this one is left for errors raised in
+    # the middleware themselves.
     app.add_exception_handler(Exception, _unexpected)
+    app.user_middleware.append(Middleware(_AnswerUnexpectedErrors))
+
+
+class _AnswerUnexpectedErrors:
+    """The error page for an exception no handler knew, logged once, inside every other
+    middleware so that the page still gets the security headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, receive, sending)
+        except Exception as error:
+            if started:
+                raise  # too late for a page: only the server can end this response
+            await (await _unexpected(Request(scope, receive), error))(scope, receive, send)
