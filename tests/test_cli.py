@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,7 @@ import pytest
 from livechat import cli
 from livechat.realtime.presence import Presence
 from livechat.seed import DEMO_PEOPLE, DEMO_ROOMS, MESSAGES_PER_ROOM
+from livechat.settings import Settings
 from tests.helpers import sqlite_url
 from tests.live import free_port
 
@@ -47,18 +52,6 @@ def test_seed_adds_demo_data_once(database_file: Path, capsys: pytest.CaptureFix
     assert "nothing was seeded" in output
 
 
-def test_production_refuses_to_start_without_a_secret_key(
-    database_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("LIVECHAT_ENV", "production")
-    monkeypatch.delenv("LIVECHAT_SECRET_KEY", raising=False)
-
-    with pytest.raises(SystemExit, match="LIVECHAT_SECRET_KEY must be set"):
-        cli.main(["serve"])
-
-    assert not database_file.exists()
-
-
 def test_serve_exits_non_zero_once_the_supervision_tree_gives_up(
     database_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -72,3 +65,205 @@ def test_serve_exits_non_zero_once_the_supervision_tree_gives_up(
 
     assert exited.value.code not in (0, None)
     assert database_file.exists()  # it did start: migrated, served, then stopped
+
+
+def _refusal(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Run the command, which must refuse: exit status 2 and a short message on stderr."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == cli.USAGE_ERROR
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert 1 <= len(lines) <= 3, lines
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("LIVECHAT_ENV", "prod"), ("LIVECHAT_UPLOAD_MAX_BYTES", "10MB")],
+)
+def test_a_setting_that_is_not_valid_is_named_with_its_value(
+    database_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    message = _refusal(capsys, ["migrate"])
+
+    assert f"{variable}='{value}' is not valid" in message
+    assert not database_file.exists()
+
+
+def test_production_refuses_to_start_without_a_secret_key(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LIVECHAT_ENV", "production")
+    monkeypatch.delenv("LIVECHAT_SECRET_KEY", raising=False)
+
+    assert "LIVECHAT_SECRET_KEY must be set" in _refusal(capsys, ["serve"])
+    assert not database_file.exists()
+
+
+def test_a_database_in_a_folder_that_is_a_file_is_refused_by_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "data").write_text("not a folder")
+    monkeypatch.setenv("LIVECHAT_DATABASE_URL", sqlite_url(tmp_path / "data" / "livechat.db"))
+
+    message = _refusal(capsys, ["migrate"])
+
+    assert f"cannot open the database {tmp_path / 'data' / 'livechat.db'}" in message
+    assert "LIVECHAT_DATABASE_URL" in message
+
+
+def test_a_database_path_that_is_a_folder_is_refused_by_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LIVECHAT_DATABASE_URL", sqlite_url(tmp_path))
+
+    assert f"cannot open the database {tmp_path}" in _refusal(capsys, ["serve"])
+
+
+def test_a_file_that_is_not_a_database_is_refused_by_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("these are not the tables you are looking for " * 100)
+    monkeypatch.setenv("LIVECHAT_DATABASE_URL", sqlite_url(notes))
+
+    message = _refusal(capsys, ["migrate"])
+
+    assert f"cannot open the database {notes}" in message
+    assert "not a database" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://livechat:hunter22@db/livechat", "uses postgresql"),
+        ("not a url at all", "is not a database URL"),
+    ],
+)
+def test_a_database_url_livechat_cannot_use_is_refused_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str, expected: str
+) -> None:
+    monkeypatch.setenv("LIVECHAT_DATABASE_URL", url)
+
+    message = _refusal(capsys, ["migrate"])
+
+    assert f"LIVECHAT_DATABASE_URL {expected}" in message
+    assert "hunter22" not in message
+
+
+def test_a_database_migrated_by_a_newer_livechat_is_refused(
+    database_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.main(["migrate"])
+    with sqlite3.connect(database_file) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999'")
+    capsys.readouterr()
+
+    message = _refusal(capsys, ["migrate"])
+
+    assert "'9999'" in message
+    assert "newer livechat" in message
+
+
+def test_an_uploads_folder_that_cannot_be_written_stops_serve_before_it_starts(
+    database_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    blocker = tmp_path / "uploads-is-a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("LIVECHAT_UPLOADS_DIR", str(blocker / "uploads"))
+
+    message = _refusal(capsys, ["serve", "--port", str(free_port())])
+
+    assert f"cannot write to the uploads folder {blocker / 'uploads'}" in message
+    assert "LIVECHAT_UPLOADS_DIR" in message
+    assert not database_file.exists()
+
+
+def test_more_than_one_worker_is_refused_until_the_hub_is_shared(
+    database_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = _refusal(capsys, ["serve", "--workers", "2"])
+
+    assert "--workers above 1 would split the chat" in message
+    assert not database_file.exists()
+
+
+def test_seed_refuses_production_unless_forced(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LIVECHAT_ENV", "production")
+    monkeypatch.setenv("LIVECHAT_SECRET_KEY", "a-production-key-that-is-long-enough-to-sign")
+
+    assert "--force" in _refusal(capsys, ["seed"])
+    assert not database_file.exists()
+
+    cli.main(["seed", "--force"])
+    assert _count(database_file, "users") == len(DEMO_PEOPLE)
+
+
+def test_migrate_says_what_it_applied_then_that_the_database_is_up_to_date(
+    database_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.main(["migrate"])
+    first = capsys.readouterr().out
+    cli.main(["migrate"])
+    second = capsys.readouterr().out
+
+    assert "Applied 0001: Users, sessions" in first
+    assert "The database is now at revision" in first
+    assert second.startswith("The database is up to date (revision")
+
+
+def test_version_names_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"livechat {version('livechat')}"
+
+
+def test_serve_help_shows_every_default_flags_and_settings_alike(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+
+    assert "(default: 127.0.0.1)" in shown
+    assert "(default: 8000)" in shown
+    assert "(default: 1)" in shown
+    for name in Settings.model_fields:
+        assert f"LIVECHAT_{name.upper()}" in shown
+    assert "LIVECHAT_DATABASE_URL sqlite+aiosqlite:///livechat.db" in shown
+    assert "LIVECHAT_SOCKETS_PER_USER 20" in shown
+
+
+def test_a_mistake_ends_the_real_command_in_one_line_and_no_traceback(tmp_path: Path) -> None:
+    livechat = Path(sys.executable).with_name("livechat")
+    environment = {**os.environ, "LIVECHAT_ENV": "prod"}
+
+    finished = subprocess.run(  # noqa: S603  (our own entry point, fixed arguments)
+        [str(livechat), "serve"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert finished.returncode == 2
+    assert finished.stderr.splitlines() == [
+        "livechat: LIVECHAT_ENV='prod' is not valid: input should be 'development', 'test' or"
+        " 'production'; see Configuration in the README."
+    ]
+    assert not (tmp_path / "livechat.db").exists()

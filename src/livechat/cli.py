@@ -1,4 +1,9 @@
-"""The ``livechat`` command: serve, migrate, seed."""
+"""The ``livechat`` command: serve, migrate, seed.
+
+An operator's mistake (a bad setting, a database or folder that cannot be used, a flag
+that would split the chat) ends the command with one line on stderr naming it, and exit
+status 2; a server whose supervision tree gives up ends with status 1.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,20 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib.metadata import version
 from typing import Any
 
 import uvicorn
+from alembic.script.revision import RevisionError
+from alembic.util.exc import CommandError
 
-from livechat import schema
+from livechat import preflight, schema
 from livechat.app import create_app
 from livechat.seed import seed_demo_data
-from livechat.settings import ConfigurationError, Settings
+from livechat.settings import ConfigurationError, Environment, Settings
+
+log = logging.getLogger("livechat")
 
 # Frames up to this size reach the room socket, which answers oversized ones with an error
 # and keeps the connection; only larger ones make the server drop the connection (1009).
@@ -22,38 +32,54 @@ WS_MAX_FRAME_BYTES = 1024 * 1024
 # A browser whose network vanished without a goodbye is noticed, and leaves the presence
 # lists, within two of these.
 WS_PING_SECONDS = 5.0
+# argparse's own status for a usage error: the command was wrong, not the server.
+USAGE_ERROR = 2
 
 
-def _settings() -> Settings:
+def _migrate(settings: Settings) -> list[str]:
+    """Apply pending migrations; say what was applied, and where the database now is."""
+    preflight.check_database(settings.database_url)
     try:
-        return Settings()
-    except ConfigurationError as error:
-        sys.exit(f"livechat: {error}")
+        applied = schema.upgrade(settings.database_url)
+    except (CommandError, RevisionError) as error:
+        raise ConfigurationError(
+            f"cannot migrate the database (LIVECHAT_DATABASE_URL): {error};"
+            " was it migrated by a newer livechat?"
+        ) from None
+    where = schema.current_revision(settings.database_url)
+    if not applied:
+        return [f"The database is up to date (revision {where})."]
+    return [f"Applied {migration}" for migration in applied] + [
+        f"The database is now at revision {where}."
+    ]
 
 
 def serve(args: argparse.Namespace) -> None:
-    settings = _settings()
-    schema.upgrade(settings.database_url)
-    options: dict[str, Any] = {
-        "host": args.host,
-        "port": args.port,
-        "proxy_headers": True,
-        "ws_max_size": WS_MAX_FRAME_BYTES,
-        "ws_ping_interval": WS_PING_SECONDS,
-        "ws_ping_timeout": WS_PING_SECONDS,
-    }
     if args.workers > 1:
-        # Each worker builds its own app; one whose tree gives up ends by SIGTERM, and
-        # uvicorn starts another in its place.
-        uvicorn.run("livechat.app:create_app", factory=True, workers=args.workers, **options)
-        return
+        raise ConfigurationError(
+            "--workers above 1 would split the chat: the hub, presence and room servers live"
+            " in one process, and there is no shared hub yet; run one worker"
+        )
+    settings = preflight.settings_from_environment()
+    preflight.check_uploads_dir(settings.uploads_dir)
+    for line in _migrate(settings):
+        log.info("%s", line)
     failures: list[BaseException] = []
 
     def stop(error: BaseException) -> None:
         failures.append(error)
         server.should_exit = True
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, on_fatal=stop), **options))
+    config = uvicorn.Config(
+        create_app(settings, on_fatal=stop),
+        host=args.host,
+        port=args.port,
+        proxy_headers=True,
+        ws_max_size=WS_MAX_FRAME_BYTES,
+        ws_ping_interval=WS_PING_SECONDS,
+        ws_ping_timeout=WS_PING_SECONDS,
+    )
+    server = uvicorn.Server(config)
     server.run()
     if failures:
         sys.exit(
@@ -63,33 +89,100 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def migrate(_args: argparse.Namespace) -> None:
-    schema.upgrade(_settings().database_url)
+    print("\n".join(_migrate(preflight.settings_from_environment())))
 
 
-def seed(_args: argparse.Namespace) -> None:
-    settings = _settings()
-    schema.upgrade(settings.database_url)
+def seed(args: argparse.Namespace) -> None:
+    settings = preflight.settings_from_environment()
+    if settings.env is Environment.PRODUCTION and not args.force:
+        raise ConfigurationError(
+            "seed adds demo accounts whose password is published in the README;"
+            " it does not run with LIVECHAT_ENV=production unless given --force"
+        )
+    _migrate(settings)
     print(asyncio.run(seed_demo_data(settings)))
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return number
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows each flag's default, and keeps the settings table in the epilog as written."""
+
+
+def _settings_table() -> str:
+    """Every LIVECHAT_* setting with its default, read from the Settings model itself."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.get_default()
+        shown = "(unset)" if default == "" else str(getattr(default, "value", default))
+        rows.append(f"  LIVECHAT_{name.upper():<24} {shown}")
+    return "settings (environment variables) and their defaults:\n" + "\n".join(rows)
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = _HelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="livechat",
+        description="A real-time chat server.",
+        epilog="Settings come from LIVECHAT_* environment variables; see the README.",
+    )
+    parser.add_argument("--version", action="version", version=f"livechat {version('livechat')}")
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    serve_parser = commands.add_parser(
+        "serve",
+        help="apply pending migrations, then serve",
+        description="Apply pending migrations, then serve livechat over HTTP and WebSockets.",
+        epilog=_settings_table(),
+        formatter_class=defaults,
+    )
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve_parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve_parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker processes; only 1 until the hub has a shared backend",
+    )
+    serve_parser.set_defaults(run=serve)
+
+    commands.add_parser(
+        "migrate",
+        help="apply pending migrations",
+        description="Apply pending migrations, creating the SQLite file when missing.",
+    ).set_defaults(run=migrate)
+
+    seed_parser = commands.add_parser(
+        "seed",
+        help="add demo people, rooms and messages",
+        description="Add demo people, rooms and messages to a database without users.",
+        formatter_class=defaults,
+    )
+    seed_parser.add_argument(
+        "--force",
+        action="store_true",
+        help="seed even with LIVECHAT_ENV=production (the demo password is public)",
+    )
+    seed_parser.set_defaults(run=seed)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="livechat", description="A real-time chat server.")
-    commands = parser.add_subparsers(required=True, metavar="command")
-
-    serve_parser = commands.add_parser("serve", help="apply migrations, then serve")
-    serve_parser.add_argument("--host", default="127.0.0.1")
-    serve_parser.add_argument("--port", type=int, default=8000)
-    serve_parser.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="worker processes; keep 1 until the hub has a shared backend",
-    )
-    serve_parser.set_defaults(run=serve)
-
-    commands.add_parser("migrate", help="apply pending migrations").set_defaults(run=migrate)
-    commands.add_parser("seed", help="add demo users, rooms and messages").set_defaults(run=seed)
-
-    args = parser.parse_args(argv)
-    args.run(args)
+    # Alembic announces its dialect and each step; the command says what it applied.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], Any] = args.run
+    try:
+        run(args)
+    except ConfigurationError as error:
+        print(f"livechat: {error}", file=sys.stderr)
+        sys.exit(USAGE_ERROR)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 from livechat.db import sqlite_path
 from livechat.resources import ALEMBIC_INI, MIGRATIONS
@@ -25,12 +30,40 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database up to ``revision``, creating the SQLite file and its folder."""
+@dataclass(frozen=True)
+class Migration:
+    revision: str
+    description: str
+
+    def __str__(self) -> str:
+        return f"{self.revision}: {self.description}"
+
+
+def current_revision(database_url: str) -> str | None:
+    """The revision the database is at, or None before its first migration."""
+    url = make_url(database_url)
+    engine = create_engine(url.set(drivername=url.get_backend_name()))
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def upgrade(database_url: str, revision: str = "head") -> list[Migration]:
+    """Bring the database up to ``revision``, creating the SQLite file and its folder, and
+    say which migrations that applied, oldest first: none when it was up to date."""
     path = sqlite_path(database_url)
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(database_url), revision)
+    config = alembic_config(database_url)
+    scripts = ScriptDirectory.from_config(config)
+    pending = [
+        Migration(script.revision, script.doc)
+        for script in scripts.iterate_revisions(revision, current_revision(database_url) or "base")
+    ]
+    command.upgrade(config, revision)
+    return pending[::-1]
 
 
 def downgrade(database_url: str, revision: str) -> None:

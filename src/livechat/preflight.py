@@ -1,0 +1,95 @@
+"""What an operator can get wrong, found before anything starts and said in one line.
+
+Each check raises ``ConfigurationError`` with a message that names the variable, path or
+flag at fault and what to do about it; the command prints it and exits, so a mistake in a
+unit file or a shell never ends in a traceback, nor in a server that starts and then fails
+every request.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from contextlib import closing
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from livechat.db import sqlite_path
+from livechat.settings import ConfigurationError, Settings
+
+SUPPORTED_DRIVER = "sqlite+aiosqlite"
+
+
+def settings_from_environment() -> Settings:
+    """The settings, or a ConfigurationError naming the first variable that is wrong."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigurationError(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    problems = error.errors()
+    first = problems[0]
+    reason = first["msg"][:1].lower() + first["msg"][1:]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    # Every field is typed (a number, a choice, a path), so what failed is one variable's
+    # value, and naming it reveals no secret: the secrets are free text.
+    field = "_".join(str(part) for part in first["loc"])
+    return (
+        f"LIVECHAT_{field.upper()}={first['input']!r} is not valid: {reason}{more};"
+        " see Configuration in the README."
+    )
+
+
+def check_database(url: str) -> None:
+    """The URL names a SQLite database this process can open, create and write."""
+    try:
+        driver = make_url(url).drivername
+    except ArgumentError:
+        raise ConfigurationError(
+            f"LIVECHAT_DATABASE_URL is not a database URL; use {SUPPORTED_DRIVER}:///path/to/livechat.db"
+        ) from None
+    if driver != SUPPORTED_DRIVER:
+        raise ConfigurationError(
+            f"LIVECHAT_DATABASE_URL uses {driver}, which livechat does not support;"
+            f" use {SUPPORTED_DRIVER}:///path/to/livechat.db"
+        )
+    path = sqlite_path(url)
+    if path is None:
+        return
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(path)) as connection:
+            # Reading the header catches a file that is not a database; taking the write
+            # lock catches a read-only file, folder or file system.
+            connection.execute("PRAGMA user_version")
+            connection.execute("BEGIN IMMEDIATE")
+            connection.rollback()
+    except (OSError, sqlite3.Error) as error:
+        reason = _reason(error) if isinstance(error, OSError) else str(error)
+        raise ConfigurationError(
+            f"cannot open the database {path} (LIVECHAT_DATABASE_URL): {reason};"
+            " check that the path is a file this user can write, in a folder it can write"
+        ) from None
+
+
+def check_uploads_dir(path: Path) -> None:
+    """The uploads folder exists, or can be made, and this process can write in it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot write to the uploads folder {path} (LIVECHAT_UPLOADS_DIR): {_reason(error)};"
+            " create it and make it writable by this user"
+        ) from None
+
+
+def _reason(error: OSError) -> str:
+    # The failing path may be a parent of the one configured: say which.
+    return f"{error.strerror} ({error.filename})" if error.filename else str(error.strerror)
