@@ -238,3 +238,39 @@ async def test_a_write_cancelled_while_waiting_for_the_writer_takes_nothing(db: 
     await _insert_pair(db, 3)
     async with db.read() as session:
         assert (await session.execute(text("SELECT tag FROM pairs"))).scalars().all() == [1, 3, 3]
+
+
+async def test_the_writer_reports_how_long_each_write_held_it_and_how_many_wait(
+    database_url: str,
+) -> None:
+    held: list[float] = []
+    db = Database(database_url, on_write=held.append)
+    try:
+        release = asyncio.Event()
+        started = asyncio.Event()
+
+        async def hold_the_writer() -> None:
+            async with db.write():
+                started.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold_the_writer())
+        async with asyncio.timeout(2):
+            await started.wait()
+        waiters = [asyncio.create_task(_write_nothing(db)) for _ in range(3)]
+        await asyncio.sleep(0)  # each waiter runs up to the writer's lock
+        assert db.waiting_writes == 3
+
+        release.set()
+        async with asyncio.timeout(2):
+            await asyncio.gather(holder, *waiters)
+        assert db.waiting_writes == 0
+        assert len(held) == 4
+        assert all(seconds >= 0 for seconds in held)
+    finally:
+        await db.dispose()
+
+
+async def _write_nothing(db: Database) -> None:
+    async with db.write():
+        pass

@@ -13,6 +13,7 @@ from livechat.accounts import pages as account_pages
 from livechat.accounts.auth import Accounts
 from livechat.accounts.throttle import LoginThrottle
 from livechat.db import Database
+from livechat.metrics import Metrics
 from livechat.realtime.tree import running_tree
 from livechat.resources import STATIC
 from livechat.settings import Settings
@@ -43,10 +44,14 @@ def create_app(
     """The application. ``on_fatal`` is called if its supervision tree gives up, which
     leaves nothing live working: it must stop the process."""
     settings = settings or Settings()
+    metrics = Metrics()
+    sockets = OpenSockets(settings.sockets_per_user)
+    metrics.open_sockets.set_function(sockets.total)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, on_write=metrics.db_write_seconds.observe)
+        metrics.db_write_queue.set_function(lambda: db.waiting_writes)
         app.state.db = db
         app.state.accounts = Accounts(db, settings)
         try:
@@ -57,7 +62,9 @@ def create_app(
                 subscriber_queue_size=settings.subscriber_queue_size,
                 upload_pending_seconds=settings.upload_pending_seconds,
                 on_fatal=on_fatal,
+                metrics=metrics,
             ) as tree:
+                metrics.room_servers.set_function(lambda: len(tree.rooms.running()))
                 app.state.realtime = tree
                 yield
         finally:
@@ -67,7 +74,8 @@ def create_app(
         title="livechat", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.state.settings = settings
-    app.state.sockets = OpenSockets(settings.sockets_per_user)
+    app.state.metrics = metrics
+    app.state.sockets = sockets
     app.state.replays = SharedReplays()
     app.state.login_throttle = LoginThrottle(
         max_failures=settings.login_max_failures, window_seconds=settings.login_lockout_seconds

@@ -16,6 +16,10 @@ down by a supervisor, a timeout) also has its connection rolled back, then repla
 
 The busy timeout is left for the other processes that may share the file (``livechat seed``
 or a backup running next to the server).
+
+How long each write holds the writer is reported to ``on_write``, and how many wait for it
+is ``waiting_writes``, for the metrics: a queue that grows is the first sign of a store
+that cannot keep up.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -80,7 +85,9 @@ def _configure(engine: AsyncEngine, *, begin: str, query_only: bool) -> None:
 class Database:
     """Owns the engines; hands out read sessions and serialized write sessions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, on_write: Callable[[float], None] = lambda _seconds: None
+    ) -> None:
         self.url = url
         self._reader = create_async_engine(url, pool_size=READ_POOL_SIZE, max_overflow=0)
         self._writer = create_async_engine(url, pool_size=1, max_overflow=0)
@@ -91,6 +98,8 @@ class Database:
         self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self._writer, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
+        self._waiting = 0
+        self._on_write = on_write
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -102,7 +111,13 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncSession]:
         """The writer's session: committed when the block ends, rolled back if it raises or
         is cancelled. The lock is released only once the connection is clean again."""
-        async with self._write_lock:
+        self._waiting += 1
+        try:
+            await self._write_lock.acquire()
+        finally:
+            self._waiting -= 1
+        started = time.perf_counter()
+        try:
             session = self._write_sessions()
             try:
                 yield session
@@ -111,6 +126,14 @@ class Database:
                 await finish_uncancelled(_abandon(session, error))
                 raise
             await finish_uncancelled(session.close())
+        finally:
+            self._write_lock.release()
+            self._on_write(time.perf_counter() - started)
+
+    @property
+    def waiting_writes(self) -> int:
+        """Writes queued behind the one in progress."""
+        return self._waiting
 
     async def dispose(self) -> None:
         await self._reader.dispose()

@@ -13,12 +13,18 @@ from livechat.realtime.hub import SUBSCRIBER_QUEUE_SIZE
 # Signing with a key everyone can read protects nothing, so it is only tolerated where no
 # real user can be harmed; production refuses to start without its own key.
 DEVELOPMENT_SECRET_KEY = "livechat-development-key-not-secret"  # noqa: S105
+METRICS_TOKEN_MIN_LENGTH = 32
 
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
     PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
 
 
 class ConfigurationError(RuntimeError):
@@ -43,6 +49,10 @@ class Settings(BaseSettings):
     upload_pending_seconds: float = Field(default=3600.0, gt=0)
     # A tab holds one socket; twenty is a busy person, not a script.
     sockets_per_user: int = Field(default=20, gt=0)
+    # /metrics answers loopback clients, and anyone else only with this bearer token.
+    metrics_token: str = ""
+    # One event per line on stderr: text for people, JSON for log collectors.
+    log_format: LogFormat = LogFormat.TEXT
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:
@@ -51,6 +61,17 @@ class Settings(BaseSettings):
                 "LIVECHAT_SECRET_KEY must be set to a random string of at least 32 characters"
                 " in production; make one with: python -c"
                 ' "import secrets; print(secrets.token_urlsafe(48))"'
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _require_a_long_metrics_token(self) -> Settings:
+        # Nothing slows down guessing it, so it must be too long to guess.
+        if self.metrics_token and len(self.metrics_token) < METRICS_TOKEN_MIN_LENGTH:
+            raise ConfigurationError(
+                f"LIVECHAT_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LENGTH} characters"
+                " long, or empty to serve /metrics to this machine only; make one with:"
+                ' python -c "import secrets; print(secrets.token_urlsafe(32))"'
             )
         return self
 

@@ -158,3 +158,18 @@ def test_a_rooms_messages_presence_and_members_have_distinct_topics() -> None:
 
     assert len(topics) == 4
     assert membership_topic(1, 5) != membership_topic(1, 6)
+
+
+async def test_what_a_subscriber_that_fell_behind_never_got_is_reported_dropped(
+    background: Background,
+) -> None:
+    dropped: list[int] = []
+    hub = Hub(MemoryBackend(), queue_size=2, on_drop=dropped.append)
+    background.start(hub.run())
+    async with hub.subscribe(ROOM) as slow, hub.subscribe(ROOM) as healthy:
+        for n in range(1, 5):  # two queued, the third overflows, the fourth comes too late
+            await hub.publish(ROOM, message(n))
+            assert await receive(healthy) == message(n)
+
+        assert slow.overflowed
+    assert sum(dropped) == 4

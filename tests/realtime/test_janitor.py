@@ -18,6 +18,7 @@ from livechat.accounts.models import User
 from livechat.chat import attachments, rooms
 from livechat.chat.models import Attachment
 from livechat.db import Database, utcnow
+from livechat.metrics import Metrics
 from livechat.realtime.janitor import SWEEP_EVERY_SECONDS, Janitor
 from livechat.realtime.supervisor import Child, Supervisor
 from livechat.realtime.tree import running_tree
@@ -206,6 +207,7 @@ async def test_the_running_application_sweeps_uploads_abandoned_for_longer_than_
         subscriber_queue_size=100,
         upload_pending_seconds=3600.0,
         on_fatal=fatal.append,
+        metrics=Metrics(),
     ):
         removed = await next_from(sweeps)  # the janitor sweeps as soon as the tree starts
 

@@ -300,3 +300,25 @@ async def test_a_permanent_child_is_reported_down_until_it_runs_again(
             await task
 
     assert supervisor.down() == ["flaky"]
+
+
+async def test_every_restart_is_reported_but_not_the_crash_it_gives_up_on(
+    background: Background, clock: FakeClock
+) -> None:
+    steady, flaky = Worker("steady"), Worker("flaky", *[Step.CRASH] * 10)
+    restarted: list[str] = []
+
+    async def give_up(_failure: TooManyRestarts) -> None:
+        pass
+
+    supervisor = Supervisor(
+        "test",
+        [steady.child(), flaky.child(Restart.TRANSIENT, on_give_up=give_up)],
+        clock=clock,
+        on_restart=lambda child: restarted.append(child.name),
+    )
+
+    background.start(supervisor.run())
+    await until(flaky.exited)
+
+    assert restarted == ["flaky"] * 3

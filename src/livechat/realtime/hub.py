@@ -4,7 +4,8 @@ A fragment is rendered once and published once; the hub's dispatcher hands the s
 to every subscriber of its topic with ``put_nowait`` into that subscriber's bounded queue.
 Each connection drains its own queue in its own writer task, so a slow client delays no
 one. A subscriber whose queue overflows is marked so its connection closes with 1013 (try
-again later); the page reconnects by itself and catches up from the database.
+again later); the page reconnects by itself and catches up from the database. What it was
+never sent is reported to ``on_drop``, for the metrics.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -98,9 +99,15 @@ class Subscription:
     """One connection's outbox: a bounded queue of the broadcasts for its topics, into
     which the connection may also put its own replies so that everything leaves in order."""
 
-    def __init__(self, topics: tuple[Topic, ...], queue_size: int) -> None:
+    def __init__(
+        self,
+        topics: tuple[Topic, ...],
+        queue_size: int,
+        on_drop: Callable[[int], None] = lambda _count: None,
+    ) -> None:
         self.topics = topics
         self._queue: asyncio.Queue[object] = asyncio.Queue(queue_size)
+        self._on_drop = on_drop
         # Set when the queue overflows. The writer may be stuck sending to the slow client,
         # so the connection must watch this rather than wait for the writer to notice.
         self.overflow = asyncio.Event()
@@ -111,15 +118,18 @@ class Subscription:
 
     def deliver(self, item: object) -> None:
         if self.overflowed:
+            self._on_drop(1)
             return
         try:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
             self.overflow.set()
             # Wake a waiting writer; what is queued is stale now anyway.
+            dropped = 1 + self._queue.qsize()
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._queue.put_nowait(None)
+            self._on_drop(dropped)
 
     async def next(self) -> object | None:
         """The next item, or None once this subscriber has fallen too far behind."""
@@ -128,9 +138,16 @@ class Subscription:
 
 
 class Hub:
-    def __init__(self, backend: HubBackend, *, queue_size: int = SUBSCRIBER_QUEUE_SIZE) -> None:
+    def __init__(
+        self,
+        backend: HubBackend,
+        *,
+        queue_size: int = SUBSCRIBER_QUEUE_SIZE,
+        on_drop: Callable[[int], None] = lambda _count: None,
+    ) -> None:
         self._backend = backend
         self._queue_size = queue_size
+        self._on_drop = on_drop
         self._subscribers: defaultdict[Topic, set[Subscription]] = defaultdict(set)
 
     async def run(self) -> None:
@@ -155,7 +172,7 @@ class Hub:
 
     @asynccontextmanager
     async def subscribe(self, *topics: Topic) -> AsyncIterator[Subscription]:
-        subscription = Subscription(topics, self._queue_size)
+        subscription = Subscription(topics, self._queue_size, self._on_drop)
         for topic in topics:
             first = not self._subscribers[topic]
             self._subscribers[topic].add(subscription)

@@ -4,7 +4,8 @@ A RoomServer sequences everything that changes its room's messages: it asks the
 RateLimiter, persists through the Chat service, renders the event once and publishes it
 after the commit, so the order of a room's events is its inbox order. It keeps the newest
 page of messages cached for the room page, and stops after ``idle_seconds`` without a
-connection; the next visitor starts a fresh one.
+connection; the next visitor starts a fresh one. Each new message it stores is reported
+to ``on_posted``, for the metrics.
 
 The RoomSupervisor is a dynamic supervisor plus a registry: ``server_for`` returns the
 running server of a room or starts one as a transient child, restarted only if it crashes.
@@ -92,6 +93,7 @@ class RoomServer(Actor[RoomRequest]):
         idle_check_seconds: float | None = IDLE_CHECK_SECONDS,
         connections: Callable[[], int] = lambda: 0,
         on_idle: Callable[[RoomServer], None] = lambda _server: None,
+        on_posted: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -104,6 +106,7 @@ class RoomServer(Actor[RoomRequest]):
         self._uploads_dir = uploads_dir
         self._idle_seconds = idle_seconds
         self._on_idle = on_idle
+        self._on_posted = on_posted
         self._clock = clock
         self._cache: Page | None = None
         self._connections = connections
@@ -167,6 +170,7 @@ class RoomServer(Actor[RoomRequest]):
             self._db, user, self.room_id, body, client_msg_id, attachment_ids
         )
         if posted.created:
+            self._on_posted()
             await self._hub.publish(
                 room_topic(self.room_id), broadcasts.message_created(posted.message)
             )

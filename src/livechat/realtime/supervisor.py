@@ -4,7 +4,8 @@ A bare ``asyncio.TaskGroup`` is one-for-all: one failing task cancels its siblin
 each child runs inside its own restart loop within the group, which makes the strategy
 one-for-one. A child that crashes more than ``max_restarts`` times within ``within_seconds``
 escalates: the supervisor fails, the group cancels the other children, and the failure
-reaches whoever supervises the supervisor (ultimately the application's lifespan).
+reaches whoever supervises the supervisor (ultimately the application's lifespan). Every
+restart is also reported to ``on_restart``, for the metrics.
 
 Children are *permanent* (restarted whenever they end) or *transient* (restarted only
 after a crash; a normal return means their work is done, like an idle room closing).
@@ -62,12 +63,14 @@ class Supervisor:
         max_restarts: int = MAX_RESTARTS,
         within_seconds: float = WITHIN_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        on_restart: Callable[[Child], None] = lambda _child: None,
     ) -> None:
         self.name = name
         self._initial = list(children or [])
         self._max_restarts = max_restarts
         self._within = within_seconds
         self._clock = clock
+        self._on_restart = on_restart
         self._group: asyncio.TaskGroup | None = None
         self._children: list[asyncio.Task[None]] = []
         self._started = asyncio.Event()
@@ -148,6 +151,7 @@ class Supervisor:
             raise TooManyRestarts(
                 f"{child.name} restarted {len(restarts)} times in {self._within:g} s"
             ) from error
+        self._on_restart(child)
         if error is not None:
             log.error("%s: %s crashed; restarting it", self.name, child.name, exc_info=error)
         else:

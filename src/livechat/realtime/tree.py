@@ -26,6 +26,7 @@ from pathlib import Path
 from livechat.chat import attachments, broadcasts
 from livechat.chat import rooms as rooms_service
 from livechat.db import Database
+from livechat.metrics import Metrics
 from livechat.realtime.backends.memory import MemoryBackend
 from livechat.realtime.hub import LOBBY_TOPIC, Hub, presence_topic, room_topic
 from livechat.realtime.janitor import Janitor
@@ -62,8 +63,11 @@ async def running_tree(
     subscriber_queue_size: int,
     upload_pending_seconds: float,
     on_fatal: Callable[[BaseException], None],
+    metrics: Metrics,
 ) -> AsyncIterator[Realtime]:
-    hub = Hub(MemoryBackend(), queue_size=subscriber_queue_size)
+    hub = Hub(
+        MemoryBackend(), queue_size=subscriber_queue_size, on_drop=metrics.broadcasts_dropped.inc
+    )
 
     async def publish_presence(change: PresenceChange) -> None:
         await hub.publish(presence_topic(change.room_id), broadcasts.presence_changed(change))
@@ -73,7 +77,9 @@ async def running_tree(
 
     presence = Presence(publish_presence)
     rate_limiter = RateLimiter()
-    room_supervisor = Supervisor("rooms")
+    # One series for all room servers, however many rooms come and go.
+    room_restarts = metrics.supervisor_restarts.labels("rooms", "room")
+    room_supervisor = Supervisor("rooms", on_restart=lambda _room: room_restarts.inc())
 
     def start_room(room_id: int) -> RoomServer:
         return RoomServer(
@@ -85,6 +91,7 @@ async def running_tree(
             idle_seconds=room_idle_seconds,
             connections=lambda: rooms.connections(room_id),
             on_idle=rooms.forget,
+            on_posted=metrics.messages_posted.inc,
         )
 
     async def room_given_up(room_id: int) -> None:
@@ -96,16 +103,17 @@ async def running_tree(
         return await attachments.sweep_abandoned(db, uploads_dir, upload_pending_seconds)
 
     janitor = Janitor(sweep)
-    tree = Supervisor(
-        "livechat",
-        [
-            Child("hub", hub.run),
-            Child("presence", presence.run),
-            Child("rate-limiter", rate_limiter.run),
-            Child("rooms", room_supervisor.run),
-            Child("janitor", janitor.run),
-        ],
-    )
+    children = [
+        Child("hub", hub.run),
+        Child("presence", presence.run),
+        Child("rate-limiter", rate_limiter.run),
+        Child("rooms", room_supervisor.run),
+        Child("janitor", janitor.run),
+    ]
+    restarts = {
+        child.name: metrics.supervisor_restarts.labels("livechat", child.name) for child in children
+    }
+    tree = Supervisor("livechat", children, on_restart=lambda child: restarts[child.name].inc())
 
     def report_failure(task: asyncio.Task[None]) -> None:
         error = None if task.cancelled() else task.exception()

@@ -34,6 +34,7 @@ from livechat.chat.messages import Cursor
 from livechat.chat.models import Room
 from livechat.db import Database
 from livechat.errors import LivechatError, RateLimited
+from livechat.metrics import Metrics
 from livechat.realtime.actor import ActorBusy, ActorStopped
 from livechat.realtime.hub import (
     Broadcast,
@@ -73,6 +74,7 @@ class Connection:
     realtime: Realtime
     replays: SharedReplays
     subscription: Subscription
+    metrics: Metrics
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     cursor: Cursor | None = None  # what the page has been sent; None until it catches up
     last_typing: float = 0.0
@@ -136,7 +138,10 @@ async def _serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
     async with realtime.hub.subscribe(*topics) as subscription:
         accounts: Accounts = websocket.app.state.accounts
         replays: SharedReplays = websocket.app.state.replays
-        connection = Connection(visitor, room, db, accounts, realtime, replays, subscription)
+        metrics: Metrics = websocket.app.state.metrics
+        connection = Connection(
+            visitor, room, db, accounts, realtime, replays, subscription, metrics
+        )
         realtime.rooms.connected(room.id)
         realtime.presence.track(
             room.id, Person(user.id, user.display_name, user.avatar_url), connection.id
@@ -153,6 +158,7 @@ async def _serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
 async def _read(websocket: WebSocket, connection: Connection) -> None:
     while True:
         message = await websocket.receive()
+        received = time.perf_counter()
         if message["type"] == "websocket.disconnect":
             return
         if connection.signed_out:
@@ -160,24 +166,37 @@ async def _read(websocket: WebSocket, connection: Connection) -> None:
         request: frames.RoomFrame | None = None
         try:
             request = frames.parse(message.get("text"))
-            await _handle(connection, request)
-        except LivechatError as error:
-            connection.flash(error.message)
-        except (ActorBusy, TimeoutError):
-            connection.flash("The room is very busy right now; try again in a moment.")
-        except Exception:
-            # The boundary of one request: whatever went wrong, the connection and the room
-            # carry on, and the page says so.
-            log.exception(
-                "room %s: %r from user %s failed", connection.room.id, request, connection.user.id
-            )
-            connection.flash("Something went wrong on our side; try again.")
+            await _handle(connection, request, received)
+        except Exception as error:
+            # A frame too broken to read is counted with the messages: the message form is
+            # the only one of the page's forms with free text to get wrong.
+            if request is None or isinstance(request, frames.SendMessage):
+                connection.metrics.refused(error)
+            connection.flash(_apology(connection, request, error))
 
 
-async def _handle(connection: Connection, request: frames.RoomFrame) -> None:
+def _apology(connection: Connection, request: frames.RoomFrame | None, error: Exception) -> str:
+    """What the page is told when ``request`` failed with ``error``."""
+    if isinstance(error, LivechatError):
+        return error.message
+    if isinstance(error, ActorBusy | TimeoutError):
+        return "The room is very busy right now; try again in a moment."
+    # The boundary of one request: whatever went wrong, the connection and the room carry
+    # on, and the page says so.
+    log.error(
+        "room %s: %r from user %s failed",
+        connection.room.id,
+        request,
+        connection.user.id,
+        exc_info=error,
+    )
+    return "Something went wrong on our side; try again."
+
+
+async def _handle(connection: Connection, request: frames.RoomFrame, received: float) -> None:
     match request:
         case frames.SendMessage():
-            await _send_message(connection, request)
+            await _send_message(connection, request, received)
         case frames.ReportTyping():
             _typing(connection)
         case frames.CatchUp():
@@ -210,7 +229,10 @@ async def _with_server(connection: Connection, action: Any) -> Any:
         return await action(connection.server())
 
 
-async def _send_message(connection: Connection, request: frames.SendMessage) -> None:
+async def _send_message(
+    connection: Connection, request: frames.SendMessage, received: float
+) -> None:
+    """Post the message; ``received`` is when its frame arrived, on the performance clock."""
     user, room = await connection.current_user(), connection.room
     if user is None:
         return
@@ -218,6 +240,7 @@ async def _send_message(connection: Connection, request: frames.SendMessage) -> 
     await _with_server(connection, lambda server: server.post(user, body, client_msg_id, files))
     connection.realtime.presence.cast(StoppedTyping(room.id, user.id))
     connection.reply("broadcasts/message_sent.html", room=room, client_msg_id=uuid.uuid4().hex)
+    connection.metrics.send_to_ack_seconds.observe(time.perf_counter() - received)
 
 
 def _typing(connection: Connection) -> None:

@@ -108,6 +108,10 @@ class OpenSockets:
     def count(self, user_id: int) -> int:
         return self._open.get(user_id, 0)
 
+    def total(self) -> int:
+        """Everyone's open sockets; read by the metrics, not on any hot path."""
+        return sum(self._open.values())
+
 
 @asynccontextmanager
 async def admitted(websocket: WebSocket) -> AsyncIterator[SignedIn | None]:
