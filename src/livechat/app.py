@@ -13,6 +13,7 @@ from livechat.accounts import pages as account_pages
 from livechat.accounts.auth import Accounts
 from livechat.accounts.throttle import LoginThrottle
 from livechat.db import Database
+from livechat.logs import LogContextMiddleware
 from livechat.metrics import Metrics
 from livechat.realtime.tree import running_tree
 from livechat.resources import STATIC
@@ -95,6 +96,8 @@ def create_app(
         refusal=error_response,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    # Outermost, so that whatever the others log or refuse carries the request's id.
+    app.add_middleware(LogContextMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     routers = (

@@ -4,6 +4,7 @@ escalates, children can be added at run time, and shutdown goes in reverse start
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 from enum import Enum
 
@@ -322,3 +323,27 @@ async def test_every_restart_is_reported_but_not_the_crash_it_gives_up_on(
     await until(flaky.exited)
 
     assert restarted == ["flaky"] * 3
+
+
+async def test_a_child_runs_in_the_supervisors_context_not_in_the_one_that_added_it(
+    background: Background,
+) -> None:
+    caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="nobody")
+    seen: list[str] = []
+    looked = asyncio.Event()
+
+    async def look() -> None:
+        seen.append(caller.get())
+        looked.set()
+        await asyncio.Event().wait()
+
+    supervisor = Supervisor("test")
+    background.start(supervisor.run())
+    async with asyncio.timeout(2):
+        await supervisor.wait_started()
+
+    caller.set("a socket")
+    supervisor.start_child(Child("late", look))
+    await until(looked)
+
+    assert seen == ["nobody"]

@@ -10,6 +10,8 @@ restart is also reported to ``on_restart``, for the metrics.
 Children are *permanent* (restarted whenever they end) or *transient* (restarted only
 after a crash; a normal return means their work is done, like an idle room closing).
 Children may be added while the supervisor runs, which makes it a DynamicSupervisor.
+Each child runs in a copy of the supervisor's own context, never in that of whoever added
+it: a room server started for one socket must not log as that socket's.
 
 A child with ``on_give_up`` does not escalate: past its restart intensity it is handed the
 failure and left stopped, and its siblings never notice. That is how one room's crash loop
@@ -19,6 +21,7 @@ stays in that room, as a room under its own supervisor would in OTP.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import deque
@@ -72,6 +75,7 @@ class Supervisor:
         self._clock = clock
         self._on_restart = on_restart
         self._group: asyncio.TaskGroup | None = None
+        self._context = contextvars.Context()
         self._children: list[asyncio.Task[None]] = []
         self._started = asyncio.Event()
         self._down: set[str] = set()  # permanent children between a crash and their restart
@@ -80,6 +84,7 @@ class Supervisor:
         """Run every child until cancelled, or until one exceeds the restart intensity.
         Cancelled, it stops its children one by one, the last started first, so nothing
         outlives what it depends on."""
+        self._context = contextvars.copy_context()
         async with asyncio.TaskGroup() as group:
             self._group = group
             for child in self._initial:
@@ -105,7 +110,9 @@ class Supervisor:
     def start_child(self, child: Child) -> asyncio.Task[None]:
         if self._group is None:
             raise RuntimeError(f"supervisor {self.name} is not running")
-        task = self._group.create_task(self._supervise(child), name=f"{self.name}/{child.name}")
+        task = self._group.create_task(
+            self._supervise(child), name=f"{self.name}/{child.name}", context=self._context.copy()
+        )
         self._children.append(task)
         task.add_done_callback(self._forget_task)
         return task
