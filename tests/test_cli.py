@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
+import httpx
 import pytest
 
 from livechat import cli
@@ -17,6 +22,19 @@ from livechat.seed import DEMO_PEOPLE, DEMO_ROOMS, MESSAGES_PER_ROOM
 from livechat.settings import Settings
 from tests.helpers import sqlite_url
 from tests.live import free_port
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """The command sets up the process's logging, as it should; the test process keeps
+    its own for the tests that follow."""
+    loggers = [logging.getLogger(name) for name in ("", "livechat", "uvicorn", "uvicorn.error")]
+    saved = [(logger, logger.level, logger.handlers[:], logger.propagate) for logger in loggers]
+    yield
+    for logger, level, handlers, propagate in saved:
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logger.propagate = propagate
 
 
 @pytest.fixture
@@ -267,3 +285,40 @@ def test_a_mistake_ends_the_real_command_in_one_line_and_no_traceback(tmp_path: 
         " 'production'; see Configuration in the README."
     ]
     assert not (tmp_path / "livechat.db").exists()
+
+
+def test_serve_logs_one_json_object_a_line_when_asked(tmp_path: Path) -> None:
+    port = free_port()
+    environment = {
+        **os.environ,
+        "LIVECHAT_LOG_FORMAT": "json",
+        "LIVECHAT_DATABASE_URL": sqlite_url(tmp_path / "livechat.db"),
+        "LIVECHAT_UPLOADS_DIR": str(tmp_path / "uploads"),
+    }
+    server = subprocess.Popen(  # noqa: S603  (our own entry point, fixed arguments)
+        [str(Path(sys.executable).with_name("livechat")), "serve", "--port", str(port)],
+        env=environment,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, server.communicate()[1]
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "livechat did not start listening"
+                time.sleep(0.1)
+    finally:
+        server.terminate()
+        _, logged = server.communicate(timeout=30)
+
+    lines = [json.loads(line) for line in logged.splitlines()]
+    messages = [line["message"] for line in lines]
+    assert any(message.startswith("Applied 0001") for message in messages)
+    assert "Application startup complete." in messages
+    health = next(line for line in lines if line.get("path") == "/healthz")
+    assert health["status"] == 200
+    assert health["request_id"]

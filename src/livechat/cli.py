@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import logging.config
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
@@ -21,6 +22,7 @@ from alembic.util.exc import CommandError
 
 from livechat import preflight, schema
 from livechat.app import create_app
+from livechat.logs import log_config
 from livechat.seed import seed_demo_data
 from livechat.settings import ConfigurationError, Environment, Settings
 
@@ -54,13 +56,12 @@ def _migrate(settings: Settings) -> list[str]:
     ]
 
 
-def serve(args: argparse.Namespace) -> None:
+def serve(args: argparse.Namespace, settings: Settings) -> None:
     if args.workers > 1:
         raise ConfigurationError(
             "--workers above 1 would split the chat: the hub, presence and room servers live"
             " in one process, and there is no shared hub yet; run one worker"
         )
-    settings = preflight.settings_from_environment()
     preflight.check_uploads_dir(settings.uploads_dir)
     for line in _migrate(settings):
         log.info("%s", line)
@@ -78,6 +79,7 @@ def serve(args: argparse.Namespace) -> None:
         ws_max_size=WS_MAX_FRAME_BYTES,
         ws_ping_interval=WS_PING_SECONDS,
         ws_ping_timeout=WS_PING_SECONDS,
+        log_config=None,  # main() has set up logging for uvicorn's loggers too
     )
     server = uvicorn.Server(config)
     server.run()
@@ -88,12 +90,11 @@ def serve(args: argparse.Namespace) -> None:
         )
 
 
-def migrate(_args: argparse.Namespace) -> None:
-    print("\n".join(_migrate(preflight.settings_from_environment())))
+def migrate(_args: argparse.Namespace, settings: Settings) -> None:
+    print("\n".join(_migrate(settings)))
 
 
-def seed(args: argparse.Namespace) -> None:
-    settings = preflight.settings_from_environment()
+def seed(args: argparse.Namespace, settings: Settings) -> None:
     if settings.env is Environment.PRODUCTION and not args.force:
         raise ConfigurationError(
             "seed adds demo accounts whose password is published in the README;"
@@ -176,13 +177,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    # Alembic announces its dialect and each step; the command says what it applied.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
-    run: Callable[[argparse.Namespace], Any] = args.run
+    run: Callable[[argparse.Namespace, Settings], Any] = args.run
     try:
-        run(args)
+        settings = preflight.settings_from_environment()
+        # Alembic's chatter (its dialect, each step) stays below the WARNING this sets for
+        # everything but livechat and uvicorn: the commands say what they applied.
+        logging.config.dictConfig(log_config(settings.log_format))
+        run(args, settings)
     except ConfigurationError as error:
         print(f"livechat: {error}", file=sys.stderr)
         sys.exit(USAGE_ERROR)
