@@ -12,8 +12,9 @@ from livechat.accounts.models import User
 from livechat.chat import broadcasts, messages, rooms
 from livechat.chat.models import Message, Room
 from livechat.db import Database
+from livechat.realtime.actor import ActorBusy
 from livechat.realtime.hub import Broadcast
-from livechat.realtime.presence import Presence
+from livechat.realtime.presence import Presence, PresenceRequest, StoppedTyping
 from livechat.realtime.rooms import RoomRequest, RoomServer
 from tests.live import LiveServer, room_page
 
@@ -132,3 +133,35 @@ async def test_a_message_stored_by_a_server_that_crashed_before_publishing_still
         assert shown.doubled == []
         assert shown.ids == stored
     assert server.fatal == []
+
+
+async def test_a_stored_message_is_acknowledged_even_when_presence_cannot_take_the_typing_stop(
+    server: LiveServer,
+    general: Room,
+    alice: User,
+    bob: User,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    presence = server.realtime.presence
+    cast = presence.cast
+
+    def overloaded(request: PresenceRequest) -> None:
+        if isinstance(request, StoppedTyping):
+            raise ActorBusy("presence is overloaded")
+        cast(request)
+
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
+        monkeypatch.setattr(presence, "cast", overloaded)
+        await alice_page.say("stored all the same")
+
+        await alice_page.expect('id="message-form"')
+        await bob_page.expect("stored all the same")
+        assert not any("went wrong" in frame for frame in alice_page.seen)
+
+    assert [m.body for m in await messages.list_messages(db, alice, general.slug)] == [
+        "stored all the same"
+    ]

@@ -238,9 +238,12 @@ async def _send_message(
         return
     body, client_msg_id, files = request.body, request.client_msg_id, request.attachment_ids
     await _with_server(connection, lambda server: server.post(user, body, client_msg_id, files))
-    connection.realtime.presence.cast(StoppedTyping(room.id, user.id))
     connection.reply("broadcasts/message_sent.html", room=room, client_msg_id=uuid.uuid4().hex)
     connection.metrics.send_to_ack_seconds.observe(time.perf_counter() - received)
+    # The message is stored: a Presence that cannot take this now must not turn that into
+    # an error on the page. The typing line then clears at its own timeout.
+    with contextlib.suppress(ActorBusy, ActorStopped):
+        connection.realtime.presence.cast(StoppedTyping(room.id, user.id))
 
 
 def _typing(connection: Connection) -> None:
