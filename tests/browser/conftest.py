@@ -1,7 +1,15 @@
-"""A real server and a real Chromium for the browser tests.
+"""A real Chromium for the browser tests, and a real server for it to talk to.
 
-The server runs as its own uvicorn process on a free port, exactly as ``livechat serve``
-would; Chromium is Debian's, driven by Playwright, which never downloads a browser.
+Chromium is Debian's, driven by Playwright, which never downloads a browser. Starting it
+costs more than most tests do, so it starts once for the whole run, and each person in a
+test gets a window of their own: a fresh browser context, with its own cookies and
+storage, closed when the test ends. Chromium then lives in the session's event loop, and
+so must the browser tests (``loop_scope="session"`` in each module's marks).
+
+Each test has a server of its own, on a fresh database, so that no test sees another's
+people or rooms: uvicorn serving the app in the test's process on a free port, as for the
+web tests. The journey, which restarts its server as a deployment would, runs one as its
+own uvicorn process instead, exactly as ``livechat serve`` would.
 """
 
 from __future__ import annotations
@@ -13,13 +21,21 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+from livechat.settings import Settings
+from tests.live import serving
 
 CHROMIUM = os.environ.get("LIVECHAT_TEST_CHROMIUM", "/usr/bin/chromium")
 SERVER_START_TIMEOUT_S = 20
+# For every wait and every action: long enough that only something truly wrong reaches
+# it, as on a loaded two-core machine an upload or a page load can take several seconds.
+TIMEOUT_MS = 20_000
 # Without these, Chromium spends its start-up on update checks and sync it cannot reach.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -92,9 +108,11 @@ def server_process(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]
         server.stop()
 
 
-@pytest.fixture
-def live_server(server_process: ServerProcess) -> str:
-    return server_process.url
+@pytest_asyncio.fixture(loop_scope="session")
+async def live_server(settings: Settings) -> AsyncIterator[str]:
+    async with serving(settings) as live:
+        yield live.url
+    assert live.fatal == [], "the supervision tree gave up"
 
 
 @pytest.fixture(scope="session")
@@ -104,18 +122,35 @@ def chromium() -> str:
     return CHROMIUM
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def browser(chromium: str) -> AsyncIterator[Browser]:
-    """A Chromium per test: Playwright's event loop must not outlive the test's own."""
+    expect.set_options(timeout=TIMEOUT_MS)
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield launched
         await launched.close()
 
 
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(5000)
-    yield await context.new_page()
-    await context.close()
+class OpenWindow(Protocol):
+    async def __call__(self, *, width: int = 1280, height: int = 800) -> Page: ...
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def open_window(browser: Browser) -> AsyncIterator[OpenWindow]:
+    """Opens a window for one person: a context of its own, closed when the test ends."""
+    contexts: list[BrowserContext] = []
+
+    async def open_one(*, width: int = 1280, height: int = 800) -> Page:
+        context = await browser.new_context(viewport={"width": width, "height": height})
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return await context.new_page()
+
+    yield open_one
+    for context in contexts:
+        await context.close()  # does nothing if the test closed it already
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(open_window: OpenWindow) -> Page:
+    return await open_window()

@@ -7,7 +7,7 @@ from playwright.async_api import Page, expect
 
 from tests.browser.vocabulary import create_room, log_in, log_out, register
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 PASSWORD = "a perfectly fine passphrase"
 

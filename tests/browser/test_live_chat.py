@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Page, expect
 
+from tests.browser.conftest import OpenWindow
 from tests.browser.vocabulary import composer, create_room, join_room, register, send_message
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 PASSWORD = "a perfectly fine passphrase"
 
 
 async def test_two_people_chat_live_see_each_other_and_each_others_typing(
-    browser: Browser, live_server: str
+    open_window: OpenWindow, live_server: str
 ) -> None:
-    alice_window = await browser.new_context(viewport={"width": 1280, "height": 800})
-    bob_window = await browser.new_context(viewport={"width": 390, "height": 844})
-    alice, bob = await alice_window.new_page(), await bob_window.new_page()
+    alice, bob = await open_window(), await open_window(width=390, height=844)
     errors: list[str] = []
     for page in (alice, bob):
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -45,17 +44,14 @@ async def test_two_people_chat_live_see_each_other_and_each_others_typing(
         "rel", "noopener noreferrer nofollow ugc"
     )
 
-    await bob_window.close()
+    await bob.context.close()
     await expect(alice.locator("#presence")).not_to_contain_text("Bob Okafor")
     assert errors == []
-    await alice_window.close()
 
 
 async def test_an_empty_message_is_refused_and_typed_text_is_kept(
-    browser: Browser, live_server: str
+    page: Page, live_server: str
 ) -> None:
-    context = await browser.new_context()
-    page = await context.new_page()
     await register(page, live_server, "Dana", "dana@example.com", PASSWORD)
     await create_room(page, "Notes")
 
@@ -70,4 +66,3 @@ async def test_an_empty_message_is_refused_and_typed_text_is_kept(
     await expect(field).to_have_value("line one\nline two")
     await field.press("Enter")
     await expect(page.locator("#messages article").last).to_contain_text("line one\nline two")
-    await context.close()

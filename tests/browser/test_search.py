@@ -5,20 +5,18 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Page, expect
 
 from tests.browser.vocabulary import create_room, register, send_message
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 PASSWORD = "a perfectly fine passphrase"
 
 
 async def test_typing_updates_highlighted_results_and_a_result_opens_the_message(
-    browser: Browser, live_server: str
+    page: Page, live_server: str
 ) -> None:
-    context = await browser.new_context()
-    page = await context.new_page()
     await register(page, live_server, "Dana", "dana@example.com", PASSWORD)
     await create_room(page, "Launch")
     await send_message(page, "The café opens at nine")
@@ -42,4 +40,3 @@ async def test_typing_updates_highlighted_results_and_a_result_opens_the_message
     target = page.locator("article.message:target")
     await expect(target).to_contain_text("The café opens at nine")
     await expect(target).to_be_in_viewport()
-    await context.close()

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.async_api import Browser, expect
+from playwright.async_api import Page, expect
 
+from tests.browser.conftest import OpenWindow
 from tests.browser.vocabulary import composer, create_room, join_room, register
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 PASSWORD = "a perfectly fine passphrase"
 
@@ -27,20 +28,19 @@ def noisy_png(path: Path, side: int) -> Path:
 
 
 async def test_an_image_and_a_pdf_are_uploaded_with_progress_previewed_and_seen_by_others(
-    browser: Browser, live_server: str, tmp_path: Path
+    open_window: OpenWindow, live_server: str, tmp_path: Path
 ) -> None:
     photo = noisy_png(tmp_path / "photo.png", 700)  # about 1.5 MB
     plan = tmp_path / "plan.pdf"
     plan.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
-    alice_window, bob_window = await browser.new_context(), await browser.new_context()
-    alice, bob = await alice_window.new_page(), await bob_window.new_page()
+    alice, bob = await open_window(), await open_window()
     await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
     await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
     await create_room(alice, "Design")
     await join_room(bob, "Design")
 
     # A slow uplink, so the progress bar has time to be seen moving.
-    network = await alice_window.new_cdp_session(alice)
+    network = await alice.context.new_cdp_session(alice)
     await network.send("Network.enable")
     await network.send(
         "Network.emulateNetworkConditions",
@@ -70,17 +70,13 @@ async def test_an_image_and_a_pdf_are_uploaded_with_progress_previewed_and_seen_
         "download", "plan.pdf"
     )
     await expect(alice.locator("#upload-previews .upload-preview")).to_have_count(0)
-    await alice_window.close()
-    await bob_window.close()
 
 
 async def test_a_file_pretending_to_be_an_image_is_refused_in_the_preview_area(
-    browser: Browser, live_server: str, tmp_path: Path
+    page: Page, live_server: str, tmp_path: Path
 ) -> None:
     fake = tmp_path / "invoice.png"
     fake.write_bytes(b"MZ\x90\x00" + bytes(200))
-    context = await browser.new_context()
-    page = await context.new_page()
     await register(page, live_server, "Dana", "dana@example.com", PASSWORD)
     await create_room(page, "Notes")
 
@@ -89,4 +85,3 @@ async def test_a_file_pretending_to_be_an_image_is_refused_in_the_preview_area(
     await expect(page.locator("#upload-previews .upload-rejected")).to_have_text(
         "invoice.png is not a valid image."
     )
-    await context.close()
