@@ -51,5 +51,6 @@ async def test_a_wrong_password_is_explained_in_the_form(page: Page, live_server
 async def test_htmx_is_configured_without_eval(page: Page, live_server: str) -> None:
     await page.goto(f"{live_server}/users/log_in")
 
-    assert await page.evaluate("htmx.config.allowEval") is False
-    assert await page.evaluate("htmx.config.includeIndicatorStyles") is False
+    await page.wait_for_function(
+        "htmx.config.allowEval === false && htmx.config.includeIndicatorStyles === false"
+    )

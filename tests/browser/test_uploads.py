@@ -65,7 +65,8 @@ async def test_an_image_and_a_pdf_are_uploaded_with_progress_previewed_and_seen_
     await expect(shared).to_contain_text("The mock-up and the plan")
     image = shared.locator("img[loading=lazy]")
     await expect(image).to_have_attribute("width", "700")
-    assert await image.evaluate("img => img.complete && img.naturalWidth") == 700
+    await expect(image).to_have_js_property("complete", True)
+    await expect(image).to_have_js_property("naturalWidth", 700)  # loaded, not broken
     await expect(shared.get_by_role("link", name="plan.pdf")).to_have_attribute(
         "download", "plan.pdf"
     )
