@@ -52,7 +52,7 @@ from tests.live import LiveServer, MessageList, session_cookie
 ROOMS = 5
 PAGES_PER_ROOM = 10
 FAULTY_ROOMS = 2  # the first two; the others are the ones whose latency is compared
-MESSAGES_PER_PHASE = 4
+MESSAGES_PER_PHASE = 2  # a p99 over six hundred deliveries in the three rooms timed
 STORM_MESSAGES = 2
 # Between one acknowledged send and the next: about twelve messages a second in all, a
 # busy server but not a saturated one, so that latency measures the faults, not a queue.
@@ -110,7 +110,7 @@ class Monkey:
             raise Fault("the monkey crashed Presence")
 
     async def run(self) -> None:
-        await asyncio.sleep(PACE_S[1])  # once every page is chatting
+        await asyncio.sleep(PACE_S[0])  # once the first pages are chatting
         for turn in itertools.count():
             await asyncio.sleep(CRASH_EVERY_S)
             # A trap not sprung yet stays as it is: traps never pile up into a storm the
@@ -347,13 +347,5 @@ async def test_fifty_pages_lose_nothing_and_see_nothing_twice_while_servers_cras
     healthy = [page for page in pages if page.room.id not in faulty]
     calm_p99 = p99([s for page in healthy for s in page.latencies["calm"]])
     chaos_p99 = p99([s for page in healthy for s in page.latencies["chaos"]])
-    print(
-        "P99",
-        round(calm_p99 * 1000),
-        round(chaos_p99 * 1000),
-        monkey.crashes,
-        sum(p.reconnects for p in pages),
-        flush=True,
-    )
     bound = 2 * max(calm_p99, P99_FLOOR_S)
     assert chaos_p99 <= bound, f"p99 {calm_p99:.3f} s calm, {chaos_p99:.3f} s in chaos"
