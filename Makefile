@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format seed screenshots clean
+.PHONY: run test test-no-browser lint format seed screenshots clean
 
 run: $(VENV)/.installed
 	$(BIN)/livechat serve
@@ -14,6 +14,10 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest --cov --cov-report=term
+
+# The tests alone, without the ones that drive Chromium: for a machine without it.
+test-no-browser: $(VENV)/.installed-dev
+	$(BIN)/pytest -m "not browser"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
