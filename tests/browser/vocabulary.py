@@ -30,6 +30,7 @@ async def create_room(page: Page, name: str, *, private: bool = False) -> None:
     await page.get_by_role("button", name="Create room").click()
     heading = re.compile(rf"^{re.escape(name)}( \(private\))?$")
     await expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    await settled(page)
 
 
 async def log_out(page: Page) -> None:
@@ -50,3 +51,10 @@ async def join_room(page: Page, name: str) -> None:
     await page.locator("#rooms").get_by_role("link", name=name).click()
     await page.get_by_role("button", name="Join room").click()
     await expect(composer(page)).to_be_visible()
+    await settled(page)
+
+
+async def settled(page: Page) -> None:
+    """Wait until the page just opened has loaded. A room page shows before htmx has wired
+    up its forms, and a file chosen in that moment is never sent."""
+    await page.wait_for_load_state("load")
