@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.vocabulary import create_room, register, send_message
+from tests.browser.vocabulary import create_room, register, send_message, settled
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -25,6 +25,8 @@ async def test_typing_updates_highlighted_results_and_a_result_opens_the_message
 
     await page.get_by_role("link", name="Search").click()
     search_box = page.get_by_role("searchbox", name="Search messages")
+    await expect(search_box).to_be_visible()
+    await settled(page)
     await search_box.press_sequentially("fil", delay=50)
     await expect(page.locator("#search-results mark").first).to_have_text("filler")
     await search_box.fill("")

@@ -55,6 +55,6 @@ async def join_room(page: Page, name: str) -> None:
 
 
 async def settled(page: Page) -> None:
-    """Wait until the page just opened has loaded. A room page shows before htmx has wired
-    up its forms, and a file chosen in that moment is never sent."""
+    """Wait until the page just opened has loaded. A page shows before htmx has wired it
+    up, and a file chosen or a word typed in that moment never reaches the server."""
     await page.wait_for_load_state("load")
