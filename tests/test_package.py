@@ -20,12 +20,15 @@ from tests.live import free_port
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 30.0
+# The installed package must be the one found, not a checkout on the caller's PYTHONPATH.
+ISOLATED = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 
 
 def _run(*command: str | Path, cwd: Path | None = None) -> str:
     finished = subprocess.run(  # noqa: S603  (fixed arguments, our own tools)
         [str(part) for part in command],
         cwd=cwd,
+        env=ISOLATED,
         capture_output=True,
         text=True,
         timeout=120,
@@ -83,9 +86,7 @@ def test_the_installed_command_names_its_version(installed: Path) -> None:
 def serving_from_elsewhere(installed: Path, tmp_path: Path) -> Iterator[str]:
     """``livechat serve`` from the installed wheel, in an empty folder; its base URL."""
     port = free_port()
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith("LIVECHAT_")
-    }
+    environment = {key: value for key, value in ISOLATED.items() if not key.startswith("LIVECHAT_")}
     server = subprocess.Popen(  # noqa: S603  (the installed entry point, fixed arguments)
         [str(installed / "livechat"), "serve", "--port", str(port)],
         cwd=tmp_path,
