@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
+from livechat.realtime import presence as presence_module
 from tests.browser.conftest import OpenWindow
 from tests.browser.vocabulary import composer, create_room, join_room, register, send_message
 
@@ -68,3 +69,35 @@ async def test_an_empty_message_is_refused_and_typed_text_is_kept(
     await expect(field).to_have_value("line one\nline two")
     await field.press("Enter")
     await expect(page.locator("#messages article").last).to_contain_text("line one\nline two")
+
+
+async def test_the_sidebar_changes_entry_by_entry_and_counts_those_past_its_limit(
+    open_window: OpenWindow, live_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(presence_module, "SIDEBAR_LIMIT", 2)
+    alice, bob, carol = await open_window(), await open_window(), await open_window()
+    await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
+    await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
+    await register(carol, live_server, "Carol Nguyen", "carol@example.com", PASSWORD)
+    await create_room(alice, "Standup")
+    sidebar, more = alice.locator("#presence li > span:last-child"), alice.locator("#presence-more")
+
+    await join_room(bob, "Standup")
+    await expect(sidebar).to_have_text(["Alice Martin", "Bob Okafor"])
+    await join_room(carol, "Standup")
+    await expect(alice.locator("#online-count")).to_have_text("3 online")
+    await expect(more).to_have_text("and 1 more")
+    await expect(sidebar).to_have_text(["Alice Martin", "Bob Okafor"])
+
+    # A page that reconnects is sent the sidebar everyone has, with no one in it twice
+    # (Bob may come back after Carol, if the room saw him gone in between).
+    await bob.reload()
+    await expect(bob.locator("#online-count")).to_have_text("3 online")
+    await expect(bob.locator("#presence li")).to_have_count(2)
+    await expect(bob.locator("#presence-more")).to_have_text("and 1 more")
+    await expect(sidebar).to_have_count(2)
+
+    await bob.context.close()  # Carol has, or takes, the place Bob leaves
+    await expect(sidebar).to_have_text(["Alice Martin", "Carol Nguyen"])
+    await expect(more).to_be_hidden()
+    await expect(alice.locator("#online-count")).to_have_text("2 online")

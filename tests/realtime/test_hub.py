@@ -129,7 +129,7 @@ async def test_a_topic_everyone_left_delivers_again_once_someone_subscribes(hub:
     "broadcast",
     [
         Broadcast('<p class="x">héllo &amp; "bye"</p>', seq=42, message_id=7),
-        Broadcast("<div>Alice is typing…</div>"),
+        Broadcast("<div>Alice is typing…</div>", presence=12),
         Broadcast("<p>This room was deleted.</p>", close=1008),
         Broadcast("<p>Signed out.</p>", close=1008, revokes=Revocation(keep="a1b2")),
         Broadcast("", seq=43, sync=True),

@@ -1,15 +1,19 @@
 """Presence: who is connected to a room (people, not connections) and who is typing,
-reported as PresenceChanges when something a page shows changes."""
+reported with each tick as one PresenceChange of what the room's pages must change."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from livechat.realtime import presence as presence_module
 from livechat.realtime.actor import Tick
 from livechat.realtime.presence import (
     Person,
     Presence,
     PresenceChange,
+    Sidebar,
     StoppedTyping,
     Typing,
 )
@@ -22,10 +26,25 @@ CAROL = Person(3, "Carol Nguyen")
 
 
 class Changes(list[PresenceChange]):
-    """The notify callback: keeps every change, in order."""
+    """The notify callback: keeps every change, in order, and their versions apart (the
+    test about versions reads them; the others compare what changed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.versions: list[int] = []
 
     async def __call__(self, change: PresenceChange) -> None:
-        self.append(change)
+        self.versions.append(change.version)
+        self.append(replace(change, version=0, sidebar=_unversioned(change.sidebar)))
+
+
+def _unversioned(sidebar: Sidebar | None) -> Sidebar | None:
+    return None if sidebar is None else replace(sidebar, version=0)
+
+
+async def told(presence: Presence, room: int = ROOM) -> Sidebar:
+    """What a page that connects now is sent, but for its version."""
+    return replace(await presence.online(room), version=0)
 
 
 @pytest.fixture
@@ -50,31 +69,66 @@ async def leave(presence: Presence, connection: str, room: int = ROOM) -> None:
     await presence.online(room)
 
 
-async def expire_typing(presence: Presence) -> None:
+async def tick(presence: Presence) -> None:
     presence.cast(Tick())
     await presence.online(ROOM)  # answered once the tick before it has been handled
 
 
-async def test_a_first_connection_announces_the_arrival_with_who_is_online(
+async def type_in(presence: Presence, person: Person, room: int = ROOM) -> None:
+    await presence.call(Typing(room, person.id))
+
+
+async def test_arrivals_are_announced_at_the_next_tick_each_with_their_own_entry(
     presence: Presence, changes: Changes
 ) -> None:
     await arrive(presence, ALICE, "alice-1")
+    assert changes == []  # not yet: changes go out with the tick
+
+    await tick(presence)
     await arrive(presence, BOB, "bob-1")
+    await tick(presence)
 
     assert changes == [
-        PresenceChange(ROOM, joined=(ALICE,), online=(ALICE,)),
-        PresenceChange(ROOM, joined=(BOB,), online=(ALICE, BOB)),
+        PresenceChange(ROOM, joined=(ALICE,), count=1),
+        PresenceChange(ROOM, joined=(BOB,), count=2),
     ]
+
+
+async def test_a_burst_of_arrivals_between_two_ticks_is_one_change(
+    presence: Presence, changes: Changes
+) -> None:
+    for person, connection in ((ALICE, "alice-1"), (BOB, "bob-1"), (CAROL, "carol-1")):
+        await arrive(presence, person, connection)
+
+    await tick(presence)
+    await tick(presence)
+
+    assert changes == [PresenceChange(ROOM, joined=(ALICE, BOB, CAROL), count=3)]
+
+
+async def test_someone_who_comes_and_goes_between_two_ticks_is_never_announced(
+    presence: Presence, changes: Changes
+) -> None:
+    await arrive(presence, ALICE, "alice-1")
+    await tick(presence)
+
+    await arrive(presence, BOB, "bob-1")
+    await leave(presence, "bob-1")
+    await tick(presence)
+
+    assert changes == [PresenceChange(ROOM, joined=(ALICE,), count=1)]
 
 
 async def test_a_second_connection_of_the_same_person_is_not_a_second_arrival(
     presence: Presence, changes: Changes
 ) -> None:
     await arrive(presence, ALICE, "alice-tab-1")
+    await tick(presence)
     await arrive(presence, ALICE, "alice-tab-2")
+    await tick(presence)
 
-    assert changes == [PresenceChange(ROOM, joined=(ALICE,), online=(ALICE,))]
-    assert await presence.online(ROOM) == [ALICE]
+    assert changes == [PresenceChange(ROOM, joined=(ALICE,), count=1)]
+    assert await told(presence, ROOM) == Sidebar((ALICE,), 1)
     assert presence.online_count(ROOM) == 1
 
 
@@ -83,11 +137,13 @@ async def test_closing_one_of_two_connections_keeps_the_person_online(
 ) -> None:
     await arrive(presence, ALICE, "alice-tab-1")
     await arrive(presence, ALICE, "alice-tab-2")
+    await tick(presence)
 
     await leave(presence, "alice-tab-1")
+    await tick(presence)
 
     assert len(changes) == 1  # the arrival only
-    assert await presence.online(ROOM) == [ALICE]
+    assert await told(presence, ROOM) == Sidebar((ALICE,), 1)
 
 
 async def test_closing_the_last_connection_announces_the_departure(
@@ -96,23 +152,27 @@ async def test_closing_the_last_connection_announces_the_departure(
     await arrive(presence, ALICE, "alice-tab-1")
     await arrive(presence, ALICE, "alice-tab-2")
     await arrive(presence, BOB, "bob-1")
+    await tick(presence)
 
     await leave(presence, "alice-tab-1")
     await leave(presence, "alice-tab-2")
+    await tick(presence)
 
-    assert changes[-1] == PresenceChange(ROOM, left=(ALICE,), online=(BOB,))
-    assert await presence.online(ROOM) == [BOB]
+    assert changes[-1] == PresenceChange(ROOM, left=(ALICE,), count=1)
+    assert await told(presence, ROOM) == Sidebar((BOB,), 1)
 
 
 async def test_the_last_person_leaving_empties_the_room(
     presence: Presence, changes: Changes
 ) -> None:
     await arrive(presence, ALICE, "alice-1")
+    await tick(presence)
 
     await leave(presence, "alice-1")
+    await tick(presence)
 
-    assert changes[-1] == PresenceChange(ROOM, left=(ALICE,), online=())
-    assert await presence.online(ROOM) == []
+    assert changes[-1] == PresenceChange(ROOM, left=(ALICE,), count=0)
+    assert await told(presence, ROOM) == Sidebar()
     assert presence.online_count(ROOM) == 0
 
 
@@ -120,33 +180,87 @@ async def test_closing_an_unknown_connection_changes_nothing(
     presence: Presence, changes: Changes
 ) -> None:
     await arrive(presence, ALICE, "alice-1")
+    await tick(presence)
 
     await leave(presence, "never-tracked")
     await leave(presence, "alice-1", OTHER_ROOM)
+    await tick(presence)
 
     assert len(changes) == 1
-    assert await presence.online(ROOM) == [ALICE]
+    assert await told(presence, ROOM) == Sidebar((ALICE,), 1)
 
 
-async def test_online_lists_people_in_the_order_they_arrived(presence: Presence) -> None:
+async def test_online_answers_what_the_pages_were_last_told_so_later_changes_apply_to_it(
+    presence: Presence,
+) -> None:
+    await arrive(presence, ALICE, "alice-1")
+    await tick(presence)
+    await arrive(presence, BOB, "bob-1")
+
+    assert await told(presence, ROOM) == Sidebar((ALICE,), 1)
+    assert presence.online_count(ROOM) == 2  # the room list's count is the live one
+
+    await tick(presence)
+    assert await told(presence, ROOM) == Sidebar((ALICE, BOB), 2)
+
+
+async def test_the_sidebar_lists_people_in_the_order_they_arrived(presence: Presence) -> None:
     await arrive(presence, BOB, "bob-1")
     await arrive(presence, ALICE, "alice-1")
     await arrive(presence, CAROL, "carol-1")
-    assert await presence.online(ROOM) == [BOB, ALICE, CAROL]
+    await tick(presence)
+    assert await told(presence, ROOM) == Sidebar((BOB, ALICE, CAROL), 3)
 
     await leave(presence, "bob-1")
+    await tick(presence)
     await arrive(presence, BOB, "bob-2")
+    await tick(presence)
 
-    assert await presence.online(ROOM) == [ALICE, CAROL, BOB]  # back, so last to arrive
+    assert await told(presence, ROOM) == Sidebar((ALICE, CAROL, BOB), 3)  # back, so last
 
 
 async def test_each_room_has_its_own_people(presence: Presence, changes: Changes) -> None:
     await arrive(presence, ALICE, "alice-1", room=ROOM)
     await arrive(presence, BOB, "bob-1", room=OTHER_ROOM)
+    await tick(presence)
 
-    assert await presence.online(ROOM) == [ALICE]
-    assert await presence.online(OTHER_ROOM) == [BOB]
-    assert changes[-1] == PresenceChange(OTHER_ROOM, joined=(BOB,), online=(BOB,))
+    assert await told(presence, ROOM) == Sidebar((ALICE,), 1)
+    assert await told(presence, OTHER_ROOM) == Sidebar((BOB,), 1)
+    assert PresenceChange(OTHER_ROOM, joined=(BOB,), count=1) in changes
+
+
+async def test_a_crowded_sidebar_shows_the_first_arrivals_and_the_next_takes_a_place_freed(
+    presence: Presence, changes: Changes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(presence_module, "SIDEBAR_LIMIT", 2)
+    for person, connection in ((ALICE, "alice-1"), (BOB, "bob-1"), (CAROL, "carol-1")):
+        await arrive(presence, person, connection)
+    await tick(presence)
+
+    assert changes == [PresenceChange(ROOM, joined=(ALICE, BOB), count=3)]
+    assert changes[0].more == 1
+    assert await told(presence, ROOM) == Sidebar((ALICE, BOB), 3)
+
+    await leave(presence, "alice-1")
+    await tick(presence)
+
+    assert changes[-1] == PresenceChange(ROOM, joined=(CAROL,), left=(ALICE,), count=2)
+    assert changes[-1].more == 0
+
+
+async def test_a_new_name_changes_only_that_persons_entry(
+    presence: Presence, changes: Changes
+) -> None:
+    await arrive(presence, ALICE, "alice-1")
+    await arrive(presence, BOB, "bob-1")
+    await tick(presence)
+    renamed = Person(ALICE.id, "Alice M.", ALICE.avatar_url)
+
+    presence.changed(renamed)
+    await tick(presence)
+
+    assert changes[-1] == PresenceChange(ROOM, updated=(renamed,))
+    assert await told(presence, ROOM) == Sidebar((renamed, BOB), 2)
 
 
 async def test_typing_is_announced_once_when_someone_starts_not_at_every_keystroke(
@@ -154,12 +268,15 @@ async def test_typing_is_announced_once_when_someone_starts_not_at_every_keystro
 ) -> None:
     await arrive(presence, ALICE, "alice-1")
     await arrive(presence, BOB, "bob-1")
+    await tick(presence)
     del changes[:]
 
     for _ in range(3):
-        await presence.call(Typing(ROOM, ALICE.id))
+        await type_in(presence, ALICE)
         clock.advance(0.5)
-    await presence.call(Typing(ROOM, BOB.id))
+        await tick(presence)
+    await type_in(presence, BOB)
+    await tick(presence)
 
     assert changes == [
         PresenceChange(ROOM, typing=(ALICE,)),
@@ -171,15 +288,16 @@ async def test_typing_clears_with_the_first_tick_two_seconds_after_the_last_keys
     presence: Presence, changes: Changes, clock: FakeClock
 ) -> None:
     await arrive(presence, ALICE, "alice-1")
-    await presence.call(Typing(ROOM, ALICE.id))
+    await type_in(presence, ALICE)
+    await tick(presence)
     del changes[:]
 
     clock.advance(1.9)
-    await expire_typing(presence)
+    await tick(presence)
     assert changes == []
 
     clock.advance(0.1)
-    await expire_typing(presence)
+    await tick(presence)
     assert changes == [PresenceChange(ROOM, typing=())]
 
 
@@ -187,17 +305,18 @@ async def test_each_keystroke_restarts_the_typing_timeout(
     presence: Presence, changes: Changes, clock: FakeClock
 ) -> None:
     await arrive(presence, ALICE, "alice-1")
-    await presence.call(Typing(ROOM, ALICE.id))
+    await type_in(presence, ALICE)
     clock.advance(1.5)
-    await presence.call(Typing(ROOM, ALICE.id))
+    await type_in(presence, ALICE)
+    await tick(presence)
     del changes[:]
 
     clock.advance(1.5)  # three seconds after the first keystroke, 1.5 after the last
-    await expire_typing(presence)
+    await tick(presence)
     assert changes == []
 
     clock.advance(0.5)
-    await expire_typing(presence)
+    await tick(presence)
     assert changes == [PresenceChange(ROOM, typing=())]
 
 
@@ -206,28 +325,32 @@ async def test_a_tick_clears_only_the_typing_that_timed_out(
 ) -> None:
     await arrive(presence, ALICE, "alice-1")
     await arrive(presence, BOB, "bob-1")
-    await presence.call(Typing(ROOM, ALICE.id))
+    await type_in(presence, ALICE)
     clock.advance(1.0)
-    await presence.call(Typing(ROOM, BOB.id))
+    await type_in(presence, BOB)
+    await tick(presence)
     del changes[:]
 
     clock.advance(1.0)
-    await expire_typing(presence)
+    await tick(presence)
 
     assert changes == [PresenceChange(ROOM, typing=(BOB,))]
 
 
-async def test_stopped_typing_clears_at_once_and_only_when_they_were_typing(
+async def test_stopped_typing_clears_at_the_next_tick_and_only_when_they_were_typing(
     presence: Presence, changes: Changes
 ) -> None:
     await arrive(presence, ALICE, "alice-1")
     await arrive(presence, BOB, "bob-1")
-    await presence.call(Typing(ROOM, ALICE.id))
-    await presence.call(Typing(ROOM, BOB.id))
+    await type_in(presence, ALICE)
+    await type_in(presence, BOB)
+    await tick(presence)
     del changes[:]
 
     await presence.call(StoppedTyping(ROOM, ALICE.id))
     await presence.call(StoppedTyping(ROOM, ALICE.id))  # sent the message twice, say
+    await tick(presence)
+    await tick(presence)
 
     assert changes == [PresenceChange(ROOM, typing=(BOB,))]
 
@@ -237,11 +360,13 @@ async def test_someone_leaving_while_typing_is_no_longer_shown_typing(
 ) -> None:
     await arrive(presence, ALICE, "alice-1")
     await arrive(presence, BOB, "bob-1")
-    await presence.call(Typing(ROOM, ALICE.id))
+    await type_in(presence, ALICE)
+    await tick(presence)
 
     await leave(presence, "alice-1")
+    await tick(presence)
 
-    assert changes[-1] == PresenceChange(ROOM, left=(ALICE,), typing=(), online=(BOB,))
+    assert changes[-1] == PresenceChange(ROOM, left=(ALICE,), count=1, typing=())
 
 
 async def test_typing_from_someone_who_is_not_in_the_room_is_ignored(
@@ -249,17 +374,18 @@ async def test_typing_from_someone_who_is_not_in_the_room_is_ignored(
 ) -> None:
     await arrive(presence, ALICE, "alice-1")
     await arrive(presence, BOB, "bob-1", room=OTHER_ROOM)
+    await tick(presence)
     del changes[:]
 
-    await presence.call(Typing(ROOM, BOB.id))  # Bob is in the other room only
-    await presence.call(Typing(OTHER_ROOM + 1, ALICE.id))  # nobody is in that room
+    await type_in(presence, BOB)  # Bob is in the other room only
+    await type_in(presence, ALICE, OTHER_ROOM + 1)  # nobody is in that room
     clock.advance(5.0)
-    await expire_typing(presence)
+    await tick(presence)
 
     assert changes == []
 
 
-async def test_a_restarted_presence_still_knows_who_is_where_and_resends_every_list(
+async def test_a_restarted_presence_still_knows_who_is_where_and_resends_every_sidebar(
     background: Background, changes: Changes, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     presence = Presence(changes, tick_seconds=None, clock=clock)
@@ -267,14 +393,15 @@ async def test_a_restarted_presence_still_knows_who_is_where_and_resends_every_l
     await arrive(presence, ALICE, "alice-1")
     await arrive(presence, BOB, "bob-1")
     await arrive(presence, CAROL, "carol-1", OTHER_ROOM)
-    await presence.call(Typing(ROOM, ALICE.id))
+    await type_in(presence, ALICE)
+    await tick(presence)
 
-    async def crash(_room_id: int, _user_id: int) -> None:
+    def crash(_room_id: int, _user_id: int) -> None:
         raise RuntimeError("a bug in typing")
 
     monkeypatch.setattr(presence, "_typing", crash)
     with pytest.raises(RuntimeError, match="a bug in typing"):
-        await presence.call(Typing(ROOM, BOB.id))
+        await type_in(presence, BOB)
     with pytest.raises(RuntimeError):
         await first_run
     monkeypatch.undo()
@@ -282,10 +409,28 @@ async def test_a_restarted_presence_still_knows_who_is_where_and_resends_every_l
     changes.clear()
 
     background.start(presence.run())  # as its supervisor would
+    await tick(presence)
 
-    assert await presence.online(ROOM) == [ALICE]
-    assert await presence.online(OTHER_ROOM) == [CAROL]
+    assert await told(presence, ROOM) == Sidebar((ALICE,), 1)
+    assert await told(presence, OTHER_ROOM) == Sidebar((CAROL,), 1)
     assert changes == [
-        PresenceChange(ROOM, updated=(ALICE,), typing=(), online=(ALICE,)),
-        PresenceChange(OTHER_ROOM, updated=(CAROL,), typing=(), online=(CAROL,)),
+        PresenceChange(ROOM, count=1, typing=(), sidebar=Sidebar((ALICE,), 1)),
+        PresenceChange(OTHER_ROOM, count=1, typing=(), sidebar=Sidebar((CAROL,), 1)),
     ]
+
+
+async def test_versions_rise_with_every_change_and_a_sidebar_says_which_it_holds(
+    presence: Presence, changes: Changes
+) -> None:
+    await arrive(presence, ALICE, "alice-1")
+    await tick(presence)
+    await arrive(presence, BOB, "bob-1", OTHER_ROOM)
+    await tick(presence)
+    await arrive(presence, CAROL, "carol-1")
+    await tick(presence)
+
+    assert changes.versions == [1, 2, 3]
+    assert (await presence.online(ROOM)).version == 3
+    assert (await presence.online(OTHER_ROOM)).version == 2
+    # A room no one is in holds every change so far: none of them is news to it.
+    assert (await presence.online(OTHER_ROOM + 1)).version == 3

@@ -71,15 +71,19 @@ async def test_a_message_sent_after_a_rename_carries_the_new_name(
     assert '<span class="message-author">Alice Renamed</span>' in frame
 
 
-async def test_presence_shows_who_arrives_and_who_leaves(
+async def test_presence_sends_only_the_entry_of_who_arrives_and_who_leaves(
     server: LiveServer, general: Room, alice: User, bob: User
 ) -> None:
     async with room_page(server, alice, general) as alice_page:
+        await alice_page.expect("1 online")  # her own arrival
         async with room_page(server, bob, general):
-            arrived = await alice_page.expect(f'id="presence-user-{bob.id}"')
+            arrived = await alice_page.expect(f'id="presence-user-{bob.id}" class')
+            assert 'hx-swap-oob="beforeend:#presence"' in arrived
             assert "2 online" in arrived
-        left = await alice_page.expect(lambda html: 'id="presence"' in html and "1 online" in html)
-        assert f'id="presence-user-{bob.id}"' not in left
+            assert f'id="presence-user-{alice.id}" class' not in arrived  # not the whole list
+        left = await alice_page.expect("1 online")
+    assert f'<li id="presence-user-{bob.id}" hx-swap-oob="delete"></li>' in left
+    assert f'id="presence-user-{alice.id}"' not in left
 
 
 async def test_two_tabs_of_one_person_are_one_presence_entry(

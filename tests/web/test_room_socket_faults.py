@@ -80,7 +80,7 @@ async def test_a_crashed_presence_forgets_no_one_and_resends_every_sidebar(
             await alice_page.expect("2 online")
             typing = Presence._typing
 
-            async def crash_once(presence: Presence, room_id: int, user_id: int) -> None:
+            def crash_once(presence: Presence, room_id: int, user_id: int) -> None:
                 monkeypatch.setattr(Presence, "_typing", typing)
                 raise Fault("a bug in typing")
 

@@ -9,7 +9,6 @@ messages, one's own typing, admin controls) come from ``/me.css`` and page class
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
@@ -17,7 +16,7 @@ from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
 from livechat.chat.messages import Changes, Cursor, Page
 from livechat.chat.models import Message, Room
 from livechat.realtime.hub import Broadcast, Revocation
-from livechat.realtime.presence import Person, PresenceChange
+from livechat.realtime.presence import PresenceChange, Sidebar
 from livechat.web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -91,12 +90,13 @@ def reload_list(room: Room, page: Page) -> str:
 
 
 def presence_changed(change: PresenceChange) -> Broadcast:
-    return Broadcast(render("broadcasts/presence.html", change=change))
+    html = render("broadcasts/presence.html", change=change)
+    return Broadcast(html, presence=change.version)
 
 
-def presence_snapshot(online: Sequence[Person]) -> str:
-    """The whole sidebar, for a page that just (re)connected and may have missed diffs."""
-    return render("broadcasts/presence_snapshot.html", online=online)
+def presence_snapshot(sidebar: Sidebar) -> str:
+    """The whole sidebar, for a page that just (re)connected and may have missed changes."""
+    return render("broadcasts/presence_snapshot.html", sidebar=sidebar)
 
 
 def room_moved(room: Room) -> Broadcast:

@@ -74,7 +74,9 @@ class Broadcast:
 
     A room event also says which new message it appends (``message_id``), so a socket
     knows the newest message its page holds. A ``sync`` carries no event of its own: its
-    ``seq`` is where the room stands, and a page behind it catches up from the store."""
+    ``seq`` is where the room stands, and a page behind it catches up from the store. A
+    presence change carries its ``presence`` version, so that a page whose sidebar is
+    newer skips it."""
 
     html: str
     seq: int | None = None
@@ -82,17 +84,20 @@ class Broadcast:
     revokes: Revocation | None = None
     message_id: int | None = None
     sync: bool = False
+    presence: int | None = None
 
     def encode(self) -> bytes:
         revokes = None if self.revokes is None else [self.revokes.only, self.revokes.keep]
-        fields = [self.html, self.seq, self.close, revokes, self.message_id, self.sync]
+        fields = [
+            self.html, self.seq, self.close, revokes, self.message_id, self.sync, self.presence
+        ]  # fmt: skip
         return json.dumps(fields).encode()
 
     @classmethod
     def decode(cls, payload: bytes) -> Broadcast:
-        html, seq, close, revokes, message_id, sync = json.loads(payload)
+        html, seq, close, revokes, message_id, sync, presence = json.loads(payload)
         revocation = None if revokes is None else Revocation(*revokes)
-        return cls(html, seq, close, revocation, message_id, sync)
+        return cls(html, seq, close, revocation, message_id, sync, presence)
 
 
 class Subscription:

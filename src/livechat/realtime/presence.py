@@ -2,10 +2,20 @@
 
 State: per room, per user, one entry per connection (a user with two tabs is one person
 with two connections), plus when each typing user last pressed a key. Requests track and
-untrack connections and report keystrokes; a tick expires typing that went quiet. Every
-change that a page would show (someone arrives or leaves, the set of typers changes) is
-handed to ``notify`` as a ``PresenceChange``; rendering and publishing it is not
-Presence's business. Presence is derived from live connections and never persisted.
+untrack connections and report keystrokes. Presence is derived from live connections and
+never persisted.
+
+What pages show of it costs the same for the 500th arrival as for the 5th. Requests only
+mark a room as changed; each tick (four a second) compares what the room's pages were
+last told, its sidebar and typing line, with the room as it is, and hands ``notify`` one
+``PresenceChange`` of the difference: who now shows, who no longer does, whose name or
+picture changed, the count, the typers. So a page receives a person's entry, never the
+whole list, and a burst of arrivals is one change. The sidebar lists the first
+``SIDEBAR_LIMIT`` arrivals and counts the rest; when one of those leaves, the next in line
+shows in their place. The whole sidebar goes only to a page that connects (``online``
+answers with what pages were last told, so that the changes that follow apply to it) and
+to every page after a restart. Rendering and publishing a change is not Presence's
+business.
 
 Who is connected must survive a crash of the actor, or every sidebar would empty until
 each page reconnected. So ``track``, ``untrack`` and ``changed`` are plain methods that
@@ -18,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,7 +36,11 @@ from dataclasses import dataclass, field
 from livechat.realtime.actor import Actor, ActorBusy, ActorStopped, Sleep
 
 TYPING_TIMEOUT_S = 2.0  # a pause this long means the person stopped typing
-TICK_SECONDS = 0.25  # so typing clears within a quarter second of its timeout
+# How often changes go out, and so how late they may be: a quarter second is still "at
+# once" to a person, and typing clears within it of its timeout.
+TICK_SECONDS = 0.25
+# A sidebar longer than this is scrolled past, not read; the header keeps the exact count.
+SIDEBAR_LIMIT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +51,40 @@ class Person:
 
 
 @dataclass(frozen=True, slots=True)
+class Sidebar:
+    """A room's "here now" as of change ``version``: its first arrivals, in order, how
+    many are online, and who is typing."""
+
+    shown: tuple[Person, ...] = ()
+    count: int = 0
+    typers: tuple[Person, ...] = ()
+    version: int = 0
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.shown)
+
+
+@dataclass(frozen=True, slots=True)
 class PresenceChange:
+    """What a room's pages must change since the last change: the sidebar's differences,
+    or after a restart the whole ``sidebar``; and the typers, if they changed. Versions
+    rise with every change of every room, so a page given a sidebar of version v knows
+    that the changes numbered up to v are in it already."""
+
     room_id: int
-    joined: tuple[Person, ...] = ()
-    left: tuple[Person, ...] = ()
-    updated: tuple[Person, ...] = ()  # present people whose name or picture changed
+    version: int = 0
+    joined: tuple[Person, ...] = ()  # now shown, after everyone shown before
+    left: tuple[Person, ...] = ()  # no longer shown
+    updated: tuple[Person, ...] = ()  # shown still, with a new name or picture
+    count: int | None = None  # how many are online, if that changed
     typing: tuple[Person, ...] | None = None  # None: the typers did not change
-    online: tuple[Person, ...] = ()  # who is in the room after the change, by arrival
+    sidebar: Sidebar | None = None  # the whole sidebar, in place of the differences
+
+    @property
+    def more(self) -> int:
+        """How many are online beyond those shown, once the change is applied."""
+        return max(0, (self.count or 0) - SIDEBAR_LIMIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +133,40 @@ class Online:
 @dataclass
 class _Room:
     connections: dict[int, set[str]] = field(default_factory=dict)
-    people: dict[int, Person] = field(default_factory=dict)
+    people: dict[int, Person] = field(default_factory=dict)  # in the order they arrived
     typing_until: dict[int, float] = field(default_factory=dict)
+    told: Sidebar = field(default_factory=Sidebar)  # what the room's pages were last told
+    changed: bool = False
+    resend: bool = False  # the pages may have missed changes: send the whole sidebar
 
     def typers(self) -> tuple[Person, ...]:
         return tuple(self.people[user_id] for user_id in self.typing_until)
+
+    def difference(self, room_id: int, version: int) -> PresenceChange | None:
+        """What the pages must change to show the room as it is, as change ``version``;
+        None if nothing they show changed."""
+        self.changed = False
+        shown = dict(itertools.islice(self.people.items(), SIDEBAR_LIMIT))
+        now = Sidebar(tuple(shown.values()), len(self.people), self.typers(), version)
+        if self.resend:
+            self.resend, self.told = False, now
+            return PresenceChange(room_id, version, count=now.count, typing=now.typers, sidebar=now)
+        told = {person.id: person for person in self.told.shown}
+        change = PresenceChange(
+            room_id,
+            version,
+            joined=tuple(person for id_, person in shown.items() if id_ not in told),
+            left=tuple(person for id_, person in told.items() if id_ not in shown),
+            updated=tuple(
+                person for id_, person in shown.items() if id_ in told and told[id_] != person
+            ),
+            count=now.count if now.count != self.told.count else None,
+            typing=now.typers if now.typers != self.told.typers else None,
+        )
+        if change == PresenceChange(room_id, version):
+            return None
+        self.told = now
+        return change
 
 
 PresenceRequest = Track | Untrack | Typing | StoppedTyping | Changed | Online
@@ -118,6 +189,8 @@ class Presence(Actor[PresenceRequest]):
         self._clock = clock
         self._ledger: dict[str, tuple[int, Person]] = {}  # connection: its room and person
         self._rooms: dict[int, _Room] = {}
+        # Kept across restarts, so that versions only ever rise within the process.
+        self._version = 0
 
     def track(self, room_id: int, person: Person, connection: str) -> None:
         self._ledger[connection] = (room_id, person)
@@ -143,54 +216,60 @@ class Presence(Actor[PresenceRequest]):
     async def init(self) -> None:
         self._rooms = {}
         for connection, (room_id, person) in self._ledger.items():
-            room = self._rooms.setdefault(room_id, _Room())
+            room = self._room(room_id)
             room.connections.setdefault(person.id, set()).add(connection)
             room.people[person.id] = person
-        # After a crash, pages may have missed changes: each gets its room's list anew
-        # (everyone in it counts as updated), and an empty typing line.
-        for room_id, room in self._rooms.items():
-            online = tuple(room.people.values())
-            await self._notify(PresenceChange(room_id, updated=online, typing=(), online=online))
+        # After a crash, pages may have missed changes: with the next tick each gets its
+        # room's sidebar anew, and an empty typing line.
+        for room in self._rooms.values():
+            room.changed = room.resend = True
 
-    async def online(self, room_id: int) -> list[Person]:
-        people: list[Person] = await self.call(Online(room_id))
-        return people
+    async def online(self, room_id: int) -> Sidebar:
+        """The room's sidebar as its pages were last told, for a page that connects: the
+        changes that follow apply to it."""
+        sidebar: Sidebar = await self.call(Online(room_id))
+        return sidebar
 
     def online_count(self, room_id: int) -> int:
         """A snapshot read, safe because it happens between two messages of the loop."""
         room = self._rooms.get(room_id)
         return len(room.people) if room else 0
 
-    async def handle(self, request: PresenceRequest) -> list[Person] | None:
+    async def handle(self, request: PresenceRequest) -> Sidebar | None:
         match request:
             case Track(room_id, person, connection):
-                await self._track(room_id, person, connection)
+                self._track(room_id, person, connection)
             case Untrack(room_id, connection):
-                await self._untrack(room_id, connection)
+                self._untrack(room_id, connection)
             case Typing(room_id, user_id):
-                await self._typing(room_id, user_id)
+                self._typing(room_id, user_id)
             case StoppedTyping(room_id, user_id):
-                await self._stop_typing(room_id, user_id)
+                room = self._rooms.get(room_id)
+                if room is not None and room.typing_until.pop(user_id, None) is not None:
+                    room.changed = True
             case Changed(person):
-                await self._changed(person)
+                self._changed(person)
             case Online(room_id):
                 room = self._rooms.get(room_id)
-                return list(room.people.values()) if room else []
+                return room.told if room else Sidebar(version=self._version)
         return None
 
-    async def _track(self, room_id: int, person: Person, connection: str) -> None:
+    def _track(self, room_id: int, person: Person, connection: str) -> None:
         if connection not in self._ledger:
             return  # it closed before the loop got to its arrival
-        room = self._rooms.setdefault(room_id, _Room())
-        arriving = person.id not in room.connections
+        room = self._room(room_id)
         room.connections.setdefault(person.id, set()).add(connection)
         room.people[person.id] = person
-        if arriving:
-            await self._notify(
-                PresenceChange(room_id, joined=(person,), online=tuple(room.people.values()))
-            )
+        room.changed = True
 
-    async def _untrack(self, room_id: int, connection: str) -> None:
+    def _room(self, room_id: int) -> _Room:
+        room = self._rooms.get(room_id)
+        if room is None:
+            # Empty, as of the latest change: no earlier change is news to it.
+            room = self._rooms[room_id] = _Room(told=Sidebar(version=self._version))
+        return room
+
+    def _untrack(self, room_id: int, connection: str) -> None:
         room = self._rooms.get(room_id)
         if room is None:
             return
@@ -198,43 +277,25 @@ class Presence(Actor[PresenceRequest]):
             if connection not in connections:
                 continue
             connections.discard(connection)
-            if connections:
-                return
-            del room.connections[user_id]
-            person = room.people.pop(user_id)
-            was_typing = room.typing_until.pop(user_id, None) is not None
-            if not room.connections:
-                del self._rooms[room_id]
-            await self._notify(  # the room's entry may be gone; its last state is reported
-                PresenceChange(
-                    room_id,
-                    left=(person,),
-                    typing=room.typers() if was_typing else None,
-                    online=tuple(room.people.values()),
-                )
-            )
+            if not connections:
+                del room.connections[user_id]
+                del room.people[user_id]
+                room.typing_until.pop(user_id, None)
+                room.changed = True
             return
 
-    async def _changed(self, person: Person) -> None:
-        for room_id, room in self._rooms.items():
+    def _changed(self, person: Person) -> None:
+        for room in self._rooms.values():
             if person.id in room.people:
-                room.people[person.id] = person
-                online = tuple(room.people.values())
-                await self._notify(PresenceChange(room_id, updated=(person,), online=online))
+                room.people[person.id] = person  # keeps their place in the order
+                room.changed = True
 
-    async def _typing(self, room_id: int, user_id: int) -> None:
+    def _typing(self, room_id: int, user_id: int) -> None:
         room = self._rooms.get(room_id)
         if room is None or user_id not in room.people:
             return
-        started = user_id not in room.typing_until
+        room.changed = room.changed or user_id not in room.typing_until
         room.typing_until[user_id] = self._clock() + TYPING_TIMEOUT_S
-        if started:
-            await self._notify(PresenceChange(room_id, typing=room.typers()))
-
-    async def _stop_typing(self, room_id: int, user_id: int) -> None:
-        room = self._rooms.get(room_id)
-        if room is not None and room.typing_until.pop(user_id, None) is not None:
-            await self._notify(PresenceChange(room_id, typing=room.typers()))
 
     async def tick(self) -> None:
         now = self._clock()
@@ -242,5 +303,10 @@ class Presence(Actor[PresenceRequest]):
             expired = [user for user, until in room.typing_until.items() if until <= now]
             for user_id in expired:
                 del room.typing_until[user_id]
-            if expired:
-                await self._notify(PresenceChange(room_id, typing=room.typers()))
+            if expired or room.changed:
+                change = room.difference(room_id, self._version + 1)
+                if change is not None:
+                    self._version = change.version
+                    await self._notify(change)
+            if not room.people:
+                del self._rooms[room_id]  # its pages were told it emptied

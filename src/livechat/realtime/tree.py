@@ -71,8 +71,8 @@ async def running_tree(
 
     async def publish_presence(change: PresenceChange) -> None:
         await hub.publish(presence_topic(change.room_id), broadcasts.presence_changed(change))
-        if (change.joined or change.left) and await rooms_service.is_public(db, change.room_id):
-            count = len(change.online)
+        count = change.count
+        if count is not None and await rooms_service.is_public(db, change.room_id):
             await hub.publish(LOBBY_TOPIC, broadcasts.lobby_online(change.room_id, count))
 
     presence = Presence(publish_presence)

@@ -77,6 +77,9 @@ class Connection:
     metrics: Metrics
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     cursor: Cursor | None = None  # what the page has been sent; None until it catches up
+    # The presence change its sidebar is at; None until it catches up, and 0 when Presence
+    # could not say (then every change is applied).
+    presence: int | None = None
     last_typing: float = 0.0
     catch_ups: int = 0
     signed_out: bool = False  # from then on, frames are ignored while the socket closes
@@ -279,8 +282,13 @@ async def _write(websocket: WebSocket, connection: Connection) -> None:
                 await websocket.send_text(html)
                 await websocket.close(close)
                 return
+            case Broadcast(html, presence=int() as version):
+                if connection.presence is None or version <= connection.presence:
+                    continue  # the sidebar it was sent holds this change, or is about to
+                connection.presence = version
+                await websocket.send_text(html)
             case Broadcast(html, seq=None):
-                await websocket.send_text(html)  # presence and typing: never replayed
+                await websocket.send_text(html)
             case Broadcast(html, seq=int() as seq, message_id=message_id, sync=sync):
                 sent = connection.cursor
                 if sent is None or seq <= sent.seq:
@@ -319,10 +327,12 @@ async def _catch_up(connection: Connection, known: Cursor) -> str:
     """The answer to a page that (re)connected: its sidebar, and what it missed."""
     presence = broadcasts.render("broadcasts/flash_cleared.html")
     # If Presence is down or crashes on the way, the sidebar waits: a restarted Presence
-    # sends every page its list anyway, and the messages matter more.
+    # sends every page its sidebar anyway, and the messages matter more.
+    connection.presence = connection.presence or 0
     with contextlib.suppress(Exception):
-        online = await connection.realtime.presence.online(connection.room.id)
-        presence += broadcasts.presence_snapshot(online)
+        sidebar = await connection.realtime.presence.online(connection.room.id)
+        presence += broadcasts.presence_snapshot(sidebar)
+        connection.presence = sidebar.version
     html, connection.cursor = await _replay_from(connection, known)
     return presence + html
 

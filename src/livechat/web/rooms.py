@@ -121,7 +121,7 @@ async def show(
             "room": room,
             "messages": shown,
             "cursor": latest.cursor,
-            "online": await realtime.presence.online(room.id),
+            "sidebar": await realtime.presence.online(room.id),
             "client_msg_id": uuid.uuid4().hex,
             "pending": await attachments.pending(db, user, room.id) if access.is_member else [],
             "members": await rooms.members(db, room) if access.is_admin else [],
