@@ -35,15 +35,19 @@ seed: $(VENV)/.installed
 screenshots: $(VENV)/.installed-dev
 	LIVECHAT_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/browser/test_journey.py -q --no-cov
 
+# A first run spends about a minute here in silence otherwise: say what is happening.
 $(BIN)/python:
+	@echo "Creating the virtualenv in $(VENV) with $(PYTHON)..."
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
+	@echo "Installing livechat's locked dependencies into $(VENV) (a minute the first time)..."
 	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/python
+	@echo "Installing livechat with its test and lint tools into $(VENV) (a minute or two the first time)..."
 	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@ $(VENV)/.installed
