@@ -23,44 +23,18 @@ from prometheus_client import (
     generate_latest,
 )
 
-from livechat.errors import (
-    BadRequest,
-    Forbidden,
-    LivechatError,
-    NotFound,
-    PayloadTooLarge,
-    RateLimited,
-    Unavailable,
-)
-from livechat.realtime.actor import ActorBusy
-
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
-# Why a message was not stored, by the kind of error its sender was shown. A refusal of a
-# kind not listed is counted under its nearest listed base class; anything else is a bug.
-REFUSAL_REASONS: dict[type[BaseException], str] = {
-    RateLimited: "rate_limited",
-    BadRequest: "bad_request",
-    Forbidden: "forbidden",
-    NotFound: "not_found",
-    PayloadTooLarge: "too_large",
-    Unavailable: "unavailable",
-    LivechatError: "bad_request",
-    ActorBusy: "busy",
-    TimeoutError: "busy",
-}
-UNEXPECTED = "error"
+# Why a message was not sent, by the kind of error its sender was shown; the room socket
+# sorts its refusals into these (``error`` is a bug).
+REFUSAL_REASONS = (
+    "rate_limited", "bad_request", "forbidden", "not_found", "too_large", "unavailable",
+    "busy", "error",
+)  # fmt: skip
 
 # SQLite commits a small transaction in about a millisecond; an actor's call gives up after
 # five seconds, so nothing slower than that needs telling apart.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-
-
-def refusal_reason(error: BaseException) -> str:
-    for kind in type(error).__mro__:
-        if kind in REFUSAL_REASONS:
-            return REFUSAL_REASONS[kind]
-    return UNEXPECTED
 
 
 class Metrics:
@@ -89,9 +63,7 @@ class Metrics:
             registry=registry,
         )
         # Every reason is a series from the start, so that rate() sees the first refusal.
-        self._refused = {
-            reason: refused.labels(reason) for reason in (*REFUSAL_REASONS.values(), UNEXPECTED)
-        }
+        self._refused = {reason: refused.labels(reason) for reason in REFUSAL_REASONS}
         self.broadcasts_dropped = Counter(
             "livechat_broadcasts_dropped",
             "Broadcasts and replies thrown away because their socket fell too far behind;"
@@ -122,9 +94,9 @@ class Metrics:
             registry=registry,
         )
 
-    def refused(self, error: BaseException) -> None:
-        """Count a message that was not sent because of ``error``."""
-        self._refused[refusal_reason(error)].inc()
+    def refused(self, reason: str) -> None:
+        """Count a message that was not sent, for one of ``REFUSAL_REASONS``."""
+        self._refused[reason].inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -33,7 +33,15 @@ from livechat.chat import broadcasts, rooms
 from livechat.chat.messages import Cursor
 from livechat.chat.models import Room
 from livechat.db import Database
-from livechat.errors import LivechatError, RateLimited
+from livechat.errors import (
+    BadRequest,
+    Forbidden,
+    LivechatError,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unavailable,
+)
 from livechat.metrics import Metrics
 from livechat.realtime.actor import ActorBusy, ActorStopped
 from livechat.realtime.hub import (
@@ -174,8 +182,30 @@ async def _read(websocket: WebSocket, connection: Connection) -> None:
             # A frame too broken to read is counted with the messages: the message form is
             # the only one of the page's forms with free text to get wrong.
             if request is None or isinstance(request, frames.SendMessage):
-                connection.metrics.refused(error)
+                connection.metrics.refused(_refusal_reason(error))
             connection.flash(_apology(connection, request, error))
+
+
+# A refusal of a kind not listed counts under its nearest listed base class.
+_REFUSAL_REASONS: dict[type[BaseException], str] = {
+    RateLimited: "rate_limited",
+    BadRequest: "bad_request",
+    Forbidden: "forbidden",
+    NotFound: "not_found",
+    PayloadTooLarge: "too_large",
+    Unavailable: "unavailable",
+    LivechatError: "bad_request",
+    ActorBusy: "busy",
+    TimeoutError: "busy",
+}
+
+
+def _refusal_reason(error: BaseException) -> str:
+    """Which of the metrics' refusal reasons ``error`` is; anything unknown is a bug."""
+    for kind in type(error).__mro__:
+        if kind in _REFUSAL_REASONS:
+            return _REFUSAL_REASONS[kind]
+    return "error"
 
 
 def _apology(connection: Connection, request: frames.RoomFrame | None, error: Exception) -> str:
