@@ -7,6 +7,8 @@ import asyncio
 import json
 import re
 import socket
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -247,3 +249,18 @@ async def room_page(
         await client.catch_up(seq, last_id)
         await client.expect('id="presence"')
         yield client
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen[Any], timeout_s: float = 30.0) -> None:
+    """Wait until the livechat process ``server`` answers ``url``/healthz with 200; fail at
+    once, with its exit status, if it ends first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode} before serving")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise TimeoutError(f"the server at {url} did not become healthy")

@@ -8,12 +8,10 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
-import httpx
 import pytest
 
 from livechat import cli
@@ -21,7 +19,7 @@ from livechat.realtime.presence import Presence
 from livechat.seed import DEMO_PEOPLE, DEMO_ROOMS, MESSAGES_PER_ROOM
 from livechat.settings import Settings
 from tests.helpers import sqlite_url
-from tests.live import free_port
+from tests.live import free_port, wait_until_healthy
 
 
 @pytest.fixture(autouse=True)
@@ -302,15 +300,7 @@ def test_serve_logs_one_json_object_a_line_when_asked(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, server.communicate()[1]
-            try:
-                assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "livechat did not start listening"
-                time.sleep(0.1)
+        wait_until_healthy(f"http://127.0.0.1:{port}", server)
     finally:
         server.terminate()
         _, logged = server.communicate(timeout=30)

@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import sysconfig
-import time
 import venv
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live import free_port
+from tests.live import free_port, wait_until_healthy
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 30.0
@@ -97,15 +96,7 @@ def serving_from_elsewhere(installed: Path, tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert server.poll() is None, server.communicate()[1]
-            try:
-                httpx.get(f"{url}/healthz", timeout=1.0)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "livechat did not start listening"
-                time.sleep(0.1)
+        wait_until_healthy(url, server, START_TIMEOUT_S)
         yield url
     finally:
         server.terminate()

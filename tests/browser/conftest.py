@@ -18,18 +18,16 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Protocol
 
-import httpx
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from livechat.settings import Settings
-from tests.live import serving
+from tests.live import serving, wait_until_healthy
 
 CHROMIUM = os.environ.get("LIVECHAT_TEST_CHROMIUM", "/usr/bin/chromium")
 SERVER_START_TIMEOUT_S = 20
@@ -53,19 +51,6 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_until_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.returncode} before serving")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise TimeoutError(f"the server at {url} did not become healthy")
-
-
 class ServerProcess:
     """``livechat`` served by uvicorn in its own process, as in production; it can be
     restarted on the same port and database, as a deployment would."""
@@ -85,7 +70,7 @@ class ServerProcess:
         command = [sys.executable, "-m", "uvicorn", "livechat.app:create_app", "--factory"]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         self._process = subprocess.Popen(command, env=self._env)  # noqa: S603  (our own command)
-        _wait_until_healthy(self.url, self._process)
+        wait_until_healthy(self.url, self._process, SERVER_START_TIMEOUT_S)
 
     def stop(self) -> None:
         if self._process is not None:
