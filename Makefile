@@ -36,9 +36,12 @@ screenshots: $(VENV)/.installed-dev
 	LIVECHAT_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/browser/test_journey.py -q --no-cov
 
 # A first run spends about a minute here in silence otherwise: say what is happening.
+# The pip that ships with Python 3.11 mis-resolves a dependency's extras (coverage[toml])
+# under --require-hashes once a newer release exists upstream, so every venv gets a known pip.
 $(BIN)/python:
 	@echo "Creating the virtualenv in $(VENV) with $(PYTHON)..."
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
 
 $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 	@echo "Installing livechat's locked dependencies into $(VENV) (a minute the first time)..."
