@@ -9,15 +9,17 @@ BIN := $(VENV)/bin
 run: $(VENV)/.installed
 	$(BIN)/livechat serve
 
+# Tests run on every core; the browser tests and the one that times deliveries share a
+# worker (see tests/conftest.py).
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest --cov --cov-report=term
+	$(BIN)/pytest --numprocesses auto --dist loadgroup --cov --cov-report=term
 
 # The tests alone, without the ones that drive Chromium: for a machine without it.
 test-no-browser: $(VENV)/.installed-dev
-	$(BIN)/pytest -m "not browser"
+	$(BIN)/pytest -m "not browser" --numprocesses auto --dist loadgroup
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -18,6 +18,17 @@ from livechat.db import Database
 from livechat.settings import Environment, Settings
 from tests.helpers import PASSWORD, MakeUser, sqlite_url
 
+# Run in parallel (``--dist loadgroup``), the browser tests and those that time deliveries
+# go to one worker, one after another: Chromium keeps two cores busy, which would be
+# measured as the server's latency in the process next to it.
+_ALONE = pytest.mark.xdist_group("browser-and-latency")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("browser") or item.get_closest_marker("latency"):
+            item.add_marker(_ALONE)
+
 
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
