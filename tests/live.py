@@ -167,6 +167,13 @@ class Client:
                 if matches(frame):
                     return frame
 
+    async def expect_times(self, text: str, times: int) -> None:
+        """Wait until ``text`` has come ``times`` times since the socket opened, in however
+        many frames: a burst may come in one."""
+        async with asyncio.timeout(FRAME_TIMEOUT_S):
+            while sum(frame.count(text) for frame in self.seen) < times:
+                self.seen.append(str(await self.connection.recv()))
+
     async def expect_closed(self) -> tuple[int, str]:
         """Read until the server closes the socket; return its close code and reason."""
         received = None

@@ -24,7 +24,7 @@ from livechat.web.errors import error_response, install_error_handlers
 from livechat.web.limits import BodyLimitMiddleware
 from livechat.web.replays import SharedReplays
 from livechat.web.security import SecurityHeadersMiddleware
-from livechat.web.sockets import OpenSockets
+from livechat.web.sockets import OpenSockets, ServerSendMiddleware
 
 # The multipart envelope around one file: boundaries, headers, the CSRF-free form fields.
 UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
@@ -96,6 +96,7 @@ def create_app(
         refusal=error_response,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ServerSendMiddleware)
     # Outermost, so that whatever the others log or refuse carries the request's id.
     app.add_middleware(LogContextMiddleware)
     install_error_handlers(app)

@@ -34,9 +34,17 @@ async def hub(background: Background) -> Hub:
     return await running_hub(background)
 
 
-async def receive(subscription: Subscription) -> object:
+async def receive(subscription: Subscription, count: int = 1) -> list[object] | None:
+    """The next ``count`` items, however the hub batched them; None once it fell behind."""
+    items: list[object] = []
     async with asyncio.timeout(2):
-        return await subscription.next()
+        while len(items) < count:
+            batch = await subscription.batch()
+            if batch is None:
+                return None
+            items += batch
+    assert len(items) == count, f"more than {count} came: {items}"
+    return items
 
 
 def message(n: int) -> Broadcast:
@@ -50,16 +58,15 @@ async def test_a_subscriber_receives_what_is_published_on_its_topics_only(hub: H
         await hub.publish(presence_topic(1), Broadcast("<p>Alice is typing</p>"))
 
         # Had the other room's broadcast been delivered, it would have come first.
-        assert await receive(subscription) == message(1)
-        assert await receive(subscription) == Broadcast("<p>Alice is typing</p>")
+        assert await receive(subscription, 2) == [message(1), Broadcast("<p>Alice is typing</p>")]
 
 
 async def test_one_broadcast_reaches_every_subscriber_of_its_topic(hub: Hub) -> None:
     async with hub.subscribe(ROOM) as first, hub.subscribe(ROOM) as second:
         await hub.publish(ROOM, message(1))
 
-        assert await receive(first) == message(1)
-        assert await receive(second) == message(1)
+        assert await receive(first) == [message(1)]
+        assert await receive(second) == [message(1)]
 
 
 async def test_broadcasts_arrive_in_the_order_they_were_published(hub: Hub) -> None:
@@ -67,7 +74,17 @@ async def test_broadcasts_arrive_in_the_order_they_were_published(hub: Hub) -> N
         for n in range(1, 6):
             await hub.publish(ROOM, message(n))
 
-        assert [await receive(subscription) for _ in range(5)] == [message(n) for n in range(1, 6)]
+        assert await receive(subscription, 5) == [message(n) for n in range(1, 6)]
+
+
+async def test_what_arrived_while_the_writer_was_busy_is_taken_at_once_in_order(hub: Hub) -> None:
+    async with hub.subscribe(ROOM) as busy, hub.subscribe(ROOM) as watcher:
+        for n in range(1, 4):
+            await hub.publish(ROOM, message(n))
+        await receive(watcher, 3)  # the hub has handed all three over by now
+
+        async with asyncio.timeout(2):
+            assert await busy.batch() == [message(1), message(2), message(3)]
 
 
 async def test_a_subscriber_that_falls_behind_is_cut_off_while_others_keep_receiving(
@@ -77,13 +94,13 @@ async def test_a_subscriber_that_falls_behind_is_cut_off_while_others_keep_recei
     async with hub.subscribe(ROOM) as slow, hub.subscribe(ROOM) as healthy:
         for n in range(1, 4):  # one more than the slow subscriber's queue holds
             await hub.publish(ROOM, message(n))
-            assert await receive(healthy) == message(n)
+            assert await receive(healthy) == [message(n)]
 
         assert slow.overflowed
         assert await receive(slow) is None  # what it had queued is dropped: it must resync
 
         await hub.publish(ROOM, message(4))
-        assert await receive(healthy) == message(4)
+        assert await receive(healthy) == [message(4)]
 
 
 async def test_leaving_the_subscription_unsubscribes(hub: Hub) -> None:
@@ -117,12 +134,12 @@ async def test_a_subscription_whose_body_raises_still_unsubscribes(hub: Hub) -> 
 async def test_a_topic_everyone_left_delivers_again_once_someone_subscribes(hub: Hub) -> None:
     async with hub.subscribe(ROOM) as first:
         await hub.publish(ROOM, message(1))
-        assert await receive(first) == message(1)
+        assert await receive(first) == [message(1)]
 
     async with hub.subscribe(ROOM) as second:
         await hub.publish(ROOM, message(2))
 
-        assert await receive(second) == message(2)
+        assert await receive(second) == [message(2)]
 
 
 @pytest.mark.parametrize(
@@ -169,7 +186,7 @@ async def test_what_a_subscriber_that_fell_behind_never_got_is_reported_dropped(
     async with hub.subscribe(ROOM) as slow, hub.subscribe(ROOM) as healthy:
         for n in range(1, 5):  # two queued, the third overflows, the fourth comes too late
             await hub.publish(ROOM, message(n))
-            assert await receive(healthy) == message(n)
+            assert await receive(healthy) == [message(n)]
 
         assert slow.overflowed
     assert sum(dropped) == 4

@@ -219,10 +219,8 @@ async def test_hostile_frames_are_refused_and_no_one_else_notices(
             await alice_page.say(body)
         await alice_page.catch_up(10**30, 10**30)
         await alice_page.send("catch-up", seq="999999999999999999999999999999", last_id="1")
-        for _ in range(20):
-            await alice_page.expect("not understood")
-        for _ in range(3):
-            await alice_page.expect("not valid text")
+        await alice_page.expect_times("not understood", 20)
+        await alice_page.expect_times("not valid text", 3)
 
         await alice_page.say("still here")
         await bob_page.expect("still here")

@@ -1,9 +1,9 @@
 """Pub/sub of rendered fragments by topic, the counterpart of Phoenix PubSub.
 
 A fragment is rendered once and published once; the hub's dispatcher hands the same object
-to every subscriber of its topic with ``put_nowait`` into that subscriber's bounded queue.
-Each connection drains its own queue in its own writer task, so a slow client delays no
-one. A subscriber whose queue overflows is marked so its connection closes with 1013 (try
+to every subscriber of its topic, into that subscriber's bounded buffer. Each connection
+drains its own buffer in its own writer task, so a slow client delays no one. A
+subscriber whose buffer overflows is marked so its connection closes with 1013 (try
 again later); the page reconnects by itself and catches up from the database. What it was
 never sent is reported to ``on_drop``, for the metrics.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -101,8 +101,10 @@ class Broadcast:
 
 
 class Subscription:
-    """One connection's outbox: a bounded queue of the broadcasts for its topics, into
-    which the connection may also put its own replies so that everything leaves in order."""
+    """One connection's outbox: a bounded buffer of the broadcasts for its topics, into
+    which the connection may also put its own replies so that everything leaves in order.
+    Its writer takes everything buffered at each wake-up: under load, one wake-up of the
+    writer sends many events, instead of one task switch per event per socket."""
 
     def __init__(
         self,
@@ -111,10 +113,12 @@ class Subscription:
         on_drop: Callable[[int], None] = lambda _count: None,
     ) -> None:
         self.topics = topics
-        self._queue: asyncio.Queue[object] = asyncio.Queue(queue_size)
+        self._size = queue_size
+        self._buffer: deque[object] = deque()
+        self._waiter: asyncio.Future[None] | None = None
         self._on_drop = on_drop
-        # Set when the queue overflows. The writer may be stuck sending to the slow client,
-        # so the connection must watch this rather than wait for the writer to notice.
+        # Set when the buffer overflows. The writer may be stuck sending to the slow
+        # client, so the connection must watch this rather than wait for the writer.
         self.overflow = asyncio.Event()
 
     @property
@@ -125,21 +129,30 @@ class Subscription:
         if self.overflowed:
             self._on_drop(1)
             return
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if len(self._buffer) >= self._size:
             self.overflow.set()
-            # Wake a waiting writer; what is queued is stale now anyway.
-            dropped = 1 + self._queue.qsize()
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(None)
-            self._on_drop(dropped)
+            # What is buffered is stale now anyway.
+            self._on_drop(1 + len(self._buffer))
+            self._buffer.clear()
+        else:
+            self._buffer.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
-    async def next(self) -> object | None:
-        """The next item, or None once this subscriber has fallen too far behind."""
-        item = await self._queue.get()
-        return None if self.overflowed else item
+    async def batch(self) -> list[object] | None:
+        """Everything buffered, oldest first, once there is anything; or None once this
+        subscriber has fallen too far behind."""
+        while not self._buffer and not self.overflowed:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        if self.overflowed:
+            return None
+        items = list(self._buffer)
+        self._buffer.clear()
+        return items
 
 
 class Hub:

@@ -7,7 +7,7 @@ from starlette.status import WS_1008_POLICY_VIOLATION
 
 from livechat.realtime.hub import LOBBY_TOPIC, Broadcast, sessions_topic, user_topic
 from livechat.realtime.tree import Realtime
-from livechat.web.sockets import SignedIn, admitted, serve_connection
+from livechat.web.sockets import Frames, SignedIn, admitted, serve_connection
 
 router = APIRouter()
 
@@ -32,12 +32,19 @@ async def _serve(websocket: WebSocket, visitor: SignedIn) -> None:
                 pass
 
         async def write() -> None:
-            while isinstance(item := await subscription.next(), Broadcast):
-                if item.revokes is None:
-                    await websocket.send_text(item.html)
-                elif item.revokes.covers(visitor.session):
-                    await websocket.send_text(item.html)
-                    await websocket.close(WS_1008_POLICY_VIOLATION)
-                    return
+            frames = Frames(websocket)
+            while (batch := await subscription.batch()) is not None:
+                out: list[str] = []
+                for item in batch:
+                    assert isinstance(item, Broadcast)  # the lobby's topics carry nothing else
+                    if item.revokes is None:
+                        out.append(item.html)
+                    elif item.revokes.covers(visitor.session):
+                        out.append(item.html)
+                        await frames.text("".join(out))
+                        await websocket.close(WS_1008_POLICY_VIOLATION)
+                        return
+                if out:
+                    await frames.text("".join(out))
 
         await serve_connection(websocket, subscription, read(), write())

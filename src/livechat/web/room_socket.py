@@ -59,7 +59,14 @@ from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
 from livechat.web import frames
 from livechat.web.replays import Replay, SharedReplays, read_replay
-from livechat.web.sockets import SIGNED_OUT, SignedIn, admitted, refuse, serve_connection
+from livechat.web.sockets import (
+    SIGNED_OUT,
+    Frames,
+    SignedIn,
+    admitted,
+    refuse,
+    serve_connection,
+)
 from livechat.web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -83,6 +90,7 @@ class Connection:
     replays: SharedReplays
     subscription: Subscription
     metrics: Metrics
+    frames: Frames
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     cursor: Cursor | None = None  # what the page has been sent; None until it catches up
     # The presence change its sidebar is at; None until it catches up, and 0 when Presence
@@ -151,7 +159,7 @@ async def _serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
         replays: SharedReplays = websocket.app.state.replays
         metrics: Metrics = websocket.app.state.metrics
         connection = Connection(
-            visitor, room, db, accounts, realtime, replays, subscription, metrics
+            visitor, room, db, accounts, realtime, replays, subscription, metrics, Frames(websocket)
         )
         realtime.rooms.connected(room.id)
         realtime.presence.track(
@@ -288,47 +296,56 @@ def _typing(connection: Connection) -> None:
 
 
 async def _write(websocket: WebSocket, connection: Connection) -> None:
-    while True:
-        item = await connection.subscription.next()
-        match item:
-            case None:
-                return  # too far behind: serve_connection closes with 1013
-            case Reply(html):
-                await websocket.send_text(html)
-            case frames.CatchUp(cursor):
-                known = _later(cursor, connection.cursor)
-                if not await _send_or_reconnect(
-                    websocket, connection, _catch_up(connection, known)
-                ):
-                    return
-            case Broadcast(html, revokes=Revocation() as revocation):
-                if revocation.covers(connection.visitor.session):
-                    connection.signed_out = True
-                    await websocket.send_text(html)
-                    await websocket.close(WS_1008_POLICY_VIOLATION)
-                    return
-                # Another session of the same person: not this page's business.
-            case Broadcast(html, close=int() as close):
-                await websocket.send_text(html)
-                await websocket.close(close)
+    """Send what the subscription buffered, each wake-up's worth in one frame: htmx swaps
+    every element of a frame, so a burst of events costs one send, not one each."""
+    while (batch := await connection.subscription.batch()) is not None:
+        out: list[str] = []
+        for item in batch:
+            close = await _render(connection, item, out)
+            if close is not None:
+                if out:
+                    await connection.frames.text("".join(out))
+                await websocket.close(*close)
                 return
-            case Broadcast(html, presence=int() as version):
-                if connection.presence is None or version <= connection.presence:
-                    continue  # the sidebar it was sent holds this change, or is about to
+        if out:
+            await connection.frames.text("".join(out))
+    # Too far behind: serve_connection closes with 1013.
+
+
+async def _render(connection: Connection, item: object, out: list[str]) -> tuple[int, str] | None:
+    """Add to ``out`` what ``item`` shows the page, if anything; the close code and reason
+    when the socket must close after it."""
+    match item:
+        case Reply(html):
+            out.append(html)
+        case frames.CatchUp(cursor):
+            known = _later(cursor, connection.cursor)
+            return await _replay_or_reconnect(connection, _catch_up(connection, known), out)
+        case Broadcast(html, revokes=Revocation() as revocation):
+            if revocation.covers(connection.visitor.session):
+                connection.signed_out = True
+                out.append(html)
+                return WS_1008_POLICY_VIOLATION, ""
+            # Another session of the same person: not this page's business.
+        case Broadcast(html, close=int() as close):
+            out.append(html)
+            return close, ""
+        case Broadcast(html, presence=int() as version):
+            if connection.presence is not None and version > connection.presence:
                 connection.presence = version
-                await websocket.send_text(html)
-            case Broadcast(html, seq=None):
-                await websocket.send_text(html)
-            case Broadcast(html, seq=int() as seq, message_id=message_id, sync=sync):
-                sent = connection.cursor
-                if sent is None or seq <= sent.seq:
-                    continue  # the catch-up covered it, or is about to
-                if sync or seq > sent.seq + 1:
-                    if not await _send_or_reconnect(websocket, connection, _fill(connection, seq)):
-                        return
-                    continue
-                await websocket.send_text(html)
-                connection.cursor = Cursor(seq, max(sent.last_id, message_id or 0))
+                out.append(html)
+            # Otherwise the sidebar it was sent holds this change, or is about to.
+        case Broadcast(html, seq=None):
+            out.append(html)
+        case Broadcast(html, seq=int() as seq, message_id=message_id, sync=sync):
+            sent = connection.cursor
+            if sent is None or seq <= sent.seq:
+                return None  # the catch-up covered it, or is about to
+            if sync or seq > sent.seq + 1:
+                return await _replay_or_reconnect(connection, _fill(connection, seq), out)
+            out.append(html)
+            connection.cursor = Cursor(seq, max(sent.last_id, message_id or 0))
+    return None
 
 
 def _later(cursor: Cursor, sent: Cursor | None) -> Cursor:
@@ -338,19 +355,17 @@ def _later(cursor: Cursor, sent: Cursor | None) -> Cursor:
     return Cursor(max(cursor.seq, sent.seq), max(cursor.last_id, sent.last_id))
 
 
-async def _send_or_reconnect(
-    websocket: WebSocket, connection: Connection, replay: Coroutine[Any, Any, str]
-) -> bool:
-    """Send a replay; if it cannot be read, close with 1011 so that the page reconnects
-    and asks again rather than show a gap. Whether the socket is still open."""
+async def _replay_or_reconnect(
+    connection: Connection, replay: Coroutine[Any, Any, str], out: list[str]
+) -> tuple[int, str] | None:
+    """Add a replay to ``out``; if it cannot be read, close with 1011 so that the page
+    reconnects and asks again rather than show a gap."""
     try:
-        html = await replay
+        out.append(await replay)
     except Exception:
         log.exception("room %s: catching up a page failed", connection.room.id)
-        await websocket.close(WS_1011_INTERNAL_ERROR, "Catching up failed; reconnecting.")
-        return False
-    await websocket.send_text(html)
-    return True
+        return WS_1011_INTERNAL_ERROR, "Catching up failed; reconnecting."
+    return None
 
 
 async def _catch_up(connection: Connection, known: Cursor) -> str:

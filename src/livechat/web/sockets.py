@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from fastapi import WebSocket, WebSocketDisconnect
 from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from livechat.accounts.auth import SESSION_COOKIE, Accounts, session_id
 from livechat.accounts.models import User
@@ -30,6 +31,41 @@ from livechat.realtime.hub import Subscription
 from livechat.web.templating import templates
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+_SERVER_SEND = "livechat.server_send"
+
+
+class ServerSendMiddleware:
+    """Keeps, in each socket's scope, the ``send`` the server itself handed over. Starlette
+    wraps it twice for its exception handling and checks the socket's state on every call;
+    a broadcast is a frame for every page of a room, and the writers send those through
+    the server's own (see ``Frames``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[_SERVER_SEND] = send
+        await self.app(scope, receive, send)
+
+
+class Frames:
+    """Sends text frames to one accepted socket straight to the server's ``send``, which
+    ``ServerSendMiddleware`` kept. Closing still goes through Starlette, which then knows
+    the socket is closed."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._send: Send = websocket.scope[_SERVER_SEND]
+
+    async def text(self, html: str) -> None:
+        message: Message = {"type": "websocket.send", "text": html}
+        try:
+            await self._send(message)
+        except RuntimeError as error:
+            # The page closed first: uvicorn refuses a frame after the close handshake
+            # with a RuntimeError, where Starlette would have said the socket was gone.
+            raise WebSocketDisconnect(code=1006) from error
 
 
 def same_origin(websocket: WebSocket) -> bool:
