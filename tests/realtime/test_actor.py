@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -44,8 +46,16 @@ class Counter(Actor[Request]):
         inbox_size: int = 100,
         tick_interval: float | None = None,
         sleep: Sleep = asyncio.sleep,
+        max_wait_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(inbox_size=inbox_size, tick_interval=tick_interval, sleep=sleep)
+        super().__init__(
+            inbox_size=inbox_size,
+            tick_interval=tick_interval,
+            sleep=sleep,
+            max_wait_s=max_wait_s,
+            clock=clock,
+        )
         self.total = 0
         self.added: list[int] = []
         self.inits = 0
@@ -185,6 +195,70 @@ async def test_a_full_inbox_refuses_messages_with_actor_busy_until_the_actor_cat
         assert await held == "released"
     assert await counter.call(Add(10)) == 11  # the refused messages were never handled
     assert counter.added == [1, 10]
+
+
+@dataclass
+class Clock:
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_call_that_waited_past_the_limit_is_refused_with_a_time_to_retry_and_not_handled(
+    background: Background,
+) -> None:
+    clock = Clock()
+    counter = Counter(max_wait_s=0.1, clock=clock)
+    background.start(counter.run())
+    hold = Hold()
+    held = background.start(counter.call(hold))
+    await until(hold.entered)
+
+    late = background.start(counter.call(Add(1)))
+    await asyncio.sleep(0)  # the call reaches the inbox at 0 s
+    clock.now = 2.5  # the hold kept it waiting far past the limit
+    hold.release.set()
+
+    with pytest.raises(ActorBusy) as refused:
+        await late
+    assert refused.value.retry_after_s == 3
+    assert await held == "released"
+    assert counter.added == []
+    assert await counter.call(Add(2)) == 2  # a call that did not wait is served
+
+
+async def test_a_call_that_would_wait_past_the_limit_is_refused_at_once_while_casts_still_queue(
+    background: Background,
+) -> None:
+    clock = Clock()
+    counter = Counter(max_wait_s=0.1, clock=clock)
+    background.start(counter.run())
+    slow = Hold()
+    finished = background.start(counter.call(slow))
+    await until(slow.entered)
+    clock.now = 1.0  # calls take long now: the running average of their time grows
+    slow.release.set()
+    await finished
+
+    hold = Hold()
+    held = background.start(counter.call(hold))
+    await until(hold.entered)
+    queued = background.start(counter.call(Add(1)))  # nothing ahead of it yet: accepted
+    await asyncio.sleep(0)  # the call reaches the inbox
+    with pytest.raises(ActorBusy) as refused:
+        await counter.call(Add(100))  # behind one call of about 0.2 s: past the limit
+    assert refused.value.retry_after_s == 1
+    counter.cast(Add(5))  # a cast has no caller waiting on it, so it is never refused
+    last = Hold()
+    last.release.set()
+    counter.cast(last)
+
+    hold.release.set()
+    assert await held == "released"
+    assert await queued == 1
+    await until(last.entered)
+    assert counter.added == [1, 5]
 
 
 async def test_after_stop_the_current_message_completes_and_pending_and_new_calls_are_refused(

@@ -165,3 +165,25 @@ async def test_a_stored_message_is_acknowledged_even_when_presence_cannot_take_t
     assert [m.body for m in await messages.list_messages(db, alice, general.slug)] == [
         "stored all the same"
     ]
+
+
+async def test_a_send_to_a_saturated_room_is_refused_with_when_to_try_again_and_nothing_stored(
+    server: LiveServer,
+    general: Room,
+    alice: User,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def saturated(server: RoomServer, request: RoomRequest) -> object:
+        raise ActorBusy(f"room-{server.room_id} is overloaded", retry_after_s=3)
+
+    async with room_page(server, alice, general) as alice_page:
+        monkeypatch.setattr(RoomServer, "call", saturated)
+        await alice_page.say("come back later")
+
+        refusal = await alice_page.expect("flash-error")
+        assert "busy right now; try again in 3 s" in refusal
+        # The composer is not reset: the text stays in it, to send again.
+        assert not any('id="message-form"' in frame for frame in alice_page.seen)
+
+    assert await messages.list_messages(db, alice, general.slug) == []

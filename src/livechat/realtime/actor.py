@@ -7,6 +7,10 @@ reply and the actor carries on. Any other exception is a crash: the caller gets 
 the supervisor runs ``run`` again, which starts over from ``init`` while the inbox keeps
 what was queued.
 
+An actor with a ``max_wait_s`` sheds load: a call that would wait longer than that behind
+its inbox (going by how long calls take lately), or that did, is refused with ``ActorBusy``
+and a time to try again, instead of making every later caller wait longer still.
+
 An actor with a ``tick_interval`` also receives a ``Tick`` that often, as an ordinary
 message, so timed work (refilling buckets, expiring typing) never races with requests.
 Tests leave the interval out and send ``Tick()`` themselves.
@@ -16,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 Request = TypeVar("Request")
 Sleep = Callable[[float], Awaitable[None]]
@@ -36,7 +42,13 @@ class Tick:
 
 
 class ActorBusy(RuntimeError):
-    """The inbox is full: the actor is not keeping up, so the request is refused."""
+    """The actor is not keeping up, so the request is refused: its inbox is full, or the
+    request would wait (or has waited) longer than the actor's ``max_wait_s``. Asking
+    again after ``retry_after_s`` seconds has a fair chance."""
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ActorStopped(RuntimeError):
@@ -46,6 +58,24 @@ class ActorStopped(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class _Stop:
     """Wakes an idle actor so that it notices ``stop``."""
+
+
+class _Letter(NamedTuple, Generic[Request]):
+    """What waits in an inbox: the request, where to answer a call, and when it came."""
+
+    request: Request | Tick | _Stop
+    reply: asyncio.Future[Any] | None
+    posted: float
+
+
+# The weight of the latest call in the running average of how long calls take: recent
+# enough to notice a busy spell within a few calls, smooth enough to ignore one slow call.
+_SMOOTHING = 0.2
+
+
+def _retry_after(wait_s: float) -> int:
+    """Whole seconds to suggest waiting, at least one: the backlog must drain first."""
+    return max(1, math.ceil(wait_s))
 
 
 class Actor(ABC, Generic[Request]):
@@ -58,13 +88,18 @@ class Actor(ABC, Generic[Request]):
         tick_interval: float | None = None,
         sleep: Sleep = asyncio.sleep,
         inbox_size: int = DEFAULT_INBOX_SIZE,
+        max_wait_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._tick_interval = tick_interval
         self._sleep = sleep
-        self._inbox: asyncio.Queue[tuple[Request | Tick | _Stop, asyncio.Future[Any] | None]] = (
-            asyncio.Queue(inbox_size)
-        )
+        self._inbox: asyncio.Queue[_Letter[Request]] = asyncio.Queue(inbox_size)
         self._stopped = False
+        self._max_wait_s = max_wait_s
+        self._clock = clock
+        # How long a call takes to handle, on average lately: with the inbox's length, how
+        # long a new call would wait.
+        self._service_s = 0.0
 
     async def call(self, request: Request) -> Any:
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -78,8 +113,12 @@ class Actor(ABC, Generic[Request]):
     def _put(self, request: Request | Tick, reply: asyncio.Future[Any] | None) -> None:
         if self._stopped:
             raise ActorStopped(f"{self.name} has stopped")
+        if reply is not None and self._max_wait_s is not None:
+            wait_s = self._inbox.qsize() * self._service_s
+            if wait_s > self._max_wait_s:
+                raise ActorBusy(f"{self.name} is overloaded", _retry_after(wait_s))
         try:
-            self._inbox.put_nowait((request, reply))
+            self._inbox.put_nowait(_Letter(request, reply, self._clock()))
         except asyncio.QueueFull:
             raise ActorBusy(f"{self.name} is overloaded") from None
 
@@ -87,7 +126,7 @@ class Actor(ABC, Generic[Request]):
         """End the loop after the current message: a normal exit, not a crash."""
         self._stopped = True
         with contextlib.suppress(asyncio.QueueFull):  # a full inbox wakes the loop anyway
-            self._inbox.put_nowait((_Stop(), None))
+            self._inbox.put_nowait(_Letter(_Stop(), None, self._clock()))
 
     def abandon(self) -> None:
         """Stop for good without running again: what is queued and whatever comes later is
@@ -118,15 +157,26 @@ class Actor(ABC, Generic[Request]):
     def _refuse_pending(self) -> None:
         """Answer every call still queued, since nothing will read the inbox again."""
         while not self._inbox.empty():
-            _request, reply = self._inbox.get_nowait()
+            reply = self._inbox.get_nowait().reply
             if reply is not None and not reply.done():
                 reply.set_exception(ActorStopped(f"{self.name} has stopped"))
 
     async def _serve(self) -> None:
         while not self._stopped:
-            request, reply = await self._inbox.get()
+            request, reply, posted = await self._inbox.get()
             if isinstance(request, _Stop):
                 continue
+            started = self._clock()
+            if reply is not None and self._max_wait_s is not None:
+                waited_s = started - posted
+                if waited_s > self._max_wait_s:
+                    # Its caller has waited long enough: an answer now, rather than a
+                    # result later that would only make everyone behind it wait longer.
+                    if not reply.done():
+                        reply.set_exception(
+                            ActorBusy(f"{self.name} is overloaded", _retry_after(waited_s))
+                        )
+                    continue
             try:
                 result = await (self.tick() if isinstance(request, Tick) else self.handle(request))
             except self.expected_errors as refusal:
@@ -137,8 +187,10 @@ class Actor(ABC, Generic[Request]):
                 if reply is not None and not reply.done():
                     reply.set_exception(error)
                 raise
-            if reply is not None and not reply.done():
-                reply.set_result(result)
+            if reply is not None:
+                self._service_s += (self._clock() - started - self._service_s) * _SMOOTHING
+                if not reply.done():
+                    reply.set_result(result)
 
     async def _tick_forever(self) -> None:
         assert self._tick_interval is not None

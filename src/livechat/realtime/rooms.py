@@ -46,6 +46,10 @@ IDLE_CHECK_SECONDS = 1.0
 FIRST_REST_SECONDS = 1.0
 MAX_REST_SECONDS = 30.0
 FORGIVE_SECONDS = 300.0
+# A request that would wait longer than this behind the room's backlog is refused at once
+# with a time to try again: a person told "busy" within a blink keeps their text and
+# retries, while those served keep a short wait instead of everyone waiting seconds.
+MAX_WAIT_SECONDS = 0.08
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +100,11 @@ class RoomServer(Actor[RoomRequest]):
         on_posted: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        max_wait_s: float | None = MAX_WAIT_SECONDS,
     ) -> None:
-        super().__init__(tick_interval=idle_check_seconds, sleep=sleep)
+        super().__init__(
+            tick_interval=idle_check_seconds, sleep=sleep, max_wait_s=max_wait_s, clock=clock
+        )
         self.name = f"room-{room_id}"
         self.room_id = room_id
         self._db = db

@@ -220,7 +220,9 @@ def _apology(connection: Connection, request: frames.RoomFrame | None, error: Ex
     """What the page is told when ``request`` failed with ``error``."""
     if isinstance(error, LivechatError):
         return error.message
-    if isinstance(error, ActorBusy | TimeoutError):
+    if isinstance(error, ActorBusy):
+        return f"The room is very busy right now; try again in {error.retry_after_s} s."
+    if isinstance(error, TimeoutError):
         return "The room is very busy right now; try again in a moment."
     # The boundary of one request: whatever went wrong, the connection and the room carry
     # on, and the page says so.
