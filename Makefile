@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-no-browser lint format seed screenshots clean
+.PHONY: run test test-no-browser lint format seed screenshots bench clean
 
 run: $(VENV)/.installed
 	$(BIN)/livechat serve
@@ -32,6 +32,12 @@ format: $(VENV)/.installed-dev
 
 seed: $(VENV)/.installed
 	$(BIN)/livechat seed
+
+# A room of 500 at rising rates against a naive Starlette loop, idle memory per socket, and
+# 2,000 pages reconnecting at once; a few minutes on a quiet 2-core machine.
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/fanout.py --idle 2000
+	$(BIN)/python benchmarks/presence.py --people 2000
 
 # The browser journey, photographing the main pages for the README on its way.
 screenshots: $(VENV)/.installed-dev

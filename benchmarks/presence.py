@@ -22,23 +22,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
-import socket
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
+from harness import cpu_seconds, free_port, populate
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from livechat import schema
 from livechat.accounts.auth import SESSION_COOKIE
-from livechat.accounts.models import AccessToken, User
-from livechat.chat.models import Membership, Room
-from livechat.db import Database
 
 QUIET_S = 1.0  # a room that sent nothing for this long has settled
 HANDSHAKES_AT_ONCE = 50
@@ -55,42 +50,6 @@ class Page:
     saw_everyone: float | None = None
     closed: bool = False
     reader: asyncio.Task[None] | None = field(default=None, repr=False)
-
-
-async def _populate(database_url: str, people: int) -> tuple[str, list[str]]:
-    db = Database(database_url)
-    tokens = [secrets.token_hex(16) for _ in range(people)]
-    async with db.write() as session:
-        users = [
-            User(email=f"person{n}@example.com", display_name=f"Person {n}", hashed_password="-")
-            for n in range(people)
-        ]
-        session.add_all(users)
-        await session.flush()
-        room = Room(name="Everyone", slug="everyone", creator_id=users[0].id)
-        session.add(room)
-        await session.flush()
-        session.add_all(
-            Membership(room_id=room.id, user_id=user.id, role="admin" if n == 0 else "member")
-            for n, user in enumerate(users)
-        )
-        session.add_all(
-            AccessToken(token=token, user_id=user.id)
-            for token, user in zip(tokens, users, strict=True)
-        )
-    await db.dispose()
-    return room.slug, tokens
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _read(page: Page, everyone: str) -> None:
@@ -127,7 +86,7 @@ async def _round(
     for page in pages:
         page.frames = page.bytes = 0
         page.saw_everyone = None
-    cpu, started = _cpu_seconds(pid), time.monotonic()
+    cpu, started = cpu_seconds(pid), time.monotonic()
     semaphore = asyncio.Semaphore(gate)
     await asyncio.gather(*(_open(page, url, origin, everyone, semaphore) for page in pages))
     deadline = started + SETTLE_TIMEOUT_S
@@ -143,7 +102,7 @@ async def _round(
         f" {sum(p.bytes for p in pages) / 1e6:>9.1f} MB"
         f"   all {people} shown online after {settled}"
         f"   open at the end {sum(not p.closed for p in pages)}/{people}"
-        f"   server CPU {_cpu_seconds(pid) - cpu:.1f} s"
+        f"   server CPU {cpu_seconds(pid) - cpu:.1f} s"
     )
 
 
@@ -158,8 +117,8 @@ async def main(people: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         database_url = f"sqlite+aiosqlite:///{folder}/livechat.db"
         schema.upgrade(database_url)
-        slug, tokens = await _populate(database_url, people)
-        port = _free_port()
+        slug, tokens = await populate(database_url, people)
+        port = free_port()
         environment = {
             **os.environ,
             "LIVECHAT_DATABASE_URL": database_url,
