@@ -316,37 +316,43 @@ async def _write(websocket: WebSocket, connection: Connection) -> None:
 
 async def _render(connection: Connection, item: object, out: list[str]) -> tuple[int, str] | None:
     """Add to ``out`` what ``item`` shows the page, if anything; the close code and reason
-    when the socket must close after it."""
-    match item:
-        case Reply(html):
-            out.append(html)
-        case frames.CatchUp(cursor):
-            known = _later(cursor, connection.cursor)
-            return await _replay_or_reconnect(connection, _catch_up(connection, known), out)
-        case Broadcast(html, revokes=Revocation() as revocation):
-            if revocation.covers(connection.visitor.session):
-                connection.signed_out = True
-                out.append(html)
-                return WS_1008_POLICY_VIOLATION, ""
-            # Another session of the same person: not this page's business.
-        case Broadcast(html, close=int() as close):
-            out.append(html)
-            return close, ""
-        case Broadcast(html, presence=int() as version):
-            if connection.presence is not None and version > connection.presence:
-                connection.presence = version
-                out.append(html)
-            # Otherwise the sidebar it was sent holds this change, or is about to.
-        case Broadcast(html, seq=None):
-            out.append(html)
-        case Broadcast(html, seq=int() as seq, message_id=message_id, sync=sync):
-            sent = connection.cursor
-            if sent is None or seq <= sent.seq:
-                return None  # the catch-up covered it, or is about to
-            if sync or seq > sent.seq + 1:
-                return await _replay_or_reconnect(connection, _fill(connection, seq), out)
-            out.append(html)
-            connection.cursor = Cursor(seq, max(sent.last_id, message_id or 0))
+    when the socket must close after it. Runs for every page of a room at every event, so
+    a broadcast is told apart by its fields, the commonest first, not by a pattern each."""
+    if isinstance(item, Broadcast):
+        return await _show(connection, item, out)
+    if isinstance(item, Reply):
+        out.append(item.html)
+    elif isinstance(item, frames.CatchUp):
+        known = _later(item.cursor, connection.cursor)
+        return await _replay_or_reconnect(connection, _catch_up(connection, known), out)
+    return None
+
+
+async def _show(connection: Connection, event: Broadcast, out: list[str]) -> tuple[int, str] | None:
+    if event.seq is not None:
+        sent = connection.cursor
+        if sent is None or event.seq <= sent.seq:
+            return None  # the catch-up covered it, or is about to
+        if event.sync or event.seq > sent.seq + 1:
+            return await _replay_or_reconnect(connection, _fill(connection, event.seq), out)
+        out.append(event.html)
+        connection.cursor = Cursor(event.seq, max(sent.last_id, event.message_id or 0))
+    elif event.presence is not None:
+        # Unless the sidebar it was sent holds this change, or is about to.
+        if connection.presence is not None and event.presence > connection.presence:
+            connection.presence = event.presence
+            out.append(event.html)
+    elif event.revokes is not None:
+        if event.revokes.covers(connection.visitor.session):
+            connection.signed_out = True
+            out.append(event.html)
+            return WS_1008_POLICY_VIOLATION, ""
+        # Another session of the same person: not this page's business.
+    elif event.close is not None:
+        out.append(event.html)
+        return event.close, ""
+    else:
+        out.append(event.html)
     return None
 
 
