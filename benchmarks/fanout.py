@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,10 +226,11 @@ async def _idle(name: str, server: Server, path: str, tokens: list[str | None]) 
     before = resident_bytes(server.pid)
     pages = await _open_all(server, path, tokens, lambda _page, _frame: None)
     grown = resident_bytes(server.pid) - before
-    still_open = sum(not page.closed.done() for page in pages)
+    closed = Counter(page.closed.result() for page in pages if page.closed.done())
+    why = ", ".join(f"{count} closed with {code}" for code, count in sorted(closed.items()))
     print(
         f"{name:>9} {len(tokens):,} idle sockets: {grown / len(tokens) / 1024:.1f} KB each"
-        f" ({still_open:,} still open)"
+        f" ({len(pages) - closed.total():,} still open{'; ' + why if why else ''})"
     )
     for page in pages:
         page.abort()

@@ -9,7 +9,8 @@ pages would (catching up on connect), in two rounds:
 
 For each round it reports the frames and bytes the sockets received until the room went
 quiet, how long until every page showed everyone online, how many sockets were still
-open at the end, and the server's CPU time.
+open at the end (and why the others closed), and the server's CPU time. The server runs
+on one core and the pages on the other, with the harness's light client.
 
     .venv/bin/python benchmarks/presence.py [--people 500]
 
@@ -21,137 +22,96 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections import Counter
 
-import httpx
-from harness import cpu_seconds, free_port, populate
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from harness import (
+    Page,
+    Server,
+    cpu_seconds,
+    free_port,
+    livechat_command,
+    livechat_environment,
+    populate,
+    prepare,
+    start_server,
+)
 
 from livechat import schema
-from livechat.accounts.auth import SESSION_COOKIE
 
 QUIET_S = 1.0  # a room that sent nothing for this long has settled
 HANDSHAKES_AT_ONCE = 50
 SETTLE_TIMEOUT_S = 120.0
+_CATCH_UP = '{"seq": "0", "last_id": "0", "HEADERS": {"HX-Trigger": "catch-up"}}'
 
 
-@dataclass
-class Page:
-    token: str
-    connection: ClientConnection | None = None
-    frames: int = 0
-    bytes: int = 0
-    last_frame: float = 0.0
-    saw_everyone: float | None = None
-    closed: bool = False
-    reader: asyncio.Task[None] | None = field(default=None, repr=False)
+class Round:
+    """The pages of one round, and when each first showed everyone online."""
+
+    def __init__(self, people: int) -> None:
+        self.everyone = f">{people} online<".encode()
+        self.saw_everyone: dict[Page, float] = {}
+
+    def on_frame(self, page: Page, payload: bytes) -> None:
+        if page not in self.saw_everyone and self.everyone in payload:
+            self.saw_everyone[page] = time.monotonic()
 
 
-async def _read(page: Page, everyone: str) -> None:
-    assert page.connection is not None
-    try:
-        async for frame in page.connection:
-            page.frames += 1
-            page.bytes += len(frame)
-            page.last_frame = time.monotonic()
-            if page.saw_everyone is None and everyone in frame:
-                page.saw_everyone = page.last_frame
-    except ConnectionClosed:
-        pass
-    page.closed = True
-
-
-async def _open(page: Page, url: str, origin: str, everyone: str, gate: asyncio.Semaphore) -> None:
-    async with gate:
-        page.connection = await connect(
-            url,
-            additional_headers={"Origin": origin, "Cookie": f"{SESSION_COOKIE}={page.token}"},
-            max_size=None,
-        )
-        page.closed = False
-        catch_up = '{"seq": "0", "last_id": "0", "HEADERS": {"HX-Trigger": "catch-up"}}'
-        await page.connection.send(catch_up)
-    page.reader = asyncio.create_task(_read(page, everyone))
-
-
-async def _round(
-    name: str, pages: list[Page], url: str, origin: str, people: int, pid: int, gate: int
-) -> None:
-    everyone = f">{people} online<"
-    for page in pages:
-        page.frames = page.bytes = 0
-        page.saw_everyone = None
-    cpu, started = cpu_seconds(pid), time.monotonic()
+async def _round(name: str, server: Server, path: str, tokens: list[str], gate: int) -> list[Page]:
+    people = len(tokens)
+    watching = Round(people)
+    cpu, started = cpu_seconds(server.pid), time.monotonic()
     semaphore = asyncio.Semaphore(gate)
-    await asyncio.gather(*(_open(page, url, origin, everyone, semaphore) for page in pages))
+
+    async def open_one(token: str) -> Page:
+        async with semaphore:
+            page = await Page.open(server.origin, path, token, watching.on_frame)
+            page.send(_CATCH_UP)
+            return page
+
+    pages = await asyncio.gather(*(open_one(token) for token in tokens))
     deadline = started + SETTLE_TIMEOUT_S
     while time.monotonic() < deadline:
         last = max(page.last_frame for page in pages)
-        if time.monotonic() - last > QUIET_S and all(p.saw_everyone for p in pages):
+        if time.monotonic() - last > QUIET_S and len(watching.saw_everyone) == people:
             break
         await asyncio.sleep(0.1)
-    seen = [page.saw_everyone for page in pages if page.saw_everyone is not None]
+    seen = watching.saw_everyone.values()
     settled = f"{max(seen) - started:.1f} s" if len(seen) == people else "never"
+    closed = Counter(page.closed.result() for page in pages if page.closed.done())
+    why = "".join(f", {count} closed with {code}" for code, count in sorted(closed.items()))
     print(
         f"{name:>8}: {sum(p.frames for p in pages):>9,} frames"
         f" {sum(p.bytes for p in pages) / 1e6:>9.1f} MB"
         f"   all {people} shown online after {settled}"
-        f"   open at the end {sum(not p.closed for p in pages)}/{people}"
-        f"   server CPU {cpu_seconds(pid) - cpu:.1f} s"
+        f"   open at the end {people - closed.total()}/{people}{why}"
+        f"   server CPU {cpu_seconds(server.pid) - cpu:.1f} s"
     )
-
-
-async def _drop(pages: list[Page]) -> None:
-    for page in pages:
-        if page.connection is not None:
-            page.connection.transport.abort()
-    await asyncio.gather(*(page.reader for page in pages if page.reader is not None))
+    return list(pages)
 
 
 async def main(people: int) -> None:
+    print(prepare())
     with tempfile.TemporaryDirectory() as folder:
         database_url = f"sqlite+aiosqlite:///{folder}/livechat.db"
         schema.upgrade(database_url)
         slug, tokens = await populate(database_url, people)
         port = free_port()
-        environment = {
-            **os.environ,
-            "LIVECHAT_DATABASE_URL": database_url,
-            "LIVECHAT_UPLOADS_DIR": f"{folder}/uploads",
-            "LIVECHAT_LOG_FORMAT": "text",
-        }
-        server = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", "from livechat.cli import main; main()", "serve",
-            "--port", str(port),
-            env=environment,
-            stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        origin = f"http://127.0.0.1:{port}"
+        environment = livechat_environment(folder, database_url)
+        server = await start_server(livechat_command(port), environment, port)
         try:
-            async with asyncio.timeout(30):
-                while True:
-                    try:
-                        async with httpx.AsyncClient() as http:
-                            await http.get(f"{origin}/healthz")
-                        break
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.1)
-            url = f"ws://127.0.0.1:{port}/rooms/{slug}/ws"
-            pages = [Page(token) for token in tokens]
+            path = f"/rooms/{slug}/ws"
             print(f"{people} people in one room, server pid {server.pid}")
-            await _round("arrival", pages, url, origin, people, server.pid, HANDSHAKES_AT_ONCE)
-            await _drop(pages)
+            pages = await _round("arrival", server, path, tokens, HANDSHAKES_AT_ONCE)
+            for page in pages:
+                page.abort()
             await asyncio.sleep(QUIET_S)
-            await _round("storm", pages, url, origin, people, server.pid, people)
-            await _drop(pages)
+            pages = await _round("storm", server, path, tokens, people)
+            for page in pages:
+                page.abort()
         finally:
-            server.terminate()
-            await server.wait()
+            await server.stop()
 
 
 if __name__ == "__main__":
