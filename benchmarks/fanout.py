@@ -5,10 +5,12 @@ each signed in) and the naive Starlette loop of ``benchmarks/reference.py``, one
 the other, each on a core of its own, with this process on the other core. N sockets
 join the room; then, phase after phase at rising rates, messages are sent from the
 sockets in turn (each person well within the rate limit) for a few seconds each. Every
-socket must receive every message: for each phase it reports loss, duplicates, p50 and
-p99 from send to delivery, deliveries a second and the server's CPU per delivery, and
-marks a phase healthy with no loss and a p99 under 100 ms. livechat stores, authorises
-and renders every message; the reference only relays it. Last come the ratios of the two.
+socket must receive every message the server accepted. For each phase it reports the
+sends refused as busy, loss (deliveries still missing a few seconds after the phase),
+duplicates, p50 and p99 from send to delivery, deliveries a second and the server's CPU
+per delivery, and marks a phase healthy with no refusal, no loss and a p99 under 100
+ms. livechat stores, authorises and renders every message; the reference only relays
+it. Last come the ratios of the two, and how many errors each server logged.
 
     .venv/bin/python benchmarks/fanout.py [--sockets 500] [--rates 10,20,40,80,160]
 
@@ -252,7 +254,8 @@ async def main(sockets: int, rates: list[int], idle: int) -> None:
         }
         results: dict[str, list[Result]] = {}
         for name, (command, environment) in contenders.items():
-            server = await start_server(command, environment, port)
+            log = Path(folder) / f"{name}.log"
+            server = await start_server(command, environment, port, log)
             try:
                 chosen: list[str | None] = list(tokens[:sockets])
                 results[name] = await _sweep(name, server, path, chosen, rates)
@@ -260,6 +263,8 @@ async def main(sockets: int, rates: list[int], idle: int) -> None:
                     await _idle(name, server, path, list(tokens[:idle]))
             finally:
                 await server.stop()
+            errors = server.errors()
+            print(f"{name:>9} logged {len(errors)} errors{': ' + errors[0] if errors else ''}")
     _compare(results["livechat"], results["reference"])
 
 

@@ -96,6 +96,12 @@ def prepare() -> str:
 class Server:
     process: asyncio.subprocess.Process
     port: int
+    log: Path
+
+    def errors(self) -> list[str]:
+        """The lines of its log that report an error or a traceback."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return [line for line in lines if "ERROR" in line or line.startswith("Traceback")]
 
     @property
     def origin(self) -> str:
@@ -110,18 +116,21 @@ class Server:
         await self.process.wait()
 
 
-async def start_server(command: Sequence[str], environment: dict[str, str], port: int) -> Server:
-    """Start ``command`` (which serves on ``port``) on the server's core and wait until its
-    ``/healthz`` answers."""
+async def start_server(
+    command: Sequence[str], environment: dict[str, str], port: int, log: Path
+) -> Server:
+    """Start ``command`` (which serves on ``port``, logging to ``log``) on the server's
+    core and wait until its ``/healthz`` answers."""
     pinned = ["taskset", "-c", str(SERVER_CORE)] if shutil.which("taskset") else []
-    process = await asyncio.create_subprocess_exec(
-        *pinned,
-        *command,
-        env={**os.environ, **environment},
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    server = Server(process, port)
+    with log.open("wb") as output:
+        process = await asyncio.create_subprocess_exec(
+            *pinned,
+            *command,
+            env={**os.environ, **environment},
+            stdout=output,
+            stderr=output,
+        )
+    server = Server(process, port, log)
     async with asyncio.timeout(START_TIMEOUT_S), httpx.AsyncClient() as http:
         while True:
             if process.returncode is not None:

@@ -25,6 +25,7 @@ import asyncio
 import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 from harness import (
     Page,
@@ -99,7 +100,8 @@ async def main(people: int) -> None:
         slug, tokens = await populate(database_url, people)
         port = free_port()
         environment = livechat_environment(folder, database_url)
-        server = await start_server(livechat_command(port), environment, port)
+        log = Path(folder) / "livechat.log"
+        server = await start_server(livechat_command(port), environment, port, log)
         try:
             path = f"/rooms/{slug}/ws"
             print(f"{people} people in one room, server pid {server.pid}")
@@ -112,6 +114,8 @@ async def main(people: int) -> None:
                 page.abort()
         finally:
             await server.stop()
+        errors = server.errors()
+        print(f"livechat logged {len(errors)} errors{': ' + errors[0] if errors else ''}")
 
 
 if __name__ == "__main__":
