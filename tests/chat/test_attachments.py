@@ -460,6 +460,7 @@ async def test_a_message_without_text_whose_files_are_not_waiting_is_refused(
 
     assert await messages.list_messages(db, alice, general.slug) == []
     assert await pending_ids(db, bob, general) == [bobs.id]
+    assert (await rooms.get_room(db, alice, general.slug)).room.last_seq == 0
 
 
 async def test_an_upload_already_sent_is_not_attached_to_another_message(
@@ -476,6 +477,25 @@ async def test_an_upload_already_sent_is_not_attached_to_another_message(
     shown = await messages.list_messages(db, alice, general.slug)
     assert [[a.id for a in message.attachments] for message in shown] == [[photo.id], []]
     assert shown[0].id == first.message.id
+
+
+async def test_a_resent_message_comes_back_with_its_files_and_takes_no_new_number(
+    db: Database, alice: User, general: Room, uploads_dir: Path
+) -> None:
+    photo = await share(db, alice, general, uploads_dir)
+    first = await messages.create_message(
+        db, alice, general.slug, "look", "abc-123", attachment_ids=[photo.id]
+    )
+
+    again = await messages.create_message(
+        db, alice, general.slug, "look", "abc-123", attachment_ids=[photo.id]
+    )
+
+    assert not again.created
+    assert again.message.id == first.message.id
+    assert [a.id for a in again.message.attachments] == [photo.id]
+    assert again.message.author.id == alice.id
+    assert (await rooms.get_room(db, alice, general.slug)).room.last_seq == first.message.seq
 
 
 # Discarding

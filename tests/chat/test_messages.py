@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from livechat.accounts.models import User
-from livechat.chat import messages, rooms
+from livechat.chat import broadcasts, messages, rooms
 from livechat.chat.messages import MESSAGE_MAX_LENGTH, PAGE_SIZE
 from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Message
 from livechat.db import Database
 from livechat.errors import BadRequest, Forbidden, NotFound
+from livechat.inputs import MAX_ID
 
 
 async def general(db: Database, admin: User, *members: User) -> str:
@@ -89,6 +90,42 @@ async def test_posting_to_an_unknown_room_is_not_found(db: Database, alice: User
         await messages.create_message(db, alice, "nowhere", "hi")
 
 
+async def test_posting_by_room_id_refuses_visitors_and_strangers_as_by_name(
+    db: Database, alice: User, bob: User
+) -> None:
+    public = await rooms.create_room(db, alice, name="General")
+    private = await rooms.create_room(db, alice, name="Secret Plans", is_private=True)
+
+    with pytest.raises(Forbidden, match="Join General"):
+        await messages.create_message(db, bob, public.id, "hi", "abc-123")
+    with pytest.raises(NotFound, match="does not exist"):
+        await messages.create_message(db, bob, private.id, "hi", "abc-123")
+
+    assert await stored_count(db) == 0
+    assert await last_seq(db, alice, public.slug) == 0
+    assert await last_seq(db, alice, private.slug) == 0
+
+
+async def test_posting_to_a_room_deleted_meanwhile_is_not_found_as_a_private_one_would_be(
+    db: Database, alice: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await rooms.delete_room(db, alice, room.slug)
+
+    with pytest.raises(NotFound, match="does not exist, or you are not a member"):
+        await messages.create_message(db, alice, room.id, "anyone here?", "abc-123")
+
+    assert await stored_count(db) == 0
+
+
+@pytest.mark.parametrize("room_ref", [0, MAX_ID + 1, "\ud800"])
+async def test_a_room_reference_no_room_can_have_is_not_found(
+    db: Database, alice: User, room_ref: int | str
+) -> None:
+    with pytest.raises(NotFound):
+        await messages.create_message(db, alice, room_ref, "hi", "abc-123")
+
+
 # What a body may be
 
 
@@ -156,6 +193,24 @@ async def test_a_malformed_client_message_id_is_rejected(
         await messages.create_message(db, alice, slug, "hi", client_msg_id)
 
     assert await stored_count(db) == 0
+
+
+# What a post hands back
+
+
+async def test_a_new_message_renders_whole_without_going_back_to_the_store(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+
+    posted = await messages.create_message(db, alice, slug, "Hello, <world>", "abc-123")
+
+    html = broadcasts.message_created(posted.message).html
+    assert "could not be shown" not in html
+    assert f'id="message-{posted.message.id}"' in html
+    assert "Alice Martin" in html
+    assert "Hello, &lt;world&gt;" in html
+    assert f'value="{posted.message.seq}"' in html
 
 
 # The room's event sequence
@@ -275,6 +330,17 @@ async def test_two_people_using_the_same_client_msg_id_post_two_messages(
         "from alice",
         "from bob",
     ]
+
+
+async def test_a_resend_after_leaving_the_room_is_refused_not_acknowledged(
+    db: Database, alice: User, bob: User
+) -> None:
+    slug = await general(db, alice, bob)
+    await messages.create_message(db, bob, slug, "hello", "abc-123")
+    await rooms.leave_room(db, bob, slug)
+
+    with pytest.raises(Forbidden, match="Join General"):
+        await messages.create_message(db, bob, slug, "hello", "abc-123")
 
 
 async def test_messages_without_a_client_msg_id_are_all_stored(db: Database, alice: User) -> None:
