@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
+from sqlalchemy.engine import Engine
 
 from livechat.accounts.models import User
 from livechat.chat import broadcasts, messages, rooms
@@ -195,7 +197,7 @@ async def test_a_malformed_client_message_id_is_rejected(
     assert await stored_count(db) == 0
 
 
-# What a post hands back
+# What a post hands back, and what it costs
 
 
 async def test_a_new_message_renders_whole_without_going_back_to_the_store(
@@ -211,6 +213,25 @@ async def test_a_new_message_renders_whole_without_going_back_to_the_store(
     assert "Alice Martin" in html
     assert "Hello, &lt;world&gt;" in html
     assert f'value="{posted.message.seq}"' in html
+
+
+async def test_a_post_reaches_the_store_in_three_statements_its_begin_included(
+    db: Database, alice: User
+) -> None:
+    """The writer is shared by every room: a post's statements are what all posts queue on."""
+    slug = await general(db, alice)
+    statements: list[str] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        await messages.create_message(db, alice, slug, "hello", "abc-123")
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+    assert len(statements) == 3, statements
 
 
 # The room's event sequence

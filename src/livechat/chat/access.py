@@ -29,30 +29,21 @@ async def find_membership(session: AsyncSession, user_id: int, room_id: int) -> 
 RoomRef = int | str  # a room's id, or its slug as it appears in URLs
 
 
+def could_name_a_room(ref: RoomRef) -> bool:
+    """Whether a room could be found by ``ref``. The driver raises on an id out of range
+    or text with no UTF-8 form, and no room has either, so such a ref is not looked up."""
+    if isinstance(ref, int):
+        return is_id(ref)
+    return is_text(ref)
+
+
 async def readable_room(session: AsyncSession, user_id: int, ref: RoomRef) -> Room:
     room = None
-    if isinstance(ref, int) and is_id(ref):
-        room = await session.scalar(select(Room).where(Room.id == ref, readable_by(user_id)))
-    elif isinstance(ref, str) and is_text(ref):
-        room = await session.scalar(select(Room).where(Room.slug == ref, readable_by(user_id)))
+    if could_name_a_room(ref):
+        key = Room.id == ref if isinstance(ref, int) else Room.slug == ref
+        room = await session.scalar(select(Room).where(key, readable_by(user_id)))
     if room is None:
         raise NotFound("This room does not exist, or you are not a member of it.")
-    return room
-
-
-async def room_of_member(session: AsyncSession, user_id: int, ref: RoomRef) -> Room:
-    """The room, if ``user_id`` is a member of it: one query for the common case, posting,
-    and the refusal a visitor or a stranger would get otherwise."""
-    if isinstance(ref, int) and is_id(ref):
-        room = await session.scalar(
-            select(Room)
-            .join(Membership, Membership.room_id == Room.id)
-            .where(Room.id == ref, Membership.user_id == user_id)
-        )
-        if room is not None:
-            return room
-    room = await readable_room(session, user_id, ref)
-    await require_membership(session, user_id, room)
     return room
 
 

@@ -11,20 +11,31 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Update,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from livechat.accounts.models import User
 from livechat.chat.access import (
     RoomRef,
+    could_name_a_room,
     readable_by,
     readable_room,
     require_membership,
-    room_of_member,
 )
-from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Attachment, Message, Room
+from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Attachment, Membership, Message, Room
 from livechat.db import Database, utcnow
 from livechat.errors import BadRequest, Forbidden, NotFound
 from livechat.inputs import MAX_ID, is_id, is_text
@@ -84,6 +95,42 @@ async def _next_seq(session: AsyncSession, room_id: int) -> int:
     return seq
 
 
+# Posting writes through the tables, in statements built once. Every post in the process
+# queues on the one writer, and there building a statement, or running one through the
+# ORM, costs more CPU than SQLite spends on the SQL; rows written once and then only
+# rendered have no use for the unit of work.
+_ROOMS = Room.metadata.tables[Room.__tablename__]
+_MEMBERSHIPS = Membership.metadata.tables[Membership.__tablename__]
+_MESSAGES = Message.metadata.tables[Message.__tablename__]
+
+
+def _claim_seq(room: ColumnElement[bool]) -> Update:
+    """Take the next sequence number of ``room``, returning the room's id with it, only if
+    the poster is a member and the send repeats none already stored: a refusal or a resend
+    takes no number, and the common case needs no statement of its own to check. A send
+    without a key binds NULL, which equals no stored key."""
+    is_member = exists().where(
+        _MEMBERSHIPS.c.room_id == _ROOMS.c.id, _MEMBERSHIPS.c.user_id == bindparam("user_id")
+    )
+    resent = exists().where(
+        _MESSAGES.c.room_id == _ROOMS.c.id,
+        _MESSAGES.c.user_id == bindparam("user_id"),
+        _MESSAGES.c.client_msg_id == bindparam("client_msg_id"),
+        _MESSAGES.c.content_digest == bindparam("digest"),
+    )
+    return (
+        update(_ROOMS)
+        .where(room, is_member, ~resent)
+        .values(last_seq=_ROOMS.c.last_seq + 1)
+        .returning(_ROOMS.c.id, _ROOMS.c.last_seq)
+    )
+
+
+_CLAIM_SEQ_BY_ID = _claim_seq(_ROOMS.c.id == bindparam("room"))
+_CLAIM_SEQ_BY_SLUG = _claim_seq(_ROOMS.c.slug == bindparam("room"))
+_INSERT_MESSAGE = insert(_MESSAGES)
+
+
 async def create_message(
     db: Database,
     user: User,
@@ -102,38 +149,66 @@ async def create_message(
         raise BadRequest("This message form has expired; reload the page to send again.")
     if not all(is_id(attachment_id) for attachment_id in attachment_ids):
         raise BadRequest("Those files are no longer waiting to be sent; attach them again.")
+    digest = None if client_msg_id is None else content_digest(body, attachment_ids)
     async with db.write() as session:
-        room = await room_of_member(session, user.id, room_ref)
-        digest = None
-        if client_msg_id is not None:
-            digest = content_digest(body, attachment_ids)
-            seen = await session.scalar(
-                _messages().where(
-                    Message.room_id == room.id,
-                    Message.user_id == user.id,
-                    Message.client_msg_id == client_msg_id,
-                    Message.content_digest == digest,
-                )
+        connection = await session.connection()
+        claimed = None
+        if could_name_a_room(room_ref):
+            claim = _CLAIM_SEQ_BY_ID if isinstance(room_ref, int) else _CLAIM_SEQ_BY_SLUG
+            sent = {
+                "room": room_ref,
+                "user_id": user.id,
+                "client_msg_id": client_msg_id,
+                "digest": digest,
+            }
+            claimed = (await connection.execute(claim, sent)).first()
+        if claimed is None:
+            return Posted(
+                await _resent(session, user, room_ref, client_msg_id, digest), created=False
             )
-            if seen is not None:
-                return Posted(seen, created=False)
-        message = Message(
-            room_id=room.id,
-            user_id=user.id,
-            body=body,
-            client_msg_id=client_msg_id,
-            content_digest=digest,
-            seq=await _next_seq(session, room.id),
-        )
-        session.add(message)
-        await session.flush()
+        row = {
+            "room_id": claimed.id,
+            "user_id": user.id,
+            "body": body,
+            "seq": claimed.last_seq,
+            "client_msg_id": client_msg_id,
+            "content_digest": digest,
+            "inserted_at": utcnow(),
+        }
+        inserted = await connection.execute(_INSERT_MESSAGE, row)
+        message = Message(id=inserted.lastrowid, edited_at=None, deleted_at=None, **row)
         files: list[Attachment] = []
         if attachment_ids:
             files = await _attach(session, user, message, attachment_ids)
-        # What rendering needs is at hand: no need to read the message back.
-        set_committed_value(message, "author", user)
-        set_committed_value(message, "attachments", files)
+    # Built from what was written rather than read back, the message is handed on as one
+    # read whole would be: every attribute loaded, nothing left to load.
+    set_committed_value(message, "author", user)
+    set_committed_value(message, "attachments", files)
+    make_transient_to_detached(message)
     return Posted(message, created=True)
+
+
+async def _resent(
+    session: AsyncSession,
+    user: User,
+    room_ref: RoomRef,
+    client_msg_id: str | None,
+    digest: str | None,
+) -> Message:
+    """For a send that took no sequence number: the refusal every room lookup gives when
+    the user may not post in the room, or else the stored message the send repeats."""
+    room = await readable_room(session, user.id, room_ref)
+    await require_membership(session, user.id, room)
+    assert client_msg_id is not None, "a member's send without a key always takes a number"
+    stored = await session.scalars(
+        _messages().where(
+            Message.room_id == room.id,
+            Message.user_id == user.id,
+            Message.client_msg_id == client_msg_id,
+            Message.content_digest == digest,
+        )
+    )
+    return stored.one()
 
 
 async def _attach(
