@@ -8,7 +8,6 @@ messages, one's own typing, admin controls) come from ``/me.css`` and page class
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
@@ -17,28 +16,18 @@ from livechat.chat.messages import Changes, Cursor, Page
 from livechat.chat.models import Message, Room
 from livechat.realtime.hub import Broadcast, Revocation
 from livechat.realtime.presence import PresenceChange, Sidebar
-from livechat.web.templating import templates
-
-log = logging.getLogger(__name__)
+from livechat.web.templating import message_fragments, templates
 
 
 def render(name: str, **context: Any) -> str:
     return templates.get_template(name).render(**context)
 
 
-def _message(message: Message, *, oob: bool = False) -> str:
-    """One message's HTML (``oob``: swapped in place of the page's copy); a row that fails
-    to render becomes a placeholder, so one bad message never takes a room down."""
-    try:
-        return render("partials/message.html", message=message, oob=oob)
-    except Exception:
-        log.exception("message %s failed to render", message.id)
-        return render("partials/message_unavailable.html", message_id=message.id, oob=oob)
-
-
 def message_created(message: Message) -> Broadcast:
     return Broadcast(
-        render("broadcasts/message_created.html", html=_message(message), message=message),
+        render(
+            "broadcasts/message_created.html", html=message_fragments.html(message), message=message
+        ),
         seq=message.seq,
         message_id=message.id,
     )
@@ -56,7 +45,7 @@ def message_changed(message: Message) -> Broadcast:
     return Broadcast(
         render(
             "broadcasts/message_changed.html",
-            html="" if message.is_deleted else _message(message, oob=True),
+            html="" if message.is_deleted else message_fragments.html(message, oob=True),
             message=message,
         ),
         seq=message.seq,
@@ -73,8 +62,8 @@ def replay(changes: Changes, known: Cursor) -> str:
     changed = [m for m in changes.messages if m.id <= known.last_id]
     return render(
         "broadcasts/replay.html",
-        new=[_message(m) for m in new],
-        changed=[(m, "" if m.is_deleted else _message(m, oob=True)) for m in changed],
+        new=[message_fragments.html(m) for m in new],
+        changed=[(m, "" if m.is_deleted else message_fragments.html(m, oob=True)) for m in changed],
         cursor=changes.cursor,
     )
 

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from livechat.resources import TEMPLATES
+from livechat.web.fragments import MessageFragments
 
 
 def _page_context(request: Request) -> dict[str, Any]:
@@ -85,6 +86,8 @@ templates.env.globals["typing_sentence"] = typing_sentence
 templates.env.filters["clock_time"] = _clock_time
 templates.env.filters["calendar_day"] = _calendar_day
 templates.env.globals["static_version"] = "1"
+message_fragments = MessageFragments(templates.env)
+templates.env.globals["message_html"] = message_fragments.html
 
 
 def render(

@@ -1,0 +1,83 @@
+"""Rendered messages, kept to be served again: the room page, the older messages loaded
+on scroll, the live events and the replays all show a message with the same fragment.
+
+A message's fragment is the same for every viewer: per-viewer looks (one's own messages,
+one's delete buttons) come from ``/me.css``, and its times are clock times in UTC rather
+than "five minutes ago". It changes only when something it shows does:
+
+- the message itself, which every edit and deletion stamps with a new sequence number;
+- its author's name or picture, which a profile edit changes without touching the message.
+
+So a fragment is kept under the message's id and sequence number together with the
+author's name and picture: a changed message or author is looked up under a new key, and
+the stale fragment is never found again; it ages out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from datetime import datetime
+
+from jinja2 import Environment
+from markupsafe import Markup
+
+from livechat.chat.models import Message
+
+log = logging.getLogger(__name__)
+
+# The newest page, 50 messages, of 200 rooms in use at once. A fragment is about 1 KB, most
+# of it markup (a message has at most 4,000 characters), so some 12 MB in all. A room
+# beyond them is rendered as it would be without the cache, and kept again once opened.
+MAX_FRAGMENTS = 10_000
+
+# (id, seq, stored at, author's name, author's picture, out of band)
+_Key = tuple[int, int, datetime, str, str | None, bool]
+
+
+class MessageFragments:
+    """Message fragments, the most recently used ``max_size`` of them."""
+
+    def __init__(self, environment: Environment, max_size: int = MAX_FRAGMENTS) -> None:
+        self._environment = environment
+        self._max_size = max_size
+        self._kept: OrderedDict[_Key, Markup] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def html(self, message: Message, *, oob: bool = False) -> Markup:
+        """One message's HTML (``oob``: swapped in place of the page's copy); a message
+        that fails to render becomes a placeholder, so one bad message never takes a room
+        down, and is tried again next time."""
+        try:
+            return self._kept_or_rendered(message, oob)
+        except Exception:
+            log.exception("message %s failed to render", message.id)
+            placeholder = self._environment.get_template("partials/message_unavailable.html")
+            html = placeholder.render(message_id=message.id, oob=oob)
+            return Markup(html)  # noqa: S704  (rendered with autoescaping)
+
+    def _kept_or_rendered(self, message: Message, oob: bool) -> Markup:
+        author = message.author
+        # Ids and sequence numbers are unique within one database only, and a process can
+        # open several (the test suite opens one per test): the moment the message was
+        # stored tells apart two that share them.
+        key = (
+            message.id,
+            message.seq,
+            message.inserted_at,
+            author.display_name,
+            author.avatar_url,
+            oob,
+        )
+        html = self._kept.get(key)
+        if html is not None:
+            self._kept.move_to_end(key)
+            return html
+        template = self._environment.get_template("partials/message.html")
+        html = Markup(template.render(message=message, oob=oob))  # noqa: S704  (autoescaped)
+        self._kept[key] = html
+        if len(self._kept) > self._max_size:
+            self._kept.popitem(last=False)
+        return html
