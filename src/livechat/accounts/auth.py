@@ -2,9 +2,10 @@
 
 fastapi-users provides the pieces: the user and access-token database adapters, the
 database token strategy (a session is a row in ``access_tokens``, deleted on log-out), the
-cookie transport and argon2 hashing. Argon2 deliberately costs tens of milliseconds of CPU,
-so hashing and verifying run in a worker thread, never on the event loop and never while
-holding the database's write lock.
+cookie transport and argon2 hashing. Only the session lookup that every request makes is a
+query of our own, one where the strategy would take two. Argon2 deliberately costs tens of
+milliseconds of CPU, so hashing and verifying run in a worker thread, never on the event
+loop and never while holding the database's write lock.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import Response
 from fastapi.responses import RedirectResponse
-from fastapi_users import BaseUserManager, IntegerIDMixin
 from fastapi_users.authentication import AuthenticationBackend, CookieTransport
 from fastapi_users.authentication.strategy.db import DatabaseStrategy
 from fastapi_users.password import PasswordHelper
@@ -24,13 +25,13 @@ from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from fastapi_users_db_sqlalchemy.access_token import SQLAlchemyAccessTokenDatabase
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livechat import files
 from livechat.accounts.avatars import process_avatar
 from livechat.accounts.models import DISPLAY_NAME_MAX_LENGTH, AccessToken, User
-from livechat.db import Database
+from livechat.db import Database, utcnow
 from livechat.errors import BadRequest
 from livechat.inputs import is_text, require_text
 from livechat.settings import Environment, Settings
@@ -61,10 +62,6 @@ def session_id(token: str) -> str:
     """A name for the session a token opens, safe to pass around where the token is not:
     revocations name sessions on the hub by it."""
     return hashlib.sha256(token.encode()).hexdigest()[:32]
-
-
-class UserManager(IntegerIDMixin, BaseUserManager[User, int]):
-    """Resolves session tokens to users; the account rules live in ``Accounts``."""
 
 
 def check_password(password: str, email: str) -> None:
@@ -122,7 +119,6 @@ class Accounts:
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
         self._lifetime = settings.session_lifetime_seconds
-        self._secret = settings.signing_key
         self.transport = PageCookieTransport(
             cookie_name=SESSION_COOKIE,
             cookie_max_age=settings.session_lifetime_seconds,
@@ -142,18 +138,20 @@ class Accounts:
     def _users(session: AsyncSession) -> SQLAlchemyUserDatabase[User, int]:
         return SQLAlchemyUserDatabase(session, User)
 
-    def _manager(self, session: AsyncSession) -> UserManager:
-        manager = UserManager(self._users(session), self.passwords)
-        manager.reset_password_token_secret = manager.verification_token_secret = self._secret
-        return manager
-
     async def user_for_token(self, token: str | None) -> User | None:
         """The active user a session cookie belongs to, if it is still valid."""
         if not token:
             return None
+        # The base classes type their columns as plain values; the tables have the real ones.
+        tokens, users = AccessToken.__table__.c, User.__table__.c
+        oldest = utcnow() - timedelta(seconds=self._lifetime)
         async with self._db.read() as session:
-            user = await self._strategy(session).read_token(token, self._manager(session))
-        return user if user is not None and user.is_active else None
+            user: User | None = await session.scalar(
+                select(User)
+                .join(AccessToken, tokens.user_id == User.id)
+                .where(tokens.token == token, tokens.created_at >= oldest, users.is_active)
+            )
+            return user
 
     async def register(self, *, email: str, password: str, display_name: str) -> Response:
         """Create an account and sign it in; the response sets the session cookie."""
