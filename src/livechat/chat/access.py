@@ -6,7 +6,7 @@ lookups answer "not found" rather than "forbidden" and never confirm its name.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, false, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livechat.chat.models import Membership, Room
@@ -37,14 +37,38 @@ def could_name_a_room(ref: RoomRef) -> bool:
     return is_text(ref)
 
 
+def _unknown_room() -> NotFound:
+    return NotFound("This room does not exist, or you are not a member of it.")
+
+
 async def readable_room(session: AsyncSession, user_id: int, ref: RoomRef) -> Room:
     room = None
     if could_name_a_room(ref):
         key = Room.id == ref if isinstance(ref, int) else Room.slug == ref
         room = await session.scalar(select(Room).where(key, readable_by(user_id)))
     if room is None:
-        raise NotFound("This room does not exist, or you are not a member of it.")
+        raise _unknown_room()
     return room
+
+
+async def readable_room_with_membership(
+    session: AsyncSession, user_id: int, slug: str
+) -> tuple[Room, Membership | None]:
+    """The room, as ``readable_room`` finds it, and the user's membership of it (None for
+    a visitor of a public room), in one query: every room page asks for both."""
+    if not could_name_a_room(slug):
+        raise _unknown_room()
+    own = and_(Membership.room_id == Room.id, Membership.user_id == user_id)
+    found = (
+        await session.execute(
+            select(Room, Membership)
+            .outerjoin(Membership, own)
+            .where(Room.slug == slug, or_(Room.is_private == false(), Membership.id.is_not(None)))
+        )
+    ).first()
+    if found is None:
+        raise _unknown_room()
+    return found.Room, found.Membership
 
 
 async def require_membership(session: AsyncSession, user_id: int, room: Room) -> Membership:

@@ -14,6 +14,7 @@ from livechat.chat.access import (
     find_membership,
     readable_by,
     readable_room,
+    readable_room_with_membership,
     require_admin,
     require_membership,
 )
@@ -189,8 +190,7 @@ async def member_count(db: Database, room: Room) -> int:
 
 async def get_room(db: Database, user: User, slug: str) -> RoomAccess:
     async with db.read() as session:
-        room = await readable_room(session, user.id, slug)
-        return RoomAccess(room, await find_membership(session, user.id, room.id))
+        return RoomAccess(*await readable_room_with_membership(session, user.id, slug))
 
 
 async def join_room(db: Database, user: User, slug: str) -> Membership:
