@@ -105,6 +105,25 @@ async def test_a_file_name_with_markup_is_shown_as_text_in_the_preview(
     assert "<img src=x" not in response.text
 
 
+async def test_a_reloaded_room_page_shows_ones_own_uploads_still_waiting_to_be_sent(
+    client: httpx.AsyncClient,
+    other_client: httpx.AsyncClient,
+    db: Database,
+    alice: User,
+    bob: User,
+    general: Room,
+) -> None:
+    await upload(client, general, await signed_in(client, alice), "alices plan.png")
+    await upload(other_client, general, await signed_in(other_client, bob), "bobs plan.png")
+    [waiting] = await pending_files(db, alice, general)
+
+    page = (await client.get(f"/rooms/{general.slug}")).text
+
+    assert f'<div class="upload-preview" id="upload-{waiting.id}">' in page
+    assert "alices plan.png" in page
+    assert "bobs plan.png" not in page
+
+
 @pytest.mark.parametrize(
     ("filename", "data", "content_type", "icon"),
     [

@@ -176,16 +176,21 @@ async def upload(
 async def pending(db: Database, user: User, room_id: int) -> list[Attachment]:
     """The user's uploads in a room that no message carries yet, oldest first."""
     async with db.read() as session:
-        found = await session.scalars(
-            select(Attachment)
-            .where(
-                Attachment.uploader_id == user.id,
-                Attachment.room_id == room_id,
-                Attachment.message_id.is_(None),
-            )
-            .order_by(Attachment.id)
+        return await pending_in(session, user.id, room_id)
+
+
+async def pending_in(session: AsyncSession, user_id: int, room_id: int) -> list[Attachment]:
+    """``pending``, in a session the caller reads other things in."""
+    found = await session.scalars(
+        select(Attachment)
+        .where(
+            Attachment.uploader_id == user_id,
+            Attachment.room_id == room_id,
+            Attachment.message_id.is_(None),
         )
-        return list(found)
+        .order_by(Attachment.id)
+    )
+    return list(found)
 
 
 async def discard(db: Database, user: User, attachment_id: int, uploads_dir: Path) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livechat.accounts.models import User
+from livechat.chat import attachments
 from livechat.chat.access import (
     find_membership,
     readable_by,
@@ -21,6 +22,7 @@ from livechat.chat.access import (
 from livechat.chat.models import (
     ROOM_DESCRIPTION_MAX_LENGTH,
     ROOM_NAME_MAX_LENGTH,
+    Attachment,
     Membership,
     Role,
     Room,
@@ -191,6 +193,16 @@ async def member_count(db: Database, room: Room) -> int:
 async def get_room(db: Database, user: User, slug: str) -> RoomAccess:
     async with db.read() as session:
         return RoomAccess(*await readable_room_with_membership(session, user.id, slug))
+
+
+async def open_room(db: Database, user: User, slug: str) -> tuple[RoomAccess, list[Attachment]]:
+    """What a room's page reads from the store: the user's access to the room and, for a
+    member, the uploads they have waiting to be sent there, in one snapshot."""
+    async with db.read() as session:
+        access = RoomAccess(*await readable_room_with_membership(session, user.id, slug))
+        if not access.is_member:
+            return access, []
+        return access, await attachments.pending_in(session, user.id, access.room.id)
 
 
 async def join_room(db: Database, user: User, slug: str) -> Membership:

@@ -107,7 +107,7 @@ async def show(
     slug: str,
     around: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
-    access = await rooms.get_room(db, user, slug)
+    access, pending = await rooms.open_room(db, user, slug)
     room = access.room
     latest = await _latest(db, realtime, user, room)
     shown = latest.messages
@@ -123,7 +123,7 @@ async def show(
             "cursor": latest.cursor,
             "sidebar": await realtime.presence.online(room.id),
             "client_msg_id": uuid.uuid4().hex,
-            "pending": await attachments.pending(db, user, room.id) if access.is_member else [],
+            "pending": pending,
             "members": await rooms.members(db, room) if access.is_admin else [],
             "around": around,
         },
