@@ -25,7 +25,7 @@ from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from fastapi_users_db_sqlalchemy.access_token import SQLAlchemyAccessTokenDatabase
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livechat import files
@@ -55,6 +55,19 @@ COMMON_PASSWORDS = frozenset(
         "abc1234567",
         "1q2w3e4r5t",
     }
+)
+
+# The base classes type their columns as plain values; the tables have the real ones.
+_tokens, _users = AccessToken.__table__.c, User.__table__.c
+# Built once: every request runs it, and building a statement costs more than running it.
+_SESSION_USER = (
+    select(User)
+    .join(AccessToken, _tokens.user_id == User.id)
+    .where(
+        _tokens.token == bindparam("token"),
+        _tokens.created_at >= bindparam("oldest"),
+        _users.is_active,
+    )
 )
 
 
@@ -142,14 +155,10 @@ class Accounts:
         """The active user a session cookie belongs to, if it is still valid."""
         if not token:
             return None
-        # The base classes type their columns as plain values; the tables have the real ones.
-        tokens, users = AccessToken.__table__.c, User.__table__.c
         oldest = utcnow() - timedelta(seconds=self._lifetime)
         async with self._db.read() as session:
             user: User | None = await session.scalar(
-                select(User)
-                .join(AccessToken, tokens.user_id == User.id)
-                .where(tokens.token == token, tokens.created_at >= oldest, users.is_active)
+                _SESSION_USER, {"token": token, "oldest": oldest}
             )
             return user
 

@@ -6,7 +6,7 @@ lookups answer "not found" rather than "forbidden" and never confirm its name.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livechat.chat.models import Membership, Room
@@ -51,6 +51,20 @@ async def readable_room(session: AsyncSession, user_id: int, ref: RoomRef) -> Ro
     return room
 
 
+# Built once: every room page runs it, and building a statement costs more than running it.
+_ROOM_WITH_MEMBERSHIP = (
+    select(Room, Membership)
+    .outerjoin(
+        Membership,
+        and_(Membership.room_id == Room.id, Membership.user_id == bindparam("user_id")),
+    )
+    .where(
+        Room.slug == bindparam("slug"),
+        or_(Room.is_private == false(), Membership.id.is_not(None)),
+    )
+)
+
+
 async def readable_room_with_membership(
     session: AsyncSession, user_id: int, slug: str
 ) -> tuple[Room, Membership | None]:
@@ -58,13 +72,8 @@ async def readable_room_with_membership(
     a visitor of a public room), in one query: every room page asks for both."""
     if not could_name_a_room(slug):
         raise _unknown_room()
-    own = and_(Membership.room_id == Room.id, Membership.user_id == user_id)
     found = (
-        await session.execute(
-            select(Room, Membership)
-            .outerjoin(Membership, own)
-            .where(Room.slug == slug, or_(Room.is_private == false(), Membership.id.is_not(None)))
-        )
+        await session.execute(_ROOM_WITH_MEMBERSHIP, {"user_id": user_id, "slug": slug})
     ).first()
     if found is None:
         raise _unknown_room()
