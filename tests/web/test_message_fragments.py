@@ -94,6 +94,16 @@ def test_the_out_of_band_copy_of_a_message_is_kept_apart_from_the_plain_one() ->
     assert 'hx-swap-oob="true"' in swapped
 
 
+def test_a_list_of_messages_is_their_fragments_one_after_another() -> None:
+    fragments = MessageFragments(templates.env)
+    first, second = _message(1, "first"), _message(2, "second")
+
+    listed = fragments.list_html([first, second])
+
+    assert listed == fragments.html(first) + fragments.html(second)
+    assert listed.index("first") < listed.index("second")
+
+
 def test_only_the_most_recently_used_fragments_are_kept() -> None:
     fragments = MessageFragments(templates.env, max_size=2)
     oldest, used_again, newest = _message(1, "one"), _message(2, "two"), _message(3, "three")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import datetime
 
 from jinja2 import Environment
@@ -45,6 +46,12 @@ class MessageFragments:
 
     def __len__(self) -> int:
         return len(self._kept)
+
+    def list_html(self, messages: Iterable[Message]) -> Markup:
+        """The fragments of ``messages``, one after another, as a page lists them: one
+        call from a template, where one per message would cost more than finding it."""
+        fragments = [self.html(message) for message in messages]
+        return Markup("".join(fragments))  # noqa: S704  (each one is Markup already)
 
     def html(self, message: Message, *, oob: bool = False) -> Markup:
         """One message's HTML (``oob``: swapped in place of the page's copy); a message

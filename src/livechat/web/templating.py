@@ -86,8 +86,10 @@ templates.env.globals["typing_sentence"] = typing_sentence
 templates.env.filters["clock_time"] = _clock_time
 templates.env.filters["calendar_day"] = _calendar_day
 templates.env.globals["static_version"] = "1"
+# One cache for the pages and the live events alike: a message sent live is ready for the
+# next page that shows it.
 message_fragments = MessageFragments(templates.env)
-templates.env.globals["message_html"] = message_fragments.html
+templates.env.globals["message_list"] = message_fragments.list_html
 
 
 def render(
