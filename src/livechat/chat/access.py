@@ -6,7 +6,7 @@ lookups answer "not found" rather than "forbidden" and never confirm its name.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livechat.chat.models import Membership, Room
@@ -37,7 +37,7 @@ def could_name_a_room(ref: RoomRef) -> bool:
     return is_text(ref)
 
 
-def _unknown_room() -> NotFound:
+def unknown_room() -> NotFound:
     return NotFound("This room does not exist, or you are not a member of it.")
 
 
@@ -47,36 +47,40 @@ async def readable_room(session: AsyncSession, user_id: int, ref: RoomRef) -> Ro
         key = Room.id == ref if isinstance(ref, int) else Room.slug == ref
         room = await session.scalar(select(Room).where(key, readable_by(user_id)))
     if room is None:
-        raise _unknown_room()
+        raise unknown_room()
     return room
 
 
-# Built once: every room page runs it, and building a statement costs more than running it.
-_ROOM_WITH_MEMBERSHIP = (
-    select(Room, Membership)
-    .outerjoin(
-        Membership,
-        and_(Membership.room_id == Room.id, Membership.user_id == bindparam("user_id")),
+def readable_with_membership() -> Select[tuple[Room, Membership]]:
+    """Rooms, each with the membership in it of the user bound as ``user_id`` (None where
+    there is none), and only those that user may read: ``readable_by`` as an outer join,
+    for the queries that want the membership as well."""
+    return (
+        select(Room, Membership)
+        .outerjoin(
+            Membership,
+            and_(Membership.room_id == Room.id, Membership.user_id == bindparam("user_id")),
+        )
+        .where(or_(Room.is_private == false(), Membership.id.is_not(None)))
     )
-    .where(
-        Room.slug == bindparam("slug"),
-        or_(Room.is_private == false(), Membership.id.is_not(None)),
-    )
-)
+
+
+# Built once: most room routes run it, and building a statement costs more than running it.
+_ROOM_WITH_MEMBERSHIP = readable_with_membership().where(Room.slug == bindparam("slug"))
 
 
 async def readable_room_with_membership(
     session: AsyncSession, user_id: int, slug: str
 ) -> tuple[Room, Membership | None]:
     """The room, as ``readable_room`` finds it, and the user's membership of it (None for
-    a visitor of a public room), in one query: every room page asks for both."""
+    a visitor of a public room), in one query: the room routes ask for both."""
     if not could_name_a_room(slug):
-        raise _unknown_room()
+        raise unknown_room()
     found = (
         await session.execute(_ROOM_WITH_MEMBERSHIP, {"user_id": user_id, "slug": slug})
     ).first()
     if found is None:
-        raise _unknown_room()
+        raise unknown_room()
     return found.Room, found.Membership
 
 

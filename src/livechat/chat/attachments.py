@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path, PurePath
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livechat import files
@@ -173,28 +173,19 @@ async def upload(
     return attachment
 
 
-# Built once: every room page runs it, and building a statement costs more than running it.
-_PENDING = (
-    select(Attachment)
-    .where(
-        Attachment.uploader_id == bindparam("user_id"),
-        Attachment.room_id == bindparam("room_id"),
-        Attachment.message_id.is_(None),
-    )
-    .order_by(Attachment.id)
-)
-
-
 async def pending(db: Database, user: User, room_id: int) -> list[Attachment]:
     """The user's uploads in a room that no message carries yet, oldest first."""
     async with db.read() as session:
-        return await pending_in(session, user.id, room_id)
-
-
-async def pending_in(session: AsyncSession, user_id: int, room_id: int) -> list[Attachment]:
-    """``pending``, in a session the caller reads other things in."""
-    found = await session.scalars(_PENDING, {"user_id": user_id, "room_id": room_id})
-    return list(found)
+        found = await session.scalars(
+            select(Attachment)
+            .where(
+                Attachment.uploader_id == user.id,
+                Attachment.room_id == room_id,
+                Attachment.message_id.is_(None),
+            )
+            .order_by(Attachment.id)
+        )
+        return list(found)
 
 
 async def discard(db: Database, user: User, attachment_id: int, uploads_dir: Path) -> None:

@@ -6,18 +6,20 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livechat.accounts.models import User
-from livechat.chat import attachments
 from livechat.chat.access import (
+    could_name_a_room,
     find_membership,
     readable_by,
     readable_room,
     readable_room_with_membership,
+    readable_with_membership,
     require_admin,
     require_membership,
+    unknown_room,
 )
 from livechat.chat.models import (
     ROOM_DESCRIPTION_MAX_LENGTH,
@@ -195,14 +197,36 @@ async def get_room(db: Database, user: User, slug: str) -> RoomAccess:
         return RoomAccess(*await readable_room_with_membership(session, user.id, slug))
 
 
+# Built once, as every room page runs it: the readable room with the caller's membership,
+# and a row for each upload they have waiting to be sent there (a single row for none).
+_ROOM_PAGE = (
+    readable_with_membership()
+    .add_columns(Attachment)
+    .outerjoin(
+        Attachment,
+        and_(
+            Attachment.room_id == Room.id,
+            Attachment.uploader_id == Membership.user_id,
+            Attachment.message_id.is_(None),
+        ),
+    )
+    .where(Room.slug == bindparam("slug"))
+    .order_by(Attachment.id)
+)
+
+
 async def open_room(db: Database, user: User, slug: str) -> tuple[RoomAccess, list[Attachment]]:
-    """What a room's page reads from the store: the user's access to the room and, for a
-    member, the uploads they have waiting to be sent there, in one snapshot."""
+    """What a room's page reads from the store, in one query: the user's access to the
+    room and, for a member, the uploads they have waiting to be sent there, oldest first."""
+    if not could_name_a_room(slug):
+        raise unknown_room()
     async with db.read() as session:
-        access = RoomAccess(*await readable_room_with_membership(session, user.id, slug))
-        if not access.is_member:
-            return access, []
-        return access, await attachments.pending_in(session, user.id, access.room.id)
+        rows = (await session.execute(_ROOM_PAGE, {"user_id": user.id, "slug": slug})).all()
+    if not rows:
+        raise unknown_room()
+    room, membership, _ = rows[0]
+    waiting = [row.Attachment for row in rows if row.Attachment is not None]
+    return RoomAccess(room, membership), waiting
 
 
 async def join_room(db: Database, user: User, slug: str) -> Membership:
