@@ -84,6 +84,16 @@ def test_a_new_name_or_picture_of_the_author_shows_on_a_message_that_did_not_cha
     assert 'src="/avatars/new.webp"' in pictured
 
 
+def test_a_message_by_someone_whose_picture_was_never_set_shows_their_initials() -> None:
+    fragments = MessageFragments(templates.env)
+    author = User(id=8, display_name="Nadia Ali")  # as made in this process: no picture
+
+    html = fragments.html(_message(author=author))
+
+    assert '<span class="message-author">Nadia Ali</span>' in html
+    assert ">NA</span>" in html
+
+
 def test_the_out_of_band_copy_of_a_message_is_kept_apart_from_the_plain_one() -> None:
     fragments = MessageFragments(templates.env)
     message = _message()

@@ -22,6 +22,7 @@ from datetime import datetime
 
 from jinja2 import Environment
 from markupsafe import Markup
+from sqlalchemy.orm.attributes import instance_dict
 
 from livechat.chat.models import Message
 
@@ -66,18 +67,7 @@ class MessageFragments:
             return Markup(html)  # noqa: S704  (rendered with autoescaping)
 
     def _kept_or_rendered(self, message: Message, oob: bool) -> Markup:
-        author = message.author
-        # Ids and sequence numbers are unique within one database only, and a process can
-        # open several (the test suite opens one per test): the moment the message was
-        # stored tells apart two that share them.
-        key = (
-            message.id,
-            message.seq,
-            message.inserted_at,
-            author.display_name,
-            author.avatar_url,
-            oob,
-        )
+        key = _key(message, oob)
         html = self._kept.get(key)
         if html is not None:
             self._kept.move_to_end(key)
@@ -88,3 +78,34 @@ class MessageFragments:
         if len(self._kept) > self._max_size:
             self._kept.popitem(last=False)
         return html
+
+
+def _key(message: Message, oob: bool) -> _Key:
+    """What tells a message's fragment from every other: which message it is, and all it
+    shows that can change. Ids and sequence numbers are unique within one database only,
+    and a process can open several (the test suite opens one per test): the moment the
+    message was stored tells apart two that share them."""
+    try:
+        # Straight from the instances' loaded values: through the mapped attributes, these
+        # reads cost ten times as much, more than all the rest of a lookup.
+        loaded = instance_dict(message)
+        author = instance_dict(loaded["author"])
+        return (
+            loaded["id"],
+            loaded["seq"],
+            loaded["inserted_at"],
+            author["display_name"],
+            author["avatar_url"],
+            oob,
+        )
+    except KeyError:
+        # A value never loaded nor set, as on an object made in this process: the mapped
+        # attributes know what it reads as.
+        return (
+            message.id,
+            message.seq,
+            message.inserted_at,
+            message.author.display_name,
+            message.author.avatar_url,
+            oob,
+        )
