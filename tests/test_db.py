@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from livechat.db import BUSY_TIMEOUT_MS, Database
+from livechat.errors import Unavailable
 
 CONCURRENT_WRITERS = 200
 
@@ -274,3 +275,19 @@ async def test_the_writer_reports_how_long_each_write_held_it_and_how_many_wait(
 async def _write_nothing(db: Database) -> None:
     async with db.write():
         pass
+
+
+async def test_a_read_that_finds_no_free_connection_in_time_says_the_server_is_busy(
+    database_url: str,
+) -> None:
+    db = Database(database_url, read_pool_size=1, read_wait_seconds=0.05)
+    try:
+        async with db.read() as holding:
+            await holding.execute(text("SELECT 1"))
+            with pytest.raises(Unavailable, match="busy"):
+                async with db.read() as waiting:
+                    await waiting.execute(text("SELECT 1"))
+        async with db.read() as later:  # the connection is free again
+            assert await later.scalar(text("SELECT 1")) == 1
+    finally:
+        await db.dispose()

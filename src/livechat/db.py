@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Connection, Dialect, ExceptionContext, make_url
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -43,10 +44,17 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from livechat.errors import Unavailable
+
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 READ_POOL_SIZE = 8
+# How long a read waits for a free connection before the server says it is busy: under a
+# reconnect storm, thousands of sockets ask at once, and a page told to come back soon
+# (1013, 503) does better than one left waiting past its keepalive.
+READ_WAIT_SECONDS = 10.0
+BUSY = "The server is busy; try again in a moment."
 
 # Stable constraint names let Alembic drop and alter constraints on SQLite's table rebuilds.
 NAMING_CONVENTION = {
@@ -86,10 +94,17 @@ class Database:
     """Owns the engines; hands out read sessions and serialized write sessions."""
 
     def __init__(
-        self, url: str, *, on_write: Callable[[float], None] = lambda _seconds: None
+        self,
+        url: str,
+        *,
+        on_write: Callable[[float], None] = lambda _seconds: None,
+        read_pool_size: int = READ_POOL_SIZE,
+        read_wait_seconds: float = READ_WAIT_SECONDS,
     ) -> None:
         self.url = url
-        self._reader = create_async_engine(url, pool_size=READ_POOL_SIZE, max_overflow=0)
+        self._reader = create_async_engine(
+            url, pool_size=read_pool_size, max_overflow=0, pool_timeout=read_wait_seconds
+        )
         self._writer = create_async_engine(url, pool_size=1, max_overflow=0)
         _configure(self._reader, begin="BEGIN", query_only=True)
         _configure(self._writer, begin="BEGIN IMMEDIATE", query_only=False)
@@ -103,9 +118,13 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session over one consistent snapshot; any attempt to write in it fails."""
+        """A session over one consistent snapshot; any attempt to write in it fails. When no
+        connection frees up in time, ``Unavailable``: the caller is to come back later."""
         async with self._read_sessions() as session:
-            yield session
+            try:
+                yield session
+            except PoolTimeout as error:
+                raise Unavailable(BUSY, retry_after_seconds=1) from error
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

@@ -8,15 +8,17 @@ import uuid
 import pytest
 from starlette.status import WS_1013_TRY_AGAIN_LATER
 
+from livechat.accounts.auth import Accounts
 from livechat.accounts.models import User
 from livechat.chat import broadcasts, messages, rooms
 from livechat.chat.models import Message, Room
-from livechat.db import Database
+from livechat.db import BUSY, Database
+from livechat.errors import Unavailable
 from livechat.realtime.actor import ActorBusy
 from livechat.realtime.hub import Broadcast
 from livechat.realtime.presence import Presence, PresenceRequest, StoppedTyping
 from livechat.realtime.rooms import RoomRequest, RoomServer
-from tests.live import LiveServer, room_page
+from tests.live import LiveServer, room_page, session_cookie, socket_client
 
 
 class Fault(RuntimeError):
@@ -187,3 +189,22 @@ async def test_a_send_to_a_saturated_room_is_refused_with_when_to_try_again_and_
         assert not any('id="message-form"' in frame for frame in alice_page.seen)
 
     assert await messages.list_messages(db, alice, general.slug) == []
+
+
+async def test_a_page_that_finds_the_store_too_busy_is_sent_to_reconnect_not_turned_away(
+    server: LiveServer,
+    general: Room,
+    alice: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cookie = await session_cookie(server, alice.email)
+
+    async def busy(_accounts: Accounts, _token: str | None) -> User | None:
+        raise Unavailable(BUSY, retry_after_seconds=1)
+
+    monkeypatch.setattr(Accounts, "user_for_token", busy)
+    async with socket_client(server, f"/rooms/{general.slug}/ws", cookie) as page:
+        code, reason = await page.expect_closed()
+
+    assert code == WS_1013_TRY_AGAIN_LATER  # htmx reconnects after 1013; 1008 would end it
+    assert "busy" in reason

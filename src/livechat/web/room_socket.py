@@ -25,7 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from starlette.status import WS_1008_POLICY_VIOLATION, WS_1011_INTERNAL_ERROR
+from starlette.status import (
+    WS_1008_POLICY_VIOLATION,
+    WS_1011_INTERNAL_ERROR,
+    WS_1013_TRY_AGAIN_LATER,
+)
 
 from livechat.accounts.auth import Accounts
 from livechat.accounts.models import User
@@ -140,6 +144,9 @@ async def _serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
     db: Database = websocket.app.state.db
     try:
         access = await rooms.get_room(db, user, slug)
+    except Unavailable as busy:
+        await websocket.close(WS_1013_TRY_AGAIN_LATER, busy.message)
+        return
     except LivechatError:
         access = None
     if access is None or not access.is_member:
@@ -366,10 +373,13 @@ def _later(cursor: Cursor, sent: Cursor | None) -> Cursor:
 async def _replay_or_reconnect(
     connection: Connection, replay: Coroutine[Any, Any, str], out: list[str]
 ) -> tuple[int, str] | None:
-    """Add a replay to ``out``; if it cannot be read, close with 1011 so that the page
-    reconnects and asks again rather than show a gap."""
+    """Add a replay to ``out``; if it cannot be read, close so that the page reconnects
+    and asks again rather than show a gap: 1013 when the store is too busy for now, 1011
+    when reading failed."""
     try:
         out.append(await replay)
+    except Unavailable:
+        return WS_1013_TRY_AGAIN_LATER, "The server is busy; reconnecting."
     except Exception:
         log.exception("room %s: catching up a page failed", connection.room.id)
         return WS_1011_INTERNAL_ERROR, "Catching up failed; reconnecting."

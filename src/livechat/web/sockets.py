@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from livechat.accounts.auth import SESSION_COOKIE, Accounts, session_id
 from livechat.accounts.models import User
+from livechat.errors import Unavailable
 from livechat.realtime.hub import Subscription
 from livechat.web.templating import templates
 
@@ -154,7 +155,13 @@ async def admitted(websocket: WebSocket) -> AsyncIterator[SignedIn | None]:
     """Accept the socket of a signed-in page of ours, counted against its person's cap
     while it is open; anyone else, or one socket too many, is told why, closed with 1008,
     and gets None."""
-    visitor = await accept(websocket)
+    try:
+        visitor = await accept(websocket)
+    except Unavailable as busy:
+        # Too busy to look the session up: the page comes back after a moment (1013).
+        await websocket.close(WS_1013_TRY_AGAIN_LATER, busy.message)
+        yield None
+        return
     sockets: OpenSockets = websocket.app.state.sockets
     if visitor is not None and not sockets.open(visitor.user.id):
         await refuse(websocket, TOO_MANY)
