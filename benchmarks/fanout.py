@@ -42,13 +42,13 @@ from harness import (
     free_port,
     livechat_command,
     livechat_environment,
+    migrated_database,
     populate,
     prepare,
+    report_errors,
     resident_bytes,
     start_server,
 )
-
-from livechat import schema
 
 PHASE_S = 10.0
 DRAIN_S = 5.0  # after the last send, how long a delivery may still arrive
@@ -242,8 +242,7 @@ async def main(sockets: int, rates: list[int], idle: int) -> None:
     print(prepare())
     people = max(sockets, idle)
     with tempfile.TemporaryDirectory() as folder:
-        database_url = f"sqlite+aiosqlite:///{folder}/livechat.db"
-        schema.upgrade(database_url)
+        database_url = migrated_database(folder)
         slug, tokens = await populate(database_url, people)
         path = f"/rooms/{slug}/ws"
         port = free_port()
@@ -263,8 +262,7 @@ async def main(sockets: int, rates: list[int], idle: int) -> None:
                     await _idle(name, server, path, list(tokens[:idle]))
             finally:
                 await server.stop()
-            errors = server.errors()
-            print(f"{name:>9} logged {len(errors)} errors{': ' + errors[0] if errors else ''}")
+            report_errors(name, server)
     _compare(results["livechat"], results["reference"])
 
 

@@ -19,12 +19,14 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from livechat import schema
 from livechat.accounts.auth import SESSION_COOKIE
 from livechat.accounts.models import AccessToken, User
 from livechat.chat.models import Membership, Room
@@ -159,6 +161,33 @@ def livechat_environment(folder: str, database_url: str) -> dict[str, str]:
         "LIVECHAT_UPLOADS_DIR": f"{folder}/uploads",
         "LIVECHAT_LOG_FORMAT": "text",
     }
+
+
+def report_errors(name: str, server: Server) -> None:
+    errors = server.errors()
+    print(f"{name:>9} logged {len(errors)} errors{': ' + errors[0] if errors else ''}")
+
+
+def migrated_database(folder: str) -> str:
+    """The URL of a fresh livechat database in ``folder``, at the newest schema."""
+    database_url = f"sqlite+aiosqlite:///{folder}/livechat.db"
+    schema.upgrade(database_url)
+    return database_url
+
+
+@asynccontextmanager
+async def serving_livechat(folder: str, database_url: str) -> AsyncIterator[Server]:
+    """``livechat serve`` on ``database_url``, logging into ``folder``; once stopped, how
+    many errors it logged."""
+    port = free_port()
+    environment = livechat_environment(folder, database_url)
+    log = Path(folder) / "livechat.log"
+    server = await start_server(livechat_command(port), environment, port, log)
+    try:
+        yield server
+    finally:
+        await server.stop()
+        report_errors("livechat", server)
 
 
 _OPCODE_TEXT, _OPCODE_CLOSE, _OPCODE_PING, _OPCODE_PONG = 0x1, 0x8, 0x9, 0xA

@@ -25,21 +25,16 @@ import asyncio
 import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
 from harness import (
     Page,
     Server,
     cpu_seconds,
-    free_port,
-    livechat_command,
-    livechat_environment,
+    migrated_database,
     populate,
     prepare,
-    start_server,
+    serving_livechat,
 )
-
-from livechat import schema
 
 QUIET_S = 1.0  # a room that sent nothing for this long has settled
 HANDSHAKES_AT_ONCE = 50
@@ -95,14 +90,9 @@ async def _round(name: str, server: Server, path: str, tokens: list[str], gate: 
 async def main(people: int) -> None:
     print(prepare())
     with tempfile.TemporaryDirectory() as folder:
-        database_url = f"sqlite+aiosqlite:///{folder}/livechat.db"
-        schema.upgrade(database_url)
+        database_url = migrated_database(folder)
         slug, tokens = await populate(database_url, people)
-        port = free_port()
-        environment = livechat_environment(folder, database_url)
-        log = Path(folder) / "livechat.log"
-        server = await start_server(livechat_command(port), environment, port, log)
-        try:
+        async with serving_livechat(folder, database_url) as server:
             path = f"/rooms/{slug}/ws"
             print(f"{people} people in one room, server pid {server.pid}")
             pages = await _round("arrival", server, path, tokens, HANDSHAKES_AT_ONCE)
@@ -112,10 +102,6 @@ async def main(people: int) -> None:
             pages = await _round("storm", server, path, tokens, people)
             for page in pages:
                 page.abort()
-        finally:
-            await server.stop()
-        errors = server.errors()
-        print(f"livechat logged {len(errors)} errors{': ' + errors[0] if errors else ''}")
 
 
 if __name__ == "__main__":

@@ -26,22 +26,11 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
-from harness import (
-    Server,
-    cpu_seconds,
-    free_port,
-    livechat_command,
-    livechat_environment,
-    populate,
-    prepare,
-    start_server,
-)
+from harness import Server, cpu_seconds, migrated_database, populate, prepare, serving_livechat
 from sqlalchemy import select, update
 
-from livechat import schema
 from livechat.accounts.auth import SESSION_COOKIE
 from livechat.accounts.models import User
 from livechat.chat.models import Message, Room
@@ -152,16 +141,11 @@ async def _round(
 async def main(seconds: float, rounds: int, warmup: float, clients: int, messages: int) -> None:
     print(prepare())
     with tempfile.TemporaryDirectory() as folder:
-        database_url = f"sqlite+aiosqlite:///{folder}/livechat.db"
-        schema.upgrade(database_url)
+        database_url = migrated_database(folder)
         slug, token = await _populate(database_url, messages)
-        port = free_port()
-        environment = livechat_environment(folder, database_url)
-        log = Path(folder) / "livechat.log"
-        server = await start_server(livechat_command(port), environment, port, log)
         # A browser that has been here before sends its CSRF cookie and is given no new one.
         cookies = f"{SESSION_COOKIE}={token}; {CSRF_COOKIE}={secrets.token_urlsafe(32)}"
-        try:
+        async with serving_livechat(folder, database_url) as server:
             async with httpx.AsyncClient(headers={"Cookie": cookies}) as http:
                 page = await http.get(f"{server.origin}/rooms/{slug}")
             shown = page.text.count('class="message"')
@@ -172,7 +156,7 @@ async def main(seconds: float, rounds: int, warmup: float, clients: int, message
                 f" {clients} clients, server pid {server.pid}"
             )
             request = (
-                f"GET /rooms/{slug} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"GET /rooms/{slug} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
                 f"Cookie: {cookies}\r\nAccept: text/html\r\n\r\n"
             ).encode()
             results = []
@@ -185,10 +169,6 @@ async def main(seconds: float, rounds: int, warmup: float, clients: int, message
                 print(f"round {number}: {result}")
             best = min(results, key=lambda result: result.cpu_seconds / result.requests)
             print(f"   best: {best}")
-        finally:
-            await server.stop()
-        errors = server.errors()
-        print(f"livechat logged {len(errors)} errors{': ' + errors[0] if errors else ''}")
 
 
 if __name__ == "__main__":
