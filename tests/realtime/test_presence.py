@@ -60,7 +60,7 @@ async def presence(background: Background, changes: Changes, clock: FakeClock) -
 
 
 async def arrive(presence: Presence, person: Person, connection: str, room: int = ROOM) -> None:
-    presence.track(room, person, connection)
+    presence.track(room, person, connection, public=False)
     await presence.online(room)  # answered once the arrival before it has been handled
 
 

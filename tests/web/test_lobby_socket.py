@@ -9,7 +9,7 @@ from starlette.status import WS_1008_POLICY_VIOLATION
 from livechat.accounts.models import User
 from livechat.chat import rooms
 from livechat.db import Database
-from tests.live import LiveServer, session_cookie, socket_client, submit_as
+from tests.live import LiveServer, room_page, session_cookie, socket_client, submit_as
 
 
 async def test_a_room_created_in_one_browser_appears_in_another(
@@ -107,3 +107,19 @@ async def test_open_room_lists_follow_how_many_people_are_in_a_public_room(
             assert "1 online" in arrived
         left = await bob_lobby.expect(f'id="room-{room.id}-online"')
     assert re.search(rf'id="room-{room.id}-online"[^>]*></span>', left)  # empty: hidden
+
+
+async def test_how_many_are_in_a_private_room_never_reaches_the_lobby(
+    server: LiveServer, db: Database, alice: User, bob: User
+) -> None:
+    secret = await rooms.create_room(db, alice, name="Secret", is_private=True)
+    public = await rooms.create_room(db, alice, name="General")
+    lobby_cookie = await session_cookie(server, bob.email)
+    async with (
+        socket_client(server, "/lobby/ws", lobby_cookie) as bob_lobby,
+        room_page(server, alice, secret) as page,
+    ):
+        await page.expect("1 online")  # what the lobby would have heard by now
+        async with room_page(server, alice, public):
+            await bob_lobby.expect(f'id="room-{public.id}-online"')
+    assert not any(f"room-{secret.id}-" in frame for frame in bob_lobby.seen)

@@ -163,13 +163,6 @@ async def list_rooms(db: Database, user: User) -> list[RoomListing]:
         ]
 
 
-async def is_public(db: Database, room_id: int) -> bool:
-    """Whether anyone may know the room exists (False for a room that is gone)."""
-    async with db.read() as session:
-        private = await session.scalar(select(Room.is_private).where(Room.id == room_id))
-        return private is False
-
-
 async def last_seq(db: Database, room_id: int) -> int | None:
     """Where the room's event sequence stands; None for a room that is gone."""
     async with db.read() as session:

@@ -32,6 +32,7 @@ import itertools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from livechat.realtime.actor import Actor, ActorBusy, ActorStopped, Sleep
 
@@ -80,6 +81,7 @@ class PresenceChange:
     count: int | None = None  # how many are online, if that changed
     typing: tuple[Person, ...] | None = None  # None: the typers did not change
     sidebar: Sidebar | None = None  # the whole sidebar, in place of the differences
+    public: bool = False  # the lobby lists the room, so may hear its count
 
     @property
     def more(self) -> int:
@@ -94,6 +96,15 @@ class Track:
     room_id: int
     person: Person
     connection: str
+    public: bool
+
+
+class _Tracked(NamedTuple):
+    """What the ledger holds of one connection."""
+
+    room_id: int
+    person: Person
+    public: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +112,7 @@ class Untrack:
     """Sent by ``untrack``, which has written the ledger."""
 
     room_id: int
+    user_id: int
     connection: str
 
 
@@ -136,6 +148,7 @@ class _Room:
     people: dict[int, Person] = field(default_factory=dict)  # in the order they arrived
     typing_until: dict[int, float] = field(default_factory=dict)
     told: Sidebar = field(default_factory=Sidebar)  # what the room's pages were last told
+    public: bool = False
     changed: bool = False
     resend: bool = False  # the pages may have missed changes: send the whole sidebar
 
@@ -150,7 +163,14 @@ class _Room:
         now = Sidebar(tuple(shown.values()), len(self.people), self.typers(), version)
         if self.resend:
             self.resend, self.told = False, now
-            return PresenceChange(room_id, version, count=now.count, typing=now.typers, sidebar=now)
+            return PresenceChange(
+                room_id,
+                version,
+                count=now.count,
+                typing=now.typers,
+                sidebar=now,
+                public=self.public,
+            )
         told = {person.id: person for person in self.told.shown}
         change = PresenceChange(
             room_id,
@@ -162,8 +182,9 @@ class _Room:
             ),
             count=now.count if now.count != self.told.count else None,
             typing=now.typers if now.typers != self.told.typers else None,
+            public=self.public,
         )
-        if change == PresenceChange(room_id, version):
+        if change == PresenceChange(room_id, version, public=self.public):
             return None
         self.told = now
         return change
@@ -187,24 +208,29 @@ class Presence(Actor[PresenceRequest]):
         super().__init__(tick_interval=tick_seconds, sleep=sleep)
         self._notify = notify
         self._clock = clock
-        self._ledger: dict[str, tuple[int, Person]] = {}  # connection: its room and person
+        self._ledger: dict[str, _Tracked] = {}  # by connection
         self._rooms: dict[int, _Room] = {}
         # Kept across restarts, so that versions only ever rise within the process.
         self._version = 0
 
-    def track(self, room_id: int, person: Person, connection: str) -> None:
-        self._ledger[connection] = (room_id, person)
-        self._tell(Track(room_id, person, connection))
+    def track(self, room_id: int, person: Person, connection: str, *, public: bool) -> None:
+        """``connection`` of ``person`` is open in the room; ``public`` says whether the
+        lobby lists the room, and so may hear how many are in it. Rooms never change
+        between public and private, but a deleted room's id may be given to a new one: it
+        is said with every connection rather than looked up once and kept."""
+        self._ledger[connection] = _Tracked(room_id, person, public)
+        self._tell(Track(room_id, person, connection, public))
 
     def untrack(self, room_id: int, connection: str) -> None:
-        self._ledger.pop(connection, None)
-        self._tell(Untrack(room_id, connection))
+        tracked = self._ledger.pop(connection, None)
+        if tracked is not None:
+            self._tell(Untrack(room_id, tracked.person.id, connection))
 
     def changed(self, person: Person) -> None:
         """Someone's name or picture changed: show it wherever they are."""
-        for connection, (room_id, tracked) in self._ledger.items():
-            if tracked.id == person.id:
-                self._ledger[connection] = (room_id, person)
+        for connection, tracked in self._ledger.items():
+            if tracked.person.id == person.id:
+                self._ledger[connection] = tracked._replace(person=person)
         self._tell(Changed(person))
 
     def _tell(self, request: PresenceRequest) -> None:
@@ -215,8 +241,9 @@ class Presence(Actor[PresenceRequest]):
 
     async def init(self) -> None:
         self._rooms = {}
-        for connection, (room_id, person) in self._ledger.items():
+        for connection, (room_id, person, public) in self._ledger.items():
             room = self._room(room_id)
+            room.public = public
             room.connections.setdefault(person.id, set()).add(connection)
             room.people[person.id] = person
         # After a crash, pages may have missed changes: with the next tick each gets its
@@ -237,10 +264,10 @@ class Presence(Actor[PresenceRequest]):
 
     async def handle(self, request: PresenceRequest) -> Sidebar | None:
         match request:
-            case Track(room_id, person, connection):
-                self._track(room_id, person, connection)
-            case Untrack(room_id, connection):
-                self._untrack(room_id, connection)
+            case Track(room_id, person, connection, public):
+                self._track(room_id, person, connection, public)
+            case Untrack(room_id, user_id, connection):
+                self._untrack(room_id, user_id, connection)
             case Typing(room_id, user_id):
                 self._typing(room_id, user_id)
             case StoppedTyping(room_id, user_id):
@@ -254,10 +281,11 @@ class Presence(Actor[PresenceRequest]):
                 return room.told if room else Sidebar(version=self._version)
         return None
 
-    def _track(self, room_id: int, person: Person, connection: str) -> None:
+    def _track(self, room_id: int, person: Person, connection: str, public: bool) -> None:
         if connection not in self._ledger:
             return  # it closed before the loop got to its arrival
         room = self._room(room_id)
+        room.public = public
         room.connections.setdefault(person.id, set()).add(connection)
         room.people[person.id] = person
         room.changed = True
@@ -269,20 +297,17 @@ class Presence(Actor[PresenceRequest]):
             room = self._rooms[room_id] = _Room(told=Sidebar(version=self._version))
         return room
 
-    def _untrack(self, room_id: int, connection: str) -> None:
+    def _untrack(self, room_id: int, user_id: int, connection: str) -> None:
         room = self._rooms.get(room_id)
-        if room is None:
+        connections = room.connections.get(user_id) if room is not None else None
+        if room is None or connections is None or connection not in connections:
             return
-        for user_id, connections in list(room.connections.items()):
-            if connection not in connections:
-                continue
-            connections.discard(connection)
-            if not connections:
-                del room.connections[user_id]
-                del room.people[user_id]
-                room.typing_until.pop(user_id, None)
-                room.changed = True
-            return
+        connections.discard(connection)
+        if not connections:
+            del room.connections[user_id]
+            del room.people[user_id]
+            room.typing_until.pop(user_id, None)
+            room.changed = True
 
     def _changed(self, person: Person) -> None:
         for room in self._rooms.values():

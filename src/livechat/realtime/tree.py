@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livechat.chat import attachments, broadcasts
-from livechat.chat import rooms as rooms_service
 from livechat.db import Database
 from livechat.metrics import Metrics
 from livechat.realtime.backends.memory import MemoryBackend
@@ -71,9 +70,8 @@ async def running_tree(
 
     async def publish_presence(change: PresenceChange) -> None:
         await hub.publish(presence_topic(change.room_id), broadcasts.presence_changed(change))
-        count = change.count
-        if count is not None and await rooms_service.is_public(db, change.room_id):
-            await hub.publish(LOBBY_TOPIC, broadcasts.lobby_online(change.room_id, count))
+        if change.count is not None and change.public:
+            await hub.publish(LOBBY_TOPIC, broadcasts.lobby_online(change.room_id, change.count))
 
     presence = Presence(publish_presence)
     rate_limiter = RateLimiter()

@@ -169,9 +169,8 @@ async def _serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
             visitor, room, db, accounts, realtime, replays, subscription, metrics, Frames(websocket)
         )
         realtime.rooms.connected(room.id)
-        realtime.presence.track(
-            room.id, Person(user.id, user.display_name, user.avatar_url), connection.id
-        )
+        person = Person(user.id, user.display_name, user.avatar_url)
+        realtime.presence.track(room.id, person, connection.id, public=not room.is_private)
         try:
             await serve_connection(
                 websocket, subscription, _read(websocket, connection), _write(websocket, connection)
