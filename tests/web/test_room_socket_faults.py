@@ -3,6 +3,8 @@ room, a crashed Presence forgets no one, and the pages are told what is going on
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 
 import pytest
@@ -208,3 +210,30 @@ async def test_a_page_that_finds_the_store_too_busy_is_sent_to_reconnect_not_tur
 
     assert code == WS_1013_TRY_AGAIN_LATER  # htmx reconnects after 1013; 1008 would end it
     assert "busy" in reason
+
+
+async def test_a_page_that_leaves_while_it_is_let_in_is_no_error_and_frees_its_place(
+    server: LiveServer,
+    general: Room,
+    alice: User,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cookie = await session_cookie(server, alice.email)
+    asked, gone = asyncio.Event(), asyncio.Event()
+
+    async def busy_once_the_page_is_gone(*_args: object) -> None:
+        asked.set()
+        await gone.wait()
+        raise Unavailable(BUSY, retry_after_seconds=1)
+
+    monkeypatch.setattr(rooms, "get_room", busy_once_the_page_is_gone)
+    async with socket_client(server, f"/rooms/{general.slug}/ws", cookie):
+        await asyncio.wait_for(asked.wait(), timeout=5)
+    gone.set()  # the server now closes a socket whose page has left
+    sockets = set(server.server.server_state.tasks)  # each socket's task on the server
+    _, still_running = await asyncio.wait(sockets, timeout=5)
+
+    assert not still_running
+    assert server.app.state.sockets.count(alice.id) == 0
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]

@@ -154,25 +154,35 @@ class OpenSockets:
 async def admitted(websocket: WebSocket) -> AsyncIterator[SignedIn | None]:
     """Accept the socket of a signed-in page of ours, counted against its person's cap
     while it is open; anyone else, or one socket too many, is told why, closed with 1008,
-    and gets None."""
-    try:
-        visitor = await accept(websocket)
-    except Unavailable as busy:
-        # Too busy to look the session up: the page comes back after a moment (1013).
-        await websocket.close(WS_1013_TRY_AGAIN_LATER, busy.message)
-        yield None
-        return
+    and gets None. A page that leaves while it is let in or served needs nothing more:
+    its going is no error, even in the middle of a reply or a close."""
     sockets: OpenSockets = websocket.app.state.sockets
-    if visitor is not None and not sockets.open(visitor.user.id):
-        await refuse(websocket, TOO_MANY)
+    try:
+        visitor = await _admit(websocket, sockets)
+    except WebSocketDisconnect:
         visitor = None
     if visitor is None:
         yield None
         return
     try:
         yield visitor
+    except WebSocketDisconnect:
+        pass
     finally:
         sockets.close(visitor.user.id)
+
+
+async def _admit(websocket: WebSocket, sockets: OpenSockets) -> SignedIn | None:
+    try:
+        visitor = await accept(websocket)
+    except Unavailable as busy:
+        # Too busy to look the session up: the page comes back after a moment (1013).
+        await websocket.close(WS_1013_TRY_AGAIN_LATER, busy.message)
+        return None
+    if visitor is not None and not sockets.open(visitor.user.id):
+        await refuse(websocket, TOO_MANY)
+        return None
+    return visitor
 
 
 async def accept(websocket: WebSocket) -> SignedIn | None:
