@@ -8,6 +8,7 @@ messages, one's own typing, admin controls) come from ``/me.css`` and page class
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
@@ -83,8 +84,17 @@ def presence_changed(change: PresenceChange) -> Broadcast:
     return Broadcast(html, presence=change.version)
 
 
+# Sidebars rendered lately: every page that connects between two of Presence's ticks is
+# sent the same one, and a reconnect storm brings a whole room within a few ticks.
+SIDEBARS_KEPT = 64
+
+
+@functools.lru_cache(maxsize=SIDEBARS_KEPT)
 def presence_snapshot(sidebar: Sidebar) -> str:
-    """The whole sidebar, for a page that just (re)connected and may have missed changes."""
+    """The whole sidebar, for a page that just (re)connected and may have missed changes:
+    rendered once for every page sent the same, as it costs far more than its lookup. The
+    whole sidebar is the key, not its version, which an empty room's shares with
+    another room's change."""
     return render("broadcasts/presence_snapshot.html", sidebar=sidebar)
 
 
