@@ -24,7 +24,7 @@ from livechat.web.errors import error_response, install_error_handlers
 from livechat.web.limits import BodyLimitMiddleware
 from livechat.web.replays import SharedReplays
 from livechat.web.security import SecurityHeadersMiddleware
-from livechat.web.sockets import OpenSockets, ServerSendMiddleware
+from livechat.web.sockets import OpenSockets, SocketRoutes
 
 # The multipart envelope around one file: boundaries, headers, the CSRF-free form fields.
 UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
@@ -96,7 +96,10 @@ def create_app(
         refusal=error_response,
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(ServerSendMiddleware)
+    app.add_middleware(
+        SocketRoutes,
+        routes={"/rooms/{slug}/ws": room_socket.serve, "/lobby/ws": lobby_socket.serve},
+    )
     # Outermost, so that whatever the others log or refuse carries the request's id.
     app.add_middleware(LogContextMiddleware)
     install_error_handlers(app)
@@ -105,8 +108,6 @@ def create_app(
         pages.router,
         account_pages.router,
         rooms.router,
-        room_socket.router,
-        lobby_socket.router,
         profile.router,
         me.router,
         uploads.router,

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, WebSocket
+from fastapi import WebSocket
 from starlette.status import WS_1008_POLICY_VIOLATION
 
 from livechat.realtime.hub import LOBBY_TOPIC, Broadcast, sessions_topic, user_topic
 from livechat.realtime.tree import Realtime
 from livechat.web.sockets import Frames, SignedIn, admitted, serve_connection
 
-router = APIRouter()
 
-
-@router.websocket("/lobby/ws")
-async def lobby_socket(websocket: WebSocket) -> None:
+async def serve(websocket: WebSocket) -> None:
+    """The room list's socket, at ``/lobby/ws``."""
     async with admitted(websocket) as visitor:
         if visitor is not None:
             await _serve(websocket, visitor)

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, WebSocket
+from fastapi import WebSocket
 from starlette.status import (
     WS_1008_POLICY_VIOLATION,
     WS_1011_INTERNAL_ERROR,
@@ -74,7 +74,6 @@ from livechat.web.sockets import (
 from livechat.web.templating import templates
 
 log = logging.getLogger(__name__)
-router = APIRouter()
 
 TYPING_MIN_INTERVAL_S = 0.8  # the page sends at most one typing frame a second
 
@@ -132,8 +131,8 @@ class Connection:
         self.reply("partials/flash_oob.html", message=message)
 
 
-@router.websocket("/rooms/{slug}/ws")
-async def room_socket(websocket: WebSocket, slug: str) -> None:
+async def serve(websocket: WebSocket, slug: str) -> None:
+    """A room page's socket, at ``/rooms/{slug}/ws``."""
     async with admitted(websocket) as visitor:
         if visitor is not None:
             await _serve(websocket, visitor, slug)
