@@ -117,23 +117,21 @@ class Subscription:
         self._buffer: deque[object] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._on_drop = on_drop
-        # Set when the buffer overflows. The writer may be stuck sending to the slow
-        # client, so the connection must watch this rather than wait for the writer.
-        self.overflow = asyncio.Event()
-
-    @property
-    def overflowed(self) -> bool:
-        return self.overflow.is_set()
+        self.overflowed = False
+        # Called once, when the buffer overflows. The writer may be stuck sending to the
+        # slow client, so the connection hears of it here rather than from the writer.
+        self.on_overflow: Callable[[], object] = lambda: None
 
     def deliver(self, item: object) -> None:
         if self.overflowed:
             self._on_drop(1)
             return
         if len(self._buffer) >= self._size:
-            self.overflow.set()
+            self.overflowed = True
             # What is buffered is stale now anyway.
             self._on_drop(1 + len(self._buffer))
             self._buffer.clear()
+            self.on_overflow()
         else:
             self._buffer.append(item)
         if self._waiter is not None and not self._waiter.done():

@@ -227,12 +227,12 @@ async def serve_connection(
     """Run a connection's reader and writer until either ends or the subscription
     overflows; an overflow closes the socket with 1013 even while the writer is stuck
     sending to the slow client, which then reconnects and catches up."""
-    tasks = {asyncio.create_task(reader), asyncio.create_task(writer)}
-    overflow = asyncio.create_task(subscription.overflow.wait())
+    read, write = asyncio.create_task(reader), asyncio.create_task(writer)
+    subscription.on_overflow = write.cancel
     try:
-        await asyncio.wait({*tasks, overflow}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({read, write}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (*tasks, overflow):
+        for task in (read, write):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError):
                 await task
