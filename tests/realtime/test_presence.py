@@ -434,3 +434,44 @@ async def test_versions_rise_with_every_change_and_a_sidebar_says_which_it_holds
     assert (await presence.online(OTHER_ROOM)).version == 2
     # A room no one is in holds every change so far: none of them is news to it.
     assert (await presence.online(OTHER_ROOM + 1)).version == 3
+
+
+async def test_a_room_too_big_to_tell_at_every_tick_gathers_its_changes_for_longer(
+    background: Background, changes: Changes, clock: FakeClock
+) -> None:
+    # Two pages told a second: a room of two people hears a change a second at most.
+    presence = Presence(changes, tick_seconds=None, clock=clock, pages_told_per_second=2)
+    background.start(presence.run())
+    await presence.online(ROOM)  # it has started, and will not take the arrivals for a restart
+    await arrive(presence, ALICE, "alice-1")
+    await arrive(presence, BOB, "bob-1")
+    await tick(presence)
+
+    await arrive(presence, CAROL, "carol-1")
+    clock.advance(0.5)
+    await tick(presence)
+    held = list(changes)
+    await leave(presence, "bob-1")
+    clock.advance(0.5)
+    await tick(presence)
+
+    assert held == [PresenceChange(ROOM, joined=(ALICE, BOB), count=2)]
+    assert changes[1:] == [PresenceChange(ROOM, joined=(CAROL,), left=(BOB,))]
+
+
+async def test_a_room_that_empties_is_told_at_once_however_recently_it_was_told(
+    background: Background, changes: Changes, clock: FakeClock
+) -> None:
+    presence = Presence(changes, tick_seconds=None, clock=clock, pages_told_per_second=1)
+    background.start(presence.run())
+    await presence.online(ROOM)  # it has started, and will not take the arrivals for a restart
+    await arrive(presence, ALICE, "alice-1")
+    await tick(presence)
+
+    await leave(presence, "alice-1")
+    await tick(presence)
+
+    assert changes == [
+        PresenceChange(ROOM, joined=(ALICE,), count=1),
+        PresenceChange(ROOM, left=(ALICE,), count=0),
+    ]

@@ -42,6 +42,11 @@ TYPING_TIMEOUT_S = 2.0  # a pause this long means the person stopped typing
 TICK_SECONDS = 0.25
 # A sidebar longer than this is scrolled past, not read; the header keeps the exact count.
 SIDEBAR_LIMIT = 100
+# What a room's changes may cost a second: each goes to every page of the room, so a room
+# of more than this many people is sent a change every people/this seconds rather than
+# at every tick (10,000 people: every 2.5 s). Filling that room then costs the server
+# the same for each arrival, where a change a tick would cost more with every page open.
+PAGES_TOLD_PER_SECOND = 4_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +156,7 @@ class _Room:
     public: bool = False
     changed: bool = False
     resend: bool = False  # the pages may have missed changes: send the whole sidebar
+    quiet_until: float = 0.0  # when the next change may go out
 
     def typers(self) -> tuple[Person, ...]:
         return tuple(self.people[user_id] for user_id in self.typing_until)
@@ -204,10 +210,12 @@ class Presence(Actor[PresenceRequest]):
         tick_seconds: float | None = TICK_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        pages_told_per_second: int = PAGES_TOLD_PER_SECOND,
     ) -> None:
         super().__init__(tick_interval=tick_seconds, sleep=sleep)
         self._notify = notify
         self._clock = clock
+        self._pages_told_per_second = pages_told_per_second
         self._ledger: dict[str, _Tracked] = {}  # by connection
         self._rooms: dict[int, _Room] = {}
         # Kept across restarts, so that versions only ever rise within the process.
@@ -322,16 +330,26 @@ class Presence(Actor[PresenceRequest]):
         room.changed = room.changed or user_id not in room.typing_until
         room.typing_until[user_id] = self._clock() + TYPING_TIMEOUT_S
 
+    def _quiet_seconds(self, room: _Room) -> float:
+        """How long a room is left to gather changes after one went out: none for a room
+        whose changes fit in the budget at every tick."""
+        seconds = len(room.people) / self._pages_told_per_second
+        return seconds if seconds > TICK_SECONDS else 0.0
+
     async def tick(self) -> None:
         now = self._clock()
         for room_id, room in list(self._rooms.items()):
             expired = [user for user, until in room.typing_until.items() if until <= now]
             for user_id in expired:
                 del room.typing_until[user_id]
-            if expired or room.changed:
+            room.changed = room.changed or bool(expired)
+            # An emptied room is told at once: it costs nothing, and the lobby's count
+            # must not stay behind as the room is forgotten.
+            if room.changed and (now >= room.quiet_until or not room.people):
                 change = room.difference(room_id, self._version + 1)
                 if change is not None:
                     self._version = change.version
+                    room.quiet_until = now + self._quiet_seconds(room)
                     await self._notify(change)
             if not room.people:
                 del self._rooms[room_id]  # its pages were told it emptied
