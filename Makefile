@@ -36,7 +36,7 @@ seed: $(VENV)/.installed
 # A room of 500 at rising rates against a naive Starlette loop, idle memory per socket, and
 # 2,000 pages reconnecting at once; a few minutes on a quiet 2-core machine.
 bench: $(VENV)/.installed-dev
-	$(BIN)/python benchmarks/fanout.py --idle 2000
+	$(BIN)/python benchmarks/fanout.py --idle 10000
 	$(BIN)/python benchmarks/presence.py --people 2000
 
 # The browser journey, photographing the main pages for the README on its way.

@@ -15,8 +15,8 @@ it. Last come the ratios of the two, and how many errors each server logged.
     .venv/bin/python benchmarks/fanout.py [--sockets 500] [--rates 10,20,40,80,160]
 
 Idle memory per socket is measured the same way: ``--idle 10000`` opens that many
-sockets of distinct people on each server and reports the growth of its resident memory
-per socket.
+sockets of distinct people on each server, as fast as it answers them, and reports the
+growth of its resident memory per socket.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from harness import (
 PHASE_S = 10.0
 DRAIN_S = 5.0  # after the last send, how long a delivery may still arrive
 HEALTHY_P99_S = 0.1
-HANDSHAKES_AT_ONCE = 50
+JOINING_AT_ONCE = 50
 SETTLED_S = 2.0  # a server whose sockets sent nothing for this long has settled...
 IDLE_CHECK_S = 1.0
 IDLE_CPU_SHARE = 0.05  # ...once it also spends under this share of a core
@@ -167,12 +167,16 @@ class Room:
 async def _open_all(
     server: Server, path: str, tokens: list[str | None], on_frame: Callable[[Page, bytes], None]
 ) -> list[Page]:
-    gate = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
+    gate = asyncio.Semaphore(JOINING_AT_ONCE)
 
     async def one(token: str | None) -> Page:
+        # A page holds its place in the gate until the server has answered it: what is
+        # measured is the room filling up as fast as the server lets pages in, not a
+        # pile of handshakes the server has yet to look at.
         async with gate:
             page = await Page.open(server.origin, path, token, on_frame)
             page.send(_CATCH_UP)
+            await page.answered
             return page
 
     pages = await asyncio.gather(*(one(token) for token in tokens))

@@ -218,6 +218,8 @@ class Page(asyncio.Protocol):
         self.bytes = 0
         self.last_frame = 0.0
         self.closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        # Done at the first frame the server sends, or when the socket closes.
+        self.answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
@@ -255,6 +257,8 @@ class Page(asyncio.Protocol):
             self._opened.set_exception(exc or ConnectionError("closed during the handshake"))
         if not self.closed.done():
             self.closed.set_result(1006)
+        if not self.answered.done():
+            self.answered.set_result(None)
 
     def send(self, text: str) -> None:
         if self._transport is not None and not self._transport.is_closing():
@@ -299,6 +303,8 @@ class Page(asyncio.Protocol):
             payload = bytes(buffer[offset : offset + length])
             start = offset + length
             if opcode == _OPCODE_TEXT:
+                if not self.answered.done():
+                    self.answered.set_result(None)
                 self.frames += 1
                 self.bytes += length
                 self.last_frame = time.monotonic()

@@ -31,6 +31,9 @@ async def relay(websocket: WebSocket) -> None:
         while True:
             frame = json.loads(await websocket.receive_text())
             if "body" not in frame:
+                # A page that connects asks for what it missed, and is answered at once:
+                # this room keeps no history, so with nothing.
+                await websocket.send_text('<div id="messages" hx-swap-oob="beforeend"></div>')
                 continue
             fragment = (
                 '<div id="messages" hx-swap-oob="beforeend"><article class="message">'
