@@ -38,6 +38,7 @@ seed: $(VENV)/.installed
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/fanout.py --idle 10000
 	$(BIN)/python benchmarks/presence.py --people 2000
+	$(BIN)/python benchmarks/search_under_load.py
 
 # The browser journey, photographing the main pages for the README on its way.
 screenshots: $(VENV)/.installed-dev

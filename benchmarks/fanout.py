@@ -164,7 +164,7 @@ class Room:
         )
 
 
-async def _open_all(
+async def open_pages(
     server: Server, path: str, tokens: list[str | None], on_frame: Callable[[Page, bytes], None]
 ) -> list[Page]:
     gate = asyncio.Semaphore(JOINING_AT_ONCE)
@@ -214,7 +214,7 @@ async def _sweep(
     name: str, server: Server, path: str, tokens: list[str | None], rates: list[int]
 ) -> list[Result]:
     room = Room()
-    room.pages = await _open_all(server, path, tokens, room.on_frame)
+    room.pages = await open_pages(server, path, tokens, room.on_frame)
     results = []
     for rate in rates:
         result = await room.run_phase(server, rate)
@@ -230,7 +230,7 @@ async def _sweep(
 
 async def _idle(name: str, server: Server, path: str, tokens: list[str | None]) -> None:
     before = resident_bytes(server.pid)
-    pages = await _open_all(server, path, tokens, lambda _page, _frame: None)
+    pages = await open_pages(server, path, tokens, lambda _page, _frame: None)
     grown = resident_bytes(server.pid) - before
     closed = Counter(page.closed.result() for page in pages if page.closed.done())
     why = ", ".join(f"{count} closed with {code}" for code, count in sorted(closed.items()))
