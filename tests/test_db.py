@@ -9,10 +9,11 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text, update
 from sqlalchemy.exc import OperationalError
 
-from livechat.db import BUSY_TIMEOUT_MS, Database
+from livechat.chat.models import Room
+from livechat.db import BUSY_TIMEOUT_MS, Database, DriverStatement
 from livechat.errors import Unavailable
 
 CONCURRENT_WRITERS = 200
@@ -291,3 +292,13 @@ async def test_a_read_that_finds_no_free_connection_in_time_says_the_server_is_b
             assert await later.scalar(text("SELECT 1")) == 1
     finally:
         await db.dispose()
+
+
+def test_a_statement_for_the_driver_must_be_given_every_value_it_needs() -> None:
+    # A room's updated_at is set by SQLAlchemy at execution, which the driver would not do.
+    rooms = Room.metadata.tables[Room.__tablename__]
+    renaming = update(rooms).values(name=bindparam("name"))
+
+    with pytest.raises(ValueError, match="updated_at"):
+        DriverStatement(renaming)
+    DriverStatement(renaming.values(updated_at=bindparam("now")))

@@ -20,6 +20,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     select,
     update,
 )
@@ -36,7 +37,7 @@ from livechat.chat.access import (
     require_membership,
 )
 from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Attachment, Membership, Message, Room
-from livechat.db import Database, utcnow
+from livechat.db import Database, DriverStatement, utcnow
 from livechat.errors import BadRequest, Forbidden, NotFound
 from livechat.inputs import MAX_ID, is_id, is_text
 
@@ -121,14 +122,17 @@ def _claim_seq(room: ColumnElement[bool]) -> Update:
     return (
         update(_ROOMS)
         .where(room, is_member, ~resent)
-        .values(last_seq=_ROOMS.c.last_seq + 1)
+        .values(last_seq=_ROOMS.c.last_seq + literal_column("1"), updated_at=bindparam("now"))
         .returning(_ROOMS.c.id, _ROOMS.c.last_seq)
     )
 
 
-_CLAIM_SEQ_BY_ID = _claim_seq(_ROOMS.c.id == bindparam("room"))
-_CLAIM_SEQ_BY_SLUG = _claim_seq(_ROOMS.c.slug == bindparam("room"))
-_INSERT_MESSAGE = insert(_MESSAGES)
+_CLAIM_SEQ_BY_ID = DriverStatement(_claim_seq(_ROOMS.c.id == bindparam("room")))
+_CLAIM_SEQ_BY_SLUG = DriverStatement(_claim_seq(_ROOMS.c.slug == bindparam("room")))
+_POSTED = ("room_id", "user_id", "body", "seq", "client_msg_id", "content_digest", "inserted_at")
+_INSERT_MESSAGE = DriverStatement(
+    insert(_MESSAGES).values({name: bindparam(name) for name in _POSTED}).returning(_MESSAGES.c.id)
+)
 
 
 async def create_message(
@@ -151,8 +155,8 @@ async def create_message(
         raise BadRequest("Those files are no longer waiting to be sent; attach them again.")
     digest = None if client_msg_id is None else content_digest(body, attachment_ids)
     async with db.write() as session:
-        connection = await session.connection()
-        claimed = None
+        now = utcnow()  # on the writer, so that the times of a room's messages rise with seq
+        claimed = []
         if could_name_a_room(room_ref):
             claim = _CLAIM_SEQ_BY_ID if isinstance(room_ref, int) else _CLAIM_SEQ_BY_SLUG
             sent = {
@@ -160,23 +164,25 @@ async def create_message(
                 "user_id": user.id,
                 "client_msg_id": client_msg_id,
                 "digest": digest,
+                "now": now,
             }
-            claimed = (await connection.execute(claim, sent)).first()
-        if claimed is None:
+            claimed = await claim.rows(session, sent)
+        if not claimed:
             return Posted(
                 await _resent(session, user, room_ref, client_msg_id, digest), created=False
             )
+        [(room_id, seq)] = claimed
         row = {
-            "room_id": claimed.id,
+            "room_id": room_id,
             "user_id": user.id,
             "body": body,
-            "seq": claimed.last_seq,
+            "seq": seq,
             "client_msg_id": client_msg_id,
             "content_digest": digest,
-            "inserted_at": utcnow(),
+            "inserted_at": now,
         }
-        inserted = await connection.execute(_INSERT_MESSAGE, row)
-        message = Message(id=inserted.lastrowid, edited_at=None, deleted_at=None, **row)
+        [(message_id,)] = await _INSERT_MESSAGE.rows(session, row)
+        message = Message(id=message_id, edited_at=None, deleted_at=None, **row)
         files: list[Attachment] = []
         if attachment_ids:
             files = await _attach(session, user, message, attachment_ids)
