@@ -33,6 +33,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, Dialect, ExceptionContext, make_url
@@ -269,16 +270,21 @@ class DriverStatement:
             compiled.binds[name].type.bind_processor(_DIALECT) for name in self._names
         )
 
-    async def rows(self, session: AsyncSession, values: dict[str, Any]) -> list[Any]:
-        """Run the statement in ``session``'s transaction and return its rows."""
+    async def rows(self, driver: aiosqlite.Connection, values: dict[str, Any]) -> list[Any]:
+        """Run the statement on ``driver`` (see ``driver_of``) and return its rows."""
         parameters = tuple(
             value if convert is None else convert(value)
             for value, convert in zip(
                 (values[name] for name in self._names), self._convert, strict=True
             )
         )
-        connection = await session.connection()
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None, "a connection of the pool is always open"
-        rows: list[Any] = list(await driver.execute_fetchall(self.sql, parameters))
-        return rows
+        return list(await driver.execute_fetchall(self.sql, parameters))
+
+
+async def driver_of(session: AsyncSession) -> aiosqlite.Connection:
+    """The driver's connection under ``session``, in its transaction, for the statements
+    of ``DriverStatement``."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert isinstance(driver, aiosqlite.Connection)
+    return driver

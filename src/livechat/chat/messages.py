@@ -37,7 +37,7 @@ from livechat.chat.access import (
     require_membership,
 )
 from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Attachment, Membership, Message, Room
-from livechat.db import Database, DriverStatement, utcnow
+from livechat.db import Database, DriverStatement, driver_of, utcnow
 from livechat.errors import BadRequest, Forbidden, NotFound
 from livechat.inputs import MAX_ID, is_id, is_text
 
@@ -156,6 +156,7 @@ async def create_message(
     digest = None if client_msg_id is None else content_digest(body, attachment_ids)
     async with db.write() as session:
         now = utcnow()  # on the writer, so that the times of a room's messages rise with seq
+        driver = await driver_of(session)
         claimed = []
         if could_name_a_room(room_ref):
             claim = _CLAIM_SEQ_BY_ID if isinstance(room_ref, int) else _CLAIM_SEQ_BY_SLUG
@@ -166,7 +167,7 @@ async def create_message(
                 "digest": digest,
                 "now": now,
             }
-            claimed = await claim.rows(session, sent)
+            claimed = await claim.rows(driver, sent)
         if not claimed:
             return Posted(
                 await _resent(session, user, room_ref, client_msg_id, digest), created=False
@@ -181,7 +182,7 @@ async def create_message(
             "content_digest": digest,
             "inserted_at": now,
         }
-        [(message_id,)] = await _INSERT_MESSAGE.rows(session, row)
+        [(message_id,)] = await _INSERT_MESSAGE.rows(driver, row)
         message = Message(id=message_id, edited_at=None, deleted_at=None, **row)
         files: list[Attachment] = []
         if attachment_ids:
