@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
@@ -12,8 +13,9 @@ import pytest
 from sqlalchemy import bindparam, text, update
 from sqlalchemy.exc import OperationalError
 
+from livechat.accounts.models import User
 from livechat.chat.models import Room
-from livechat.db import BUSY_TIMEOUT_MS, Database, DriverStatement
+from livechat.db import BUSY_TIMEOUT_MS, Database, DriverStatement, driver_of
 from livechat.errors import Unavailable
 
 CONCURRENT_WRITERS = 200
@@ -302,3 +304,26 @@ def test_a_statement_for_the_driver_must_be_given_every_value_it_needs() -> None
     with pytest.raises(ValueError, match="updated_at"):
         DriverStatement(renaming)
     DriverStatement(renaming.values(updated_at=bindparam("now")))
+
+
+async def test_a_statement_run_on_the_driver_stores_values_as_sqlalchemy_would(
+    db: Database,
+) -> None:
+    rooms = Room.metadata.tables[Room.__tablename__]
+    async with db.write() as session:
+        creator = User(email="ann@example.com", display_name="Ann", hashed_password="-")
+        session.add(creator)
+        await session.flush()
+        session.add(Room(name="General", slug="general", creator_id=creator.id))
+    on_the_hour = datetime(2026, 1, 1, 12, tzinfo=UTC)  # no microseconds to write
+    raw = text("SELECT updated_at FROM rooms")  # untyped: the text SQLite holds
+
+    async with db.write() as session:
+        await session.execute(update(rooms).values(updated_at=on_the_hour))
+        through_sqlalchemy = await session.scalar(raw)
+    touch = DriverStatement(update(rooms).values(updated_at=bindparam("now")))
+    async with db.write() as session:
+        await touch.rows(await driver_of(session), {"now": on_the_hour})
+        on_the_driver = await session.scalar(raw)
+
+    assert on_the_driver == through_sqlalchemy == "2026-01-01 12:00:00.000000"

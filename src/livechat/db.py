@@ -267,7 +267,8 @@ class DriverStatement:
         self.sql = str(compiled)
         self._names = tuple(compiled.positiontup or ())
         self._convert = tuple(
-            compiled.binds[name].type.bind_processor(_DIALECT) for name in self._names
+            compiled.binds[name].type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
+            for name in self._names
         )
 
     async def rows(self, driver: aiosqlite.Connection, values: dict[str, Any]) -> list[Any]:
