@@ -43,9 +43,9 @@ TICK_SECONDS = 0.25
 # A sidebar longer than this is scrolled past, not read; the header keeps the exact count.
 SIDEBAR_LIMIT = 100
 # What a room's changes may cost a second: each goes to every page of the room, so a room
-# of more than this many people is sent a change every people/this seconds rather than
-# at every tick (10,000 people: every 2.5 s). Filling that room then costs the server
-# the same for each arrival, where a change a tick would cost more with every page open.
+# is sent a change at most every people/this seconds: at every tick up to 1,000 people,
+# every 2.5 s at 10,000. Filling that room then costs the server the same for each
+# arrival, where a change a tick would cost more with every page open.
 PAGES_TOLD_PER_SECOND = 4_000
 
 
