@@ -525,6 +525,24 @@ async def test_a_private_rooms_history_is_not_found_by_non_members(
         await messages.list_messages(db, bob, room.slug)
 
 
+async def test_what_a_page_missed_is_told_to_members_only(
+    db: Database, alice: User, bob: User, carol: User
+) -> None:
+    public = await rooms.create_room(db, alice, name="General")
+    private = await rooms.create_room(db, alice, name="Secret Plans", is_private=True)
+    await rooms.join_room(db, carol, public.slug)
+    welcome = await post(db, alice, public.slug, "welcome")
+
+    missed = await messages.changes_since(db, carol, public.id, 0)
+
+    assert [message.body for message in missed.messages] == ["welcome"]
+    assert missed.cursor.last_id == welcome.id
+    with pytest.raises(Forbidden, match="Join General"):
+        await messages.changes_since(db, bob, public.id, 0)  # a visitor reads the page instead
+    with pytest.raises(NotFound):
+        await messages.changes_since(db, bob, private.id, 0)
+
+
 # Deleting
 
 

@@ -65,29 +65,43 @@ def readable_with_membership() -> Select[tuple[Room, Membership]]:
     )
 
 
-# Built once: most room routes run it, and building a statement costs more than running it.
-_ROOM_WITH_MEMBERSHIP = readable_with_membership().where(Room.slug == bindparam("slug"))
+# Built once: most room routes and every catch-up run one, and building a statement
+# costs more than running it.
+_ROOM_WITH_MEMBERSHIP_BY_SLUG = readable_with_membership().where(Room.slug == bindparam("ref"))
+_ROOM_WITH_MEMBERSHIP_BY_ID = readable_with_membership().where(Room.id == bindparam("ref"))
 
 
 async def readable_room_with_membership(
-    session: AsyncSession, user_id: int, slug: str
+    session: AsyncSession, user_id: int, ref: RoomRef
 ) -> tuple[Room, Membership | None]:
     """The room, as ``readable_room`` finds it, and the user's membership of it (None for
     a visitor of a public room), in one query: the room routes ask for both."""
-    if not could_name_a_room(slug):
+    if not could_name_a_room(ref):
         raise unknown_room()
-    found = (
-        await session.execute(_ROOM_WITH_MEMBERSHIP, {"user_id": user_id, "slug": slug})
-    ).first()
+    query = _ROOM_WITH_MEMBERSHIP_BY_ID if isinstance(ref, int) else _ROOM_WITH_MEMBERSHIP_BY_SLUG
+    found = (await session.execute(query, {"user_id": user_id, "ref": ref})).first()
     if found is None:
         raise unknown_room()
     return found.Room, found.Membership
 
 
+async def readable_room_as_member(session: AsyncSession, user_id: int, ref: RoomRef) -> Room:
+    """The room, as ``readable_room`` finds it, if the user is a member, in one query:
+    ``Forbidden`` for a visitor of a public room."""
+    room, membership = await readable_room_with_membership(session, user_id, ref)
+    if membership is None:
+        raise not_a_member(room)
+    return room
+
+
+def not_a_member(room: Room) -> Forbidden:
+    return Forbidden(f"Join {room.name} to take part in it.")
+
+
 async def require_membership(session: AsyncSession, user_id: int, room: Room) -> Membership:
     membership = await find_membership(session, user_id, room.id)
     if membership is None:
-        raise Forbidden(f"Join {room.name} to take part in it.")
+        raise not_a_member(room)
     return membership
 
 

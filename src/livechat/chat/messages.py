@@ -34,6 +34,7 @@ from livechat.chat.access import (
     could_name_a_room,
     readable_by,
     readable_room,
+    readable_room_as_member,
     require_membership,
 )
 from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Attachment, Membership, Message, Room
@@ -373,8 +374,7 @@ async def changes_since(
     if not 0 <= seq <= MAX_ID:
         raise BadRequest("That is not a point in this room's history.")
     async with db.read() as session:
-        room = await readable_room(session, user.id, room_ref)
-        await require_membership(session, user.id, room)
+        room = await readable_room_as_member(session, user.id, room_ref)
         changed = (
             await session.scalars(
                 _messages()
