@@ -64,9 +64,9 @@ async def arrive(presence: Presence, person: Person, connection: str, room: int 
     await presence.online(room)  # answered once the arrival before it has been handled
 
 
-async def leave(presence: Presence, connection: str, room: int = ROOM) -> None:
-    presence.untrack(room, connection)
-    await presence.online(room)
+async def leave(presence: Presence, connection: str) -> None:
+    presence.untrack(connection)
+    await presence.online(ROOM)  # answered once the departure before it has been handled
 
 
 async def tick(presence: Presence) -> None:
@@ -183,7 +183,6 @@ async def test_closing_an_unknown_connection_changes_nothing(
     await tick(presence)
 
     await leave(presence, "never-tracked")
-    await leave(presence, "alice-1", OTHER_ROOM)
     await tick(presence)
 
     assert len(changes) == 1
@@ -405,7 +404,7 @@ async def test_a_restarted_presence_still_knows_who_is_where_and_resends_every_s
     with pytest.raises(RuntimeError):
         await first_run
     monkeypatch.undo()
-    presence.untrack(ROOM, "bob-1")  # while it is down: only the ledger hears of it
+    presence.untrack("bob-1")  # while it is down: only the ledger hears of it
     changes.clear()
 
     background.start(presence.run())  # as its supervisor would
@@ -436,13 +435,23 @@ async def test_versions_rise_with_every_change_and_a_sidebar_says_which_it_holds
     assert (await presence.online(OTHER_ROOM + 1)).version == 3
 
 
+async def telling(
+    pages_per_second: int, background: Background, changes: Changes, clock: FakeClock
+) -> Presence:
+    """A Presence that tells only so many pages a second of its changes, started."""
+    presence = Presence(
+        changes, tick_seconds=None, clock=clock, pages_told_per_second=pages_per_second
+    )
+    background.start(presence.run())
+    await presence.online(ROOM)  # it has started, and will not take the arrivals for a restart
+    return presence
+
+
 async def test_a_room_too_big_to_tell_at_every_tick_gathers_its_changes_for_longer(
     background: Background, changes: Changes, clock: FakeClock
 ) -> None:
-    # Two pages told a second: a room of two people hears a change a second at most.
-    presence = Presence(changes, tick_seconds=None, clock=clock, pages_told_per_second=2)
-    background.start(presence.run())
-    await presence.online(ROOM)  # it has started, and will not take the arrivals for a restart
+    # A room of two people hears a change a second at most.
+    presence = await telling(2, background, changes, clock)
     await arrive(presence, ALICE, "alice-1")
     await arrive(presence, BOB, "bob-1")
     await tick(presence)
@@ -462,9 +471,7 @@ async def test_a_room_too_big_to_tell_at_every_tick_gathers_its_changes_for_long
 async def test_a_room_that_empties_is_told_at_once_however_recently_it_was_told(
     background: Background, changes: Changes, clock: FakeClock
 ) -> None:
-    presence = Presence(changes, tick_seconds=None, clock=clock, pages_told_per_second=1)
-    background.start(presence.run())
-    await presence.online(ROOM)  # it has started, and will not take the arrivals for a restart
+    presence = await telling(1, background, changes, clock)
     await arrive(presence, ALICE, "alice-1")
     await tick(presence)
 

@@ -31,8 +31,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from dataclasses import dataclass, field, replace
 
 from livechat.realtime.actor import Actor, ActorBusy, ActorStopped, Sleep
 
@@ -96,19 +95,11 @@ class PresenceChange:
 
 @dataclass(frozen=True, slots=True)
 class Track:
-    """Sent by ``track``, which has written the ledger."""
+    """Sent by ``track``, which has written it in the ledger too."""
 
     room_id: int
     person: Person
     connection: str
-    public: bool
-
-
-class _Tracked(NamedTuple):
-    """What the ledger holds of one connection."""
-
-    room_id: int
-    person: Person
     public: bool
 
 
@@ -216,7 +207,7 @@ class Presence(Actor[PresenceRequest]):
         self._notify = notify
         self._clock = clock
         self._pages_told_per_second = pages_told_per_second
-        self._ledger: dict[str, _Tracked] = {}  # by connection
+        self._ledger: dict[str, Track] = {}  # by connection
         self._rooms: dict[int, _Room] = {}
         # Kept across restarts, so that versions only ever rise within the process.
         self._version = 0
@@ -226,19 +217,19 @@ class Presence(Actor[PresenceRequest]):
         lobby lists the room, and so may hear how many are in it. Rooms never change
         between public and private, but a deleted room's id may be given to a new one: it
         is said with every connection rather than looked up once and kept."""
-        self._ledger[connection] = _Tracked(room_id, person, public)
-        self._tell(Track(room_id, person, connection, public))
+        track = self._ledger[connection] = Track(room_id, person, connection, public)
+        self._tell(track)
 
-    def untrack(self, room_id: int, connection: str) -> None:
+    def untrack(self, connection: str) -> None:
         tracked = self._ledger.pop(connection, None)
         if tracked is not None:
-            self._tell(Untrack(room_id, tracked.person.id, connection))
+            self._tell(Untrack(tracked.room_id, tracked.person.id, connection))
 
     def changed(self, person: Person) -> None:
         """Someone's name or picture changed: show it wherever they are."""
         for connection, tracked in self._ledger.items():
             if tracked.person.id == person.id:
-                self._ledger[connection] = tracked._replace(person=person)
+                self._ledger[connection] = replace(tracked, person=person)
         self._tell(Changed(person))
 
     def _tell(self, request: PresenceRequest) -> None:
@@ -249,11 +240,8 @@ class Presence(Actor[PresenceRequest]):
 
     async def init(self) -> None:
         self._rooms = {}
-        for connection, (room_id, person, public) in self._ledger.items():
-            room = self._room(room_id)
-            room.public = public
-            room.connections.setdefault(person.id, set()).add(connection)
-            room.people[person.id] = person
+        for track in self._ledger.values():
+            self._enter(track)
         # After a crash, pages may have missed changes: with the next tick each gets its
         # room's sidebar anew, and an empty typing line.
         for room in self._rooms.values():
@@ -272,8 +260,9 @@ class Presence(Actor[PresenceRequest]):
 
     async def handle(self, request: PresenceRequest) -> Sidebar | None:
         match request:
-            case Track(room_id, person, connection, public):
-                self._track(room_id, person, connection, public)
+            case Track(connection=connection) if connection in self._ledger:
+                # Unless it closed before the loop got to its arrival.
+                self._enter(request).changed = True
             case Untrack(room_id, user_id, connection):
                 self._untrack(room_id, user_id, connection)
             case Typing(room_id, user_id):
@@ -289,14 +278,13 @@ class Presence(Actor[PresenceRequest]):
                 return room.told if room else Sidebar(version=self._version)
         return None
 
-    def _track(self, room_id: int, person: Person, connection: str, public: bool) -> None:
-        if connection not in self._ledger:
-            return  # it closed before the loop got to its arrival
-        room = self._room(room_id)
-        room.public = public
-        room.connections.setdefault(person.id, set()).add(connection)
-        room.people[person.id] = person
-        room.changed = True
+    def _enter(self, track: Track) -> _Room:
+        """Put a tracked connection in its room, and return the room."""
+        room = self._room(track.room_id)
+        room.public = track.public
+        room.connections.setdefault(track.person.id, set()).add(track.connection)
+        room.people[track.person.id] = track.person
+        return room
 
     def _room(self, room_id: int) -> _Room:
         room = self._rooms.get(room_id)

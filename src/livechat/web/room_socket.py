@@ -176,7 +176,7 @@ async def _serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
             )
         finally:
             realtime.rooms.disconnected(room.id)
-            realtime.presence.untrack(room.id, connection.id)
+            realtime.presence.untrack(connection.id)
 
 
 async def _read(websocket: WebSocket, connection: Connection) -> None:
