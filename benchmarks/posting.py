@@ -7,9 +7,9 @@ what its room is sent. A few untimed posts come first, so that statements are co
 and cached as on a server that has been up for a while.
 
 Reports the CPU time per post (the whole process's, so the driver's thread counts too)
-and the statements one more post sent to SQLite, as SQLite's own trace reports them, from
-``BEGIN IMMEDIATE`` to ``COMMIT``; what the search index's trigger and FTS5 run inside
-them is left out. It posts in several rounds and reports the best and the
+and the statements one more post sent to SQLite, as SQLite's own trace reports them;
+what the triggers (the room's sequence, the search index) and FTS5 run inside them is
+left out. It posts in several rounds and reports the best and the
 median: other work on the machine only ever adds to CPU time, so the best round is the
 closest to the cost of posting alone.
 

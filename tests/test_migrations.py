@@ -36,6 +36,7 @@ def test_upgrade_creates_the_database_file_with_tables_fts_and_triggers(tmp_path
     assert ("table", "messages_fts") in objects
     for trigger in ("after_insert", "after_update", "after_delete"):
         assert ("trigger", f"messages_fts_{trigger}") in objects
+    assert ("trigger", "messages_take_room_seq") in objects
 
 
 def test_downgrade_to_base_removes_everything_and_upgrade_works_again(tmp_path: Path) -> None:

@@ -139,13 +139,7 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncSession]:
         """The writer's session: committed when the block ends, rolled back if it raises or
         is cancelled. The lock is released only once the connection is clean again."""
-        self._waiting += 1
-        try:
-            await self._write_lock.acquire()
-        finally:
-            self._waiting -= 1
-        started = time.perf_counter()
-        try:
+        async with self._writing():
             session = self._write_sessions()
             try:
                 yield session
@@ -154,6 +148,31 @@ class Database:
                 await finish_uncancelled(_abandon(session, error))
                 raise
             await finish_uncancelled(session.close())
+
+    @asynccontextmanager
+    async def write_alone(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The writer's driver connection, outside any transaction, for statements of
+        ``DriverStatement`` that each make a whole write: each is a transaction of its
+        own. SQLite takes the write lock as a statement that writes starts, as ``BEGIN
+        IMMEDIATE`` does, and commits as it ends, so such a write needs no trip to the
+        driver's thread to begin or to commit. A statement cut short by a cancellation
+        still runs to its end on that thread, and leaves no transaction open behind it."""
+        async with self._writing(), self._writer.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert isinstance(driver, aiosqlite.Connection)
+            yield driver
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        """Hold the one writer, counted while waiting for it and timed while holding it."""
+        self._waiting += 1
+        try:
+            await self._write_lock.acquire()
+        finally:
+            self._waiting -= 1
+        started = time.perf_counter()
+        try:
+            yield
         finally:
             self._write_lock.release()
             self._on_write(time.perf_counter() - started)

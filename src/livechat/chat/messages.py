@@ -10,11 +10,13 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import aiosqlite
 from sqlalchemy import (
     ColumnElement,
+    Insert,
     Select,
-    Update,
     bindparam,
     delete,
     exists,
@@ -104,36 +106,35 @@ async def _next_seq(session: AsyncSession, room_id: int) -> int:
 _ROOMS = Room.metadata.tables[Room.__tablename__]
 _MEMBERSHIPS = Membership.metadata.tables[Membership.__tablename__]
 _MESSAGES = Message.metadata.tables[Message.__tablename__]
+_SENT = ("user_id", "body", "client_msg_id", "content_digest", "inserted_at")
 
 
-def _claim_seq(room: ColumnElement[bool]) -> Update:
-    """Take the next sequence number of ``room``, returning the room's id with it, only if
-    the poster is a member and the send repeats none already stored: a refusal or a resend
-    takes no number, and the common case needs no statement of its own to check. A send
-    without a key binds NULL, which equals no stored key."""
+def _post(room: ColumnElement[bool]) -> Insert:
+    """Insert a message under the next sequence number of ``room``, which the insert's
+    trigger then takes for the room (migration 0005), and return its id, room and number:
+    only if the poster is a member and the send repeats none already stored. A refusal or
+    a resend inserts nothing, and the common case needs no statement of its own to check.
+    A send without a key binds NULL, which equals no stored key."""
+    sent = {name: bindparam(name, type_=_MESSAGES.c[name].type) for name in _SENT}
     is_member = exists().where(
-        _MEMBERSHIPS.c.room_id == _ROOMS.c.id, _MEMBERSHIPS.c.user_id == bindparam("user_id")
+        _MEMBERSHIPS.c.room_id == _ROOMS.c.id, _MEMBERSHIPS.c.user_id == sent["user_id"]
     )
     resent = exists().where(
         _MESSAGES.c.room_id == _ROOMS.c.id,
-        _MESSAGES.c.user_id == bindparam("user_id"),
-        _MESSAGES.c.client_msg_id == bindparam("client_msg_id"),
-        _MESSAGES.c.content_digest == bindparam("digest"),
+        _MESSAGES.c.user_id == sent["user_id"],
+        _MESSAGES.c.client_msg_id == sent["client_msg_id"],
+        _MESSAGES.c.content_digest == sent["content_digest"],
     )
+    numbered = select(_ROOMS.c.id, _ROOMS.c.last_seq + literal_column("1"), *sent.values())
     return (
-        update(_ROOMS)
-        .where(room, is_member, ~resent)
-        .values(last_seq=_ROOMS.c.last_seq + literal_column("1"), updated_at=bindparam("now"))
-        .returning(_ROOMS.c.id, _ROOMS.c.last_seq)
+        insert(_MESSAGES)
+        .from_select(["room_id", "seq", *_SENT], numbered.where(room, is_member, ~resent))
+        .returning(_MESSAGES.c.id, _MESSAGES.c.room_id, _MESSAGES.c.seq)
     )
 
 
-_CLAIM_SEQ_BY_ID = DriverStatement(_claim_seq(_ROOMS.c.id == bindparam("room")))
-_CLAIM_SEQ_BY_SLUG = DriverStatement(_claim_seq(_ROOMS.c.slug == bindparam("room")))
-_POSTED = ("room_id", "user_id", "body", "seq", "client_msg_id", "content_digest", "inserted_at")
-_INSERT_MESSAGE = DriverStatement(
-    insert(_MESSAGES).values({name: bindparam(name) for name in _POSTED}).returning(_MESSAGES.c.id)
-)
+_POST_BY_ID = DriverStatement(_post(_ROOMS.c.id == bindparam("room")))
+_POST_BY_SLUG = DriverStatement(_post(_ROOMS.c.slug == bindparam("room")))
 
 
 async def create_message(
@@ -155,39 +156,27 @@ async def create_message(
     if not all(is_id(attachment_id) for attachment_id in attachment_ids):
         raise BadRequest("Those files are no longer waiting to be sent; attach them again.")
     digest = None if client_msg_id is None else content_digest(body, attachment_ids)
-    async with db.write() as session:
-        now = utcnow()  # on the writer, so that the times of a room's messages rise with seq
-        driver = await driver_of(session)
-        claimed = []
-        if could_name_a_room(room_ref):
-            claim = _CLAIM_SEQ_BY_ID if isinstance(room_ref, int) else _CLAIM_SEQ_BY_SLUG
-            sent = {
-                "room": room_ref,
-                "user_id": user.id,
-                "client_msg_id": client_msg_id,
-                "digest": digest,
-                "now": now,
-            }
-            claimed = await claim.rows(driver, sent)
-        if not claimed:
-            return Posted(
-                await _resent(session, user, room_ref, client_msg_id, digest), created=False
-            )
-        [(room_id, seq)] = claimed
-        row = {
-            "room_id": room_id,
-            "user_id": user.id,
-            "body": body,
-            "seq": seq,
-            "client_msg_id": client_msg_id,
-            "content_digest": digest,
-            "inserted_at": now,
-        }
-        [(message_id,)] = await _INSERT_MESSAGE.rows(driver, row)
-        message = Message(id=message_id, edited_at=None, deleted_at=None, **row)
-        files: list[Attachment] = []
+    sent = {
+        "room": room_ref,
+        "user_id": user.id,
+        "body": body,
+        "client_msg_id": client_msg_id,
+        "content_digest": digest,
+    }
+    message = None
+    files: list[Attachment] = []
+    if could_name_a_room(room_ref):
+        post = _POST_BY_ID if isinstance(room_ref, int) else _POST_BY_SLUG
         if attachment_ids:
-            files = await _attach(session, user, message, attachment_ids)
+            async with db.write() as session:
+                message = await _store(await driver_of(session), post, sent)
+                if message is not None:
+                    files = await _attach(session, user, message, attachment_ids)
+        else:
+            async with db.write_alone() as driver:
+                message = await _store(driver, post, sent)
+    if message is None:
+        return Posted(await _resent(db, user, room_ref, client_msg_id, digest), created=False)
     # Built from what was written rather than read back, the message is handed on as one
     # read whole would be: every attribute loaded, nothing left to load.
     set_committed_value(message, "author", user)
@@ -196,27 +185,52 @@ async def create_message(
     return Posted(message, created=True)
 
 
+async def _store(
+    driver: aiosqlite.Connection, post: DriverStatement, sent: dict[str, Any]
+) -> Message | None:
+    """Run ``post`` on the writer's ``driver``; the message it stored, or None if it stored
+    none. The time is taken there, so that the times of a room's messages rise with seq."""
+    now = utcnow()
+    stored = await post.rows(driver, {**sent, "inserted_at": now})
+    if not stored:
+        return None
+    [(message_id, room_id, seq)] = stored
+    return Message(
+        id=message_id,
+        room_id=room_id,
+        seq=seq,
+        user_id=sent["user_id"],
+        body=sent["body"],
+        client_msg_id=sent["client_msg_id"],
+        content_digest=sent["content_digest"],
+        inserted_at=now,
+        edited_at=None,
+        deleted_at=None,
+    )
+
+
 async def _resent(
-    session: AsyncSession,
+    db: Database,
     user: User,
     room_ref: RoomRef,
     client_msg_id: str | None,
     digest: str | None,
 ) -> Message:
-    """For a send that took no sequence number: the refusal every room lookup gives when
-    the user may not post in the room, or else the stored message the send repeats."""
-    room = await readable_room(session, user.id, room_ref)
-    await require_membership(session, user.id, room)
-    assert client_msg_id is not None, "a member's send without a key always takes a number"
-    stored = await session.scalars(
-        _messages().where(
-            Message.room_id == room.id,
-            Message.user_id == user.id,
-            Message.client_msg_id == client_msg_id,
-            Message.content_digest == digest,
+    """For a send that stored nothing: the refusal every room lookup gives when the user
+    may not post in the room, or else the stored message the send repeats."""
+    async with db.read() as session:
+        room = await readable_room(session, user.id, room_ref)
+        await require_membership(session, user.id, room)
+        assert client_msg_id is not None, "a member's send without a key is always stored"
+        stored = await session.scalars(
+            _messages().where(
+                Message.room_id == room.id,
+                Message.user_id == user.id,
+                Message.client_msg_id == client_msg_id,
+                Message.content_digest == digest,
+            )
         )
-    )
-    return stored.one()
+        return stored.one()
 
 
 async def _attach(
