@@ -3,9 +3,12 @@ the buckets of people who posted recently kept in memory."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from livechat.realtime.actor import Tick
+from livechat.errors import RateLimited, Unavailable
+from livechat.realtime.actor import QUICK_MAX_WAIT_S, Tick
 from livechat.realtime.rate_limiter import Allowed, Limited, RateLimiter
 from tests.realtime.conftest import Background, FakeClock
 
@@ -84,3 +87,40 @@ async def test_buckets_that_are_full_again_are_dropped_so_memory_stays_bounded(
     # Alice's bucket filled up with the tenth tick and was dropped: she starts a fresh one.
     assert await limiter.check(ALICE) == Allowed(remaining=9)
     assert limiter.tracked_users == 1  # Alice alone; Carol's bucket was full again too
+
+
+# Spending a token, as room servers and sockets do
+
+
+async def test_spending_past_the_bucket_is_refused_as_too_fast_with_the_wait(
+    limiter: RateLimiter,
+) -> None:
+    await use_up(limiter, ALICE)
+
+    with pytest.raises(RateLimited, match="You're sending messages too fast") as refused:
+        await limiter.spend(ALICE, "sending messages")
+
+    assert refused.value.retry_after_seconds == 1
+    await limiter.spend(BOB, "sending messages")  # someone else's bucket is untouched
+
+
+async def test_a_check_that_waited_too_long_is_refused_as_busy_rather_than_answered_late(
+    background: Background, clock: FakeClock
+) -> None:
+    limiter = RateLimiter(refill_seconds=None, clock=clock)
+    waiting = background.start(limiter.spend(ALICE, "sending messages"))
+    await asyncio.sleep(0)  # queued, with no limiter running to take it
+    clock.advance(QUICK_MAX_WAIT_S * 4)
+    background.start(limiter.run())
+
+    with pytest.raises(Unavailable, match="very busy right now; try again in 1 s"):
+        async with asyncio.timeout(2):
+            await waiting
+    assert isinstance(await limiter.check(ALICE), Allowed), "the refused check spent nothing"
+
+
+async def test_a_limiter_that_has_stopped_refuses_the_spend_as_busy(limiter: RateLimiter) -> None:
+    limiter.abandon()
+
+    with pytest.raises(Unavailable, match="busy"):
+        await limiter.spend(ALICE, "sending messages")

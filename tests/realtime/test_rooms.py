@@ -193,6 +193,26 @@ async def test_a_refused_post_leaves_the_room_with_a_working_server(
     assert [m.body for m in page.messages] == [f"message {n}" for n in range(10)]
 
 
+async def test_a_post_the_rate_limiter_cannot_answer_is_refused_and_the_room_carries_on(
+    db: Database,
+    alice: User,
+    room: Room,
+    rate_limiter: RateLimiter,
+    room_supervisor: RoomSupervisor,
+    server: RoomServer,
+) -> None:
+    """The limiter is shared by every room: its trouble is a refusal in each, not a crash."""
+    rate_limiter.abandon()
+
+    with pytest.raises(Unavailable, match="busy"):
+        await server.post(alice, "not now", None)
+
+    assert room_supervisor.server_for(room.id) is server
+    async with asyncio.timeout(2):
+        assert (await server.recent(alice)).messages == []
+    assert await stored_count(db, room) == 0
+
+
 async def test_someone_flooding_one_room_does_not_stop_the_servers_of_other_rooms(
     db: Database,
     alice: User,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from livechat.accounts.models import User
 from livechat.chat import messages, rooms
 from livechat.db import Database
+from livechat.realtime.actor import ActorBusy
+from livechat.realtime.presence import Sidebar
 from tests.helpers import csrf_token, log_in, submit
 
 
@@ -244,3 +247,24 @@ async def test_a_member_cannot_remove_anyone(
 
     assert response.status_code == 403
     assert len(await rooms.members(db, room)) == 2
+
+
+async def test_the_room_page_opens_while_presence_is_too_busy_to_say_who_is_online(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    db: Database,
+    alice: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    general = await rooms.create_room(db, alice, name="General")
+    await log_in(client, alice)
+
+    async def overloaded(_room_id: int) -> Sidebar:
+        raise ActorBusy("presence is overloaded")
+
+    monkeypatch.setattr(app.state.realtime.presence, "online", overloaded)
+    response = await client.get(f"/rooms/{general.slug}")
+
+    assert response.status_code == 200
+    assert 'id="message-form"' in response.text
+    assert 'id="presence"' in response.text  # empty, until the page's socket asks again

@@ -34,6 +34,11 @@ Sleep = Callable[[float], Awaitable[None]]
 # stuck actor makes its callers fail fast instead of queueing without bound.
 DEFAULT_INBOX_SIZE = 10_000
 DEFAULT_CALL_TIMEOUT_S = 5.0
+# For an actor that answers in microseconds (Presence, the rate limiter): a call to it
+# that waited longer than this, behind its inbox or a loop too busy to run it, finds the
+# whole process behind. Refused at once, it sheds its caller's work there rather than
+# queue it towards the call timeout.
+QUICK_MAX_WAIT_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)

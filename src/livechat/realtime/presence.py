@@ -33,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
-from livechat.realtime.actor import Actor, ActorBusy, ActorStopped, Sleep
+from livechat.realtime.actor import QUICK_MAX_WAIT_S, Actor, ActorBusy, ActorStopped, Sleep
 
 TYPING_TIMEOUT_S = 2.0  # a pause this long means the person stopped typing
 # How often changes go out, and so how late they may be: a quarter second is still "at
@@ -203,7 +203,7 @@ class Presence(Actor[PresenceRequest]):
         sleep: Sleep = asyncio.sleep,
         pages_told_per_second: int = PAGES_TOLD_PER_SECOND,
     ) -> None:
-        super().__init__(tick_interval=tick_seconds, sleep=sleep)
+        super().__init__(tick_interval=tick_seconds, sleep=sleep, max_wait_s=QUICK_MAX_WAIT_S)
         self._notify = notify
         self._clock = clock
         self._pages_told_per_second = pages_told_per_second

@@ -33,10 +33,10 @@ from livechat.chat import rooms as rooms_service
 from livechat.chat.messages import Page, Posted
 from livechat.chat.models import Message
 from livechat.db import Database
-from livechat.errors import LivechatError, RateLimited, Unavailable
+from livechat.errors import LivechatError, Unavailable
 from livechat.realtime.actor import Actor, ActorBusy, ActorStopped, Sleep
 from livechat.realtime.hub import Hub, room_topic
-from livechat.realtime.rate_limiter import Limited, RateLimiter
+from livechat.realtime.rate_limiter import RateLimiter
 from livechat.realtime.supervisor import Child, Restart, Supervisor, TooManyRestarts
 
 IDLE_SECONDS = 60.0  # long enough to survive a page reload, short enough to free memory
@@ -160,19 +160,10 @@ class RoomServer(Actor[RoomRequest]):
                 self._cache = None
                 return None
 
-    async def _spend(self, user: User, doing: str) -> None:
-        """Take one of the user's tokens: every change to the store costs one."""
-        decision = await self._rate_limiter.check(user.id)
-        if isinstance(decision, Limited):
-            seconds = max(1, -(-decision.retry_after_ms // 1000))
-            raise RateLimited(
-                f"You're {doing} too fast, try again in {seconds} s.", decision.retry_after_ms
-            )
-
     async def _post(
         self, user: User, body: str, client_msg_id: str | None, attachment_ids: tuple[int, ...]
     ) -> Posted:
-        await self._spend(user, "sending messages")
+        await self._rate_limiter.spend(user.id, "sending messages")
         posted = await messages.create_message(
             self._db, user, self.room_id, body, client_msg_id, attachment_ids
         )
@@ -185,7 +176,7 @@ class RoomServer(Actor[RoomRequest]):
         return posted
 
     async def _delete(self, user: User, message_id: int) -> Message:
-        await self._spend(user, "deleting messages")
+        await self._rate_limiter.spend(user.id, "deleting messages")
         deleted = await messages.delete_message(self._db, user, message_id, room_id=self.room_id)
         await self._hub.publish(room_topic(self.room_id), broadcasts.message_changed(deleted))
         await attachments.remove_files(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import time
 import uuid
 from collections.abc import Awaitable, Coroutine
@@ -58,7 +57,6 @@ from livechat.realtime.hub import (
     sessions_topic,
 )
 from livechat.realtime.presence import Person, StoppedTyping, Typing
-from livechat.realtime.rate_limiter import Limited
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
 from livechat.web import frames
@@ -251,21 +249,12 @@ async def _handle(connection: Connection, request: frames.RoomFrame, received: f
             # A page asks once per connection; asking again costs a token, as it reads the
             # store on the sender's behalf.
             if connection.catch_ups:
-                await _spend(connection, "reconnecting")
+                await connection.realtime.rate_limiter.spend(connection.user.id, "reconnecting")
             connection.catch_ups += 1
             connection.subscription.deliver(request)
         case frames.DeleteMessage(message_id):
             if (user := await connection.current_user()) is not None:
                 await _with_server(connection, lambda server: server.delete(user, message_id))
-
-
-async def _spend(connection: Connection, doing: str) -> None:
-    decision = await connection.realtime.rate_limiter.check(connection.user.id)
-    if isinstance(decision, Limited):
-        raise RateLimited(
-            f"You're {doing} too fast, try again in {math.ceil(decision.retry_after_ms / 1000)} s.",
-            decision.retry_after_ms,
-        )
 
 
 async def _with_server(connection: Connection, action: Any) -> Any:

@@ -16,6 +16,7 @@ from livechat.errors import BadRequest, Unavailable
 from livechat.inputs import MAX_ID
 from livechat.realtime.actor import ActorBusy, ActorStopped
 from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic, user_topic
+from livechat.realtime.presence import Sidebar
 from livechat.realtime.tree import Realtime
 from livechat.web.deps import DB, CurrentUser, PathId, QueryId, RealtimeDep, SettingsDep
 from livechat.web.templating import is_htmx, render
@@ -59,6 +60,16 @@ async def _latest(db: Database, realtime: Realtime, user: User, room: Room) -> m
         return await realtime.rooms.server_for(room.id).recent(user)
     except (Unavailable, ActorBusy, ActorStopped, TimeoutError):
         return await messages.latest_page(db, user, room.id)
+
+
+async def _sidebar(realtime: Realtime, room: Room) -> Sidebar:
+    """Who is online in the room; nobody yet while Presence is too busy to say or is
+    restarting: the page is worth more than its sidebar, which the page's socket asks
+    for again as it connects."""
+    try:
+        return await realtime.presence.online(room.id)
+    except (ActorBusy, ActorStopped, TimeoutError):
+        return Sidebar(version=0)
 
 
 @router.get("")
@@ -121,7 +132,7 @@ async def show(
             "room": room,
             "messages": shown,
             "cursor": latest.cursor,
-            "sidebar": await realtime.presence.online(room.id),
+            "sidebar": await _sidebar(realtime, room),
             "client_msg_id": uuid.uuid4().hex,
             "pending": pending,
             "members": await rooms.members(db, room) if access.is_admin else [],
