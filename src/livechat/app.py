@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from livechat.accounts import pages as account_pages
 from livechat.accounts.auth import Accounts
@@ -24,7 +25,7 @@ from livechat.web.errors import error_response, install_error_handlers
 from livechat.web.limits import BodyLimitMiddleware
 from livechat.web.replays import SharedReplays
 from livechat.web.security import SecurityHeadersMiddleware
-from livechat.web.sockets import OpenSockets, SocketRoutes
+from livechat.web.sockets import OpenSockets, SocketEndpoint, SocketRoutes
 
 # The multipart envelope around one file: boundaries, headers, the CSRF-free form fields.
 UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
@@ -35,6 +36,20 @@ def stop_the_process(_error: BaseException) -> None:
     Under uvicorn the sockets close with 1012 and the process then ends by that signal, so
     whatever manages it (a multi-worker uvicorn, a container) starts a new one."""
     signal.raise_signal(signal.SIGTERM)
+
+
+class Livechat(FastAPI):
+    """FastAPI, with two layers ahead of all the middleware it always adds (its error page,
+    telemetry and body limit) and of ours: the log context, so that whatever any of them
+    logs or answers carries the request's id, and the live sockets, since each of those
+    layers would stay on every open socket's stack, acting on none of them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        sockets: dict[str, SocketEndpoint] = {
+            "/rooms/{slug}/ws": room_socket.serve,
+            "/lobby/ws": lobby_socket.serve,
+        }
+        return LogContextMiddleware(SocketRoutes(super().build_middleware_stack(), sockets))
 
 
 def create_app(
@@ -71,7 +86,7 @@ def create_app(
         finally:
             await db.dispose()
 
-    app = FastAPI(
+    app = Livechat(
         title="livechat", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.state.settings = settings
@@ -96,12 +111,6 @@ def create_app(
         refusal=error_response,
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(
-        SocketRoutes,
-        routes={"/rooms/{slug}/ws": room_socket.serve, "/lobby/ws": lobby_socket.serve},
-    )
-    # Outermost, so that whatever the others log or refuse carries the request's id.
-    app.add_middleware(LogContextMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     routers = (

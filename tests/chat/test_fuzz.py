@@ -89,7 +89,7 @@ async def test_reading_history_from_any_point_answers_or_refuses(
 ) -> None:
     page = await outcome(messages.list_messages(db, bob, room.slug, before=before, around=around))
     assert isinstance(page, LivechatError) or len(page) <= messages.PAGE_SIZE
-    changes = await outcome(messages.changes_since(db, bob, room.id, seq))
+    changes = await outcome(messages.changes_since(db, bob.id, room.id, seq))
     assert isinstance(changes, LivechatError) or all(m.seq > seq for m in changes.messages)
     elsewhere = await outcome(rooms.get_room(db, bob, slug))
     assert isinstance(elsewhere, LivechatError) or elsewhere.room.slug == slug

@@ -547,14 +547,14 @@ async def test_what_a_page_missed_is_told_to_members_only(
     await rooms.join_room(db, carol, public.slug)
     welcome = await post(db, alice, public.slug, "welcome")
 
-    missed = await messages.changes_since(db, carol, public.id, 0)
+    missed = await messages.changes_since(db, carol.id, public.id, 0)
 
     assert [message.body for message in missed.messages] == ["welcome"]
     assert missed.cursor.last_id == welcome.id
     with pytest.raises(Forbidden, match="Join General"):
-        await messages.changes_since(db, bob, public.id, 0)  # a visitor reads the page instead
+        await messages.changes_since(db, bob.id, public.id, 0)  # a visitor reads the page instead
     with pytest.raises(NotFound):
-        await messages.changes_since(db, bob, private.id, 0)
+        await messages.changes_since(db, bob.id, private.id, 0)
 
 
 # Deleting

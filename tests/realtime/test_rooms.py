@@ -136,7 +136,7 @@ async def test_a_post_is_stored_and_published_once_escaped_with_its_seq(
         [broadcast] = await published(hub, subscription, room_topic(room.id))
 
     assert posted.created
-    page = await messages.latest_page(db, alice, room.id)
+    page = await messages.latest_page(db, alice.id, room.id)
     assert [(m.id, m.body) for m in page.messages] == [(posted.message.id, "<b>Hi</b> & welcome")]
     assert isinstance(broadcast, Broadcast)
     assert broadcast.seq == posted.message.seq
@@ -259,7 +259,7 @@ async def test_recent_returns_the_newest_page_and_keeps_up_with_the_servers_own_
     assert [m.id for m in after_delete.messages] == [posted.message.id]
     assert after_delete.cursor == messages.Cursor(deleted.seq, posted.message.id)
 
-    from_database = await messages.latest_page(db, alice, room.id)
+    from_database = await messages.latest_page(db, alice.id, room.id)
     assert [m.id for m in from_database.messages] == [m.id for m in after_delete.messages]
     assert from_database.cursor == after_delete.cursor
 
@@ -274,7 +274,7 @@ async def test_a_delete_is_stored_and_publishes_one_broadcast_removing_the_messa
         [broadcast] = await published(hub, subscription, room_topic(room.id))
 
     assert deleted.is_deleted
-    assert (await messages.latest_page(db, alice, room.id)).messages == []
+    assert (await messages.latest_page(db, alice.id, room.id)).messages == []
     assert isinstance(broadcast, Broadcast)
     assert broadcast.seq == deleted.seq > posted.message.seq
     assert f'<article id="message-{posted.message.id}" hx-swap-oob="delete">' in broadcast.html
@@ -292,7 +292,7 @@ async def test_deleting_spends_the_same_tokens_as_posting(
     with pytest.raises(RateLimited, match="sending messages too fast"):
         await server.post(alice, "one more", None)
 
-    assert len((await messages.latest_page(db, alice, room.id)).messages) == 8
+    assert len((await messages.latest_page(db, alice.id, room.id)).messages) == 8
 
 
 async def test_deleting_someone_elses_message_is_forbidden_and_publishes_nothing(
@@ -307,7 +307,7 @@ async def test_deleting_someone_elses_message_is_forbidden_and_publishes_nothing
         broadcasts = await published(hub, subscription, room_topic(room.id))
 
     assert broadcasts == []
-    page = await messages.latest_page(db, alice, room.id)
+    page = await messages.latest_page(db, alice.id, room.id)
     assert [m.id for m in page.messages] == [posted.message.id]
 
 

@@ -30,7 +30,7 @@ class Reading:
 
 async def test_pages_asking_at_once_for_the_same_replay_share_one_reading() -> None:
     replays, read = SharedReplays(), Reading()
-    asking = [asyncio.create_task(replays.replay(ROOM, BEHIND, read)) for _ in range(10)]
+    asking = [asyncio.create_task(replays.replay(ROOM.id, BEHIND, read)) for _ in range(10)]
     await asyncio.sleep(0)
 
     read.release.set()
@@ -44,8 +44,8 @@ async def test_a_replay_is_never_kept_once_read() -> None:
     replays, read = SharedReplays(), Reading()
     read.release.set()
 
-    await replays.replay(ROOM, BEHIND, read)
-    again = await replays.replay(ROOM, BEHIND, read)
+    await replays.replay(ROOM.id, BEHIND, read)
+    again = await replays.replay(ROOM.id, BEHIND, read)
 
     assert read.count == 2  # the room may have moved on since the first reading
     assert again[0] == "<p>replay 2</p>"
@@ -54,8 +54,8 @@ async def test_a_replay_is_never_kept_once_read() -> None:
 @pytest.mark.parametrize(("room", "cursor"), [(OTHER_ROOM, BEHIND), (ROOM, Cursor(3, 9))])
 async def test_another_room_or_cursor_gets_a_reading_of_its_own(room: Room, cursor: Cursor) -> None:
     replays, read = SharedReplays(), Reading()
-    first = asyncio.create_task(replays.replay(ROOM, BEHIND, read))
-    second = asyncio.create_task(replays.replay(room, cursor, read))
+    first = asyncio.create_task(replays.replay(ROOM.id, BEHIND, read))
+    second = asyncio.create_task(replays.replay(room.id, cursor, read))
     await asyncio.sleep(0)
 
     read.release.set()
@@ -66,8 +66,8 @@ async def test_another_room_or_cursor_gets_a_reading_of_its_own(room: Room, curs
 
 async def test_a_page_that_closes_while_waiting_does_not_cancel_the_reading_of_others() -> None:
     replays, read = SharedReplays(), Reading()
-    leaving = asyncio.create_task(replays.replay(ROOM, BEHIND, read))
-    staying = asyncio.create_task(replays.replay(ROOM, BEHIND, read))
+    leaving = asyncio.create_task(replays.replay(ROOM.id, BEHIND, read))
+    staying = asyncio.create_task(replays.replay(ROOM.id, BEHIND, read))
     await asyncio.sleep(0)
 
     leaving.cancel()
@@ -86,10 +86,10 @@ async def test_a_failed_reading_fails_every_page_that_shared_it_and_is_not_kept(
         await asyncio.sleep(0)
         raise OSError("disk gone")
 
-    asking = [asyncio.create_task(replays.replay(ROOM, BEHIND, broken)) for _ in range(3)]
+    asking = [asyncio.create_task(replays.replay(ROOM.id, BEHIND, broken)) for _ in range(3)]
     outcomes = await asyncio.gather(*asking, return_exceptions=True)
 
     assert all(isinstance(outcome, OSError) for outcome in outcomes)
     read = Reading()
     read.release.set()
-    assert (await replays.replay(ROOM, BEHIND, read))[0] == "<p>replay 1</p>"
+    assert (await replays.replay(ROOM.id, BEHIND, read))[0] == "<p>replay 1</p>"

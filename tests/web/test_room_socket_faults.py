@@ -227,7 +227,7 @@ async def test_a_page_that_leaves_while_it_is_let_in_is_no_error_and_frees_its_p
         await gone.wait()
         raise Unavailable(BUSY, retry_after_seconds=1)
 
-    monkeypatch.setattr(rooms, "get_room", busy_once_the_page_is_gone)
+    monkeypatch.setattr(rooms, "room_of_member", busy_once_the_page_is_gone)
     async with socket_client(server, f"/rooms/{general.slug}/ws", cookie):
         await asyncio.wait_for(asked.wait(), timeout=5)
     gone.set()  # the server now closes a socket whose page has left

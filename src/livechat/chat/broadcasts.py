@@ -15,6 +15,7 @@ from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
 
 from livechat.chat.messages import Changes, Cursor, Page
 from livechat.chat.models import Message, Room
+from livechat.chat.rooms import RoomSummary
 from livechat.realtime.hub import Broadcast, Revocation
 from livechat.realtime.presence import PresenceChange, Sidebar
 from livechat.web.templating import message_fragments, templates
@@ -69,7 +70,7 @@ def replay(changes: Changes, known: Cursor) -> str:
     )
 
 
-def reload_list(room: Room, page: Page) -> str:
+def reload_list(room: RoomSummary, page: Page) -> str:
     """For a page too far behind to replay: its whole message list, anew."""
     return render(
         "broadcasts/reload_list.html",

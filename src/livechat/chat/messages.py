@@ -368,10 +368,11 @@ async def _cursor(session: AsyncSession, room: Room) -> Cursor:
     return Cursor(room.last_seq, last_id or 0)
 
 
-async def latest_page(db: Database, user: User, room_ref: RoomRef) -> Page:
-    """The newest page of a room together with the cursor it is current to."""
+async def latest_page(db: Database, user_id: int, room_ref: RoomRef) -> Page:
+    """The newest page of a room, as ``user_id`` may read it, together with the cursor it
+    is current to."""
     async with db.read() as session:
-        room = await readable_room(session, user.id, room_ref)
+        room = await readable_room(session, user_id, room_ref)
         page = await session.scalars(
             _messages()
             .where(Message.room_id == room.id, Message.deleted_at.is_(None))
@@ -382,13 +383,14 @@ async def latest_page(db: Database, user: User, room_ref: RoomRef) -> Page:
 
 
 async def changes_since(
-    db: Database, user: User, room_ref: RoomRef, seq: int, *, limit: int = REPLAY_LIMIT
+    db: Database, user_id: int, room_ref: RoomRef, seq: int, *, limit: int = REPLAY_LIMIT
 ) -> Changes:
-    """Every message created, edited or deleted in the room after event ``seq``."""
+    """Every message created, edited or deleted in the room after event ``seq``, for a
+    member, ``user_id``."""
     if not 0 <= seq <= MAX_ID:
         raise BadRequest("That is not a point in this room's history.")
     async with db.read() as session:
-        room = await readable_room_as_member(session, user.id, room_ref)
+        room = await readable_room_as_member(session, user_id, room_ref)
         changed = (
             await session.scalars(
                 _messages()

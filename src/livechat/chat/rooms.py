@@ -46,6 +46,17 @@ class RoomListing:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomSummary:
+    """What a room's open page keeps of it, enough to address and name it: a page stays
+    open for hours, and a mapped ``Room`` would keep the ORM's bookkeeping with it."""
+
+    id: int
+    slug: str
+    name: str
+    is_private: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RoomAccess:
     """A room as one user may see it: ``membership`` is None for a visitor of a public room."""
 
@@ -188,6 +199,19 @@ async def member_count(db: Database, room: Room) -> int:
 async def get_room(db: Database, user: User, slug: str) -> RoomAccess:
     async with db.read() as session:
         return RoomAccess(*await readable_room_with_membership(session, user.id, slug))
+
+
+async def room_of_member(db: Database, user_id: int, slug: str) -> RoomSummary | None:
+    """The room ``slug``, if ``user_id`` is a member of it; None if they are not, or may
+    not even know of it."""
+    try:
+        async with db.read() as session:
+            room, membership = await readable_room_with_membership(session, user_id, slug)
+    except (NotFound, Forbidden):
+        return None
+    if membership is None:
+        return None
+    return RoomSummary(room.id, room.slug, room.name, room.is_private)
 
 
 # Built once, as every room page runs it: the readable room with the caller's membership,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -106,6 +106,9 @@ class Subscription:
     Its writer takes everything buffered at each wake-up: under load, one wake-up of the
     writer sends many events, instead of one task switch per event per socket."""
 
+    # Each open socket has one, for as long as it is open.
+    __slots__ = ("_buffer", "_on_drop", "_size", "_waiter", "on_overflow", "overflowed", "topics")
+
     def __init__(
         self,
         topics: tuple[Topic, ...],
@@ -114,7 +117,8 @@ class Subscription:
     ) -> None:
         self.topics = topics
         self._size = queue_size
-        self._buffer: deque[object] = deque()
+        # Taken whole by each batch, so a list does: a deque allocates a block up front.
+        self._buffer: list[object] = []
         self._waiter: asyncio.Future[None] | None = None
         self._on_drop = on_drop
         self.overflowed = False
@@ -148,8 +152,7 @@ class Subscription:
                 self._waiter = None
         if self.overflowed:
             return None
-        items = list(self._buffer)
-        self._buffer.clear()
+        items, self._buffer = self._buffer, []
         return items
 
 

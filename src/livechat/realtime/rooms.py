@@ -187,7 +187,7 @@ class RoomServer(Actor[RoomRequest]):
 
     async def _recent(self, user: User) -> Page:
         if self._cache is None:
-            self._cache = await messages.latest_page(self._db, user, self.room_id)
+            self._cache = await messages.latest_page(self._db, user.id, self.room_id)
         return self._cache
 
     def _remember(self, message: Message) -> None:

@@ -19,7 +19,7 @@ async def serve(websocket: WebSocket) -> None:
 
 async def _serve(websocket: WebSocket, visitor: SignedIn) -> None:
     realtime: Realtime = websocket.app.state.realtime
-    user_id = visitor.user.id
+    user_id = visitor.user_id
     # Public rooms for everyone; private rooms only on their members' own topics.
     topics = (LOBBY_TOPIC, user_topic(user_id), sessions_topic(user_id))
     async with realtime.hub.subscribe(*topics) as subscription:

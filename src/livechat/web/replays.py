@@ -12,21 +12,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from livechat.accounts.models import User
 from livechat.chat import broadcasts, messages
 from livechat.chat.messages import Cursor
-from livechat.chat.models import Room
+from livechat.chat.rooms import RoomSummary
 from livechat.db import Database
 
 Replay = tuple[str, Cursor]  # the HTML that brings a page up to date, and its new cursor
 
 
-async def read_replay(db: Database, user: User, room: Room, known: Cursor) -> Replay:
+async def read_replay(db: Database, user_id: int, room: RoomSummary, known: Cursor) -> Replay:
     """Everything after ``known``, from the store; the whole list anew for a page too far
     behind, or whose cursor is ahead of the room (no page of ours sends one)."""
     changes = None
     if known.seq >= 0:
-        changes = await messages.changes_since(db, user, room.id, known.seq)
+        changes = await messages.changes_since(db, user_id, room.id, known.seq)
     if (
         changes is not None
         and changes.complete
@@ -34,7 +33,7 @@ async def read_replay(db: Database, user: User, room: Room, known: Cursor) -> Re
         and known.last_id <= changes.cursor.last_id
     ):
         return broadcasts.replay(changes, known), changes.cursor
-    page = await messages.latest_page(db, user, room.id)
+    page = await messages.latest_page(db, user_id, room.id)
     return broadcasts.reload_list(room, page), page.cursor
 
 
@@ -47,9 +46,9 @@ class SharedReplays:
         self._reading: dict[tuple[int, Cursor], asyncio.Task[Replay]] = {}
 
     async def replay(
-        self, room: Room, known: Cursor, read: Callable[[], Awaitable[Replay]]
+        self, room_id: int, known: Cursor, read: Callable[[], Awaitable[Replay]]
     ) -> Replay:
-        key = (room.id, known)
+        key = (room_id, known)
         task = self._reading.get(key)
         if task is None:
             task = asyncio.ensure_future(read())

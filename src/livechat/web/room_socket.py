@@ -34,7 +34,7 @@ from livechat.accounts.auth import Accounts
 from livechat.accounts.models import User
 from livechat.chat import broadcasts, rooms
 from livechat.chat.messages import Cursor
-from livechat.chat.models import Room
+from livechat.chat.rooms import RoomSummary
 from livechat.db import Database
 from livechat.errors import (
     BadRequest,
@@ -56,7 +56,7 @@ from livechat.realtime.hub import (
     room_topic,
     sessions_topic,
 )
-from livechat.realtime.presence import Person, StoppedTyping, Typing
+from livechat.realtime.presence import StoppedTyping, Typing
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
 from livechat.web import frames
@@ -84,7 +84,7 @@ class Reply:
 @dataclass
 class Connection:
     visitor: SignedIn
-    room: Room
+    room: RoomSummary
     db: Database
     accounts: Accounts
     realtime: Realtime
@@ -102,8 +102,8 @@ class Connection:
     signed_out: bool = False  # from then on, frames are ignored while the socket closes
 
     @property
-    def user(self) -> User:
-        return self.visitor.user
+    def user_id(self) -> int:
+        return self.visitor.user_id
 
     async def current_user(self) -> User | None:
         """The person behind the page as the store has them now (their name or picture may
@@ -137,21 +137,18 @@ async def serve(websocket: WebSocket, slug: str) -> None:
 
 
 async def _serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
-    user = visitor.user
+    user = visitor.person
     db: Database = websocket.app.state.db
     try:
-        access = await rooms.get_room(db, user, slug)
+        room = await rooms.room_of_member(db, user.id, slug)
     except Unavailable as busy:
         await websocket.close(WS_1013_TRY_AGAIN_LATER, busy.message)
         return
-    except LivechatError:
-        access = None
-    if access is None or not access.is_member:
+    if room is None:
         await refuse(websocket, "You are not a member of this room.")
         return
 
     realtime: Realtime = websocket.app.state.realtime
-    room = access.room
     topics = (
         room_topic(room.id),
         presence_topic(room.id),
@@ -166,8 +163,7 @@ async def _serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
             visitor, room, db, accounts, realtime, replays, subscription, metrics, Frames(websocket)
         )
         realtime.rooms.connected(room.id)
-        person = Person(user.id, user.display_name, user.avatar_url)
-        realtime.presence.track(room.id, person, connection.id, public=not room.is_private)
+        realtime.presence.track(room.id, user, connection.id, public=not room.is_private)
         try:
             await serve_connection(
                 websocket, subscription, _read(websocket, connection), _write(websocket, connection)
@@ -233,7 +229,7 @@ def _apology(connection: Connection, request: frames.RoomFrame | None, error: Ex
         "room %s: %r from user %s failed",
         connection.room.id,
         request,
-        connection.user.id,
+        connection.user_id,
         exc_info=error,
     )
     return "Something went wrong on our side; try again."
@@ -249,7 +245,7 @@ async def _handle(connection: Connection, request: frames.RoomFrame, received: f
             # A page asks once per connection; asking again costs a token, as it reads the
             # store on the sender's behalf.
             if connection.catch_ups:
-                await connection.realtime.rate_limiter.spend(connection.user.id, "reconnecting")
+                await connection.realtime.rate_limiter.spend(connection.user_id, "reconnecting")
             connection.catch_ups += 1
             connection.subscription.deliver(request)
         case frames.DeleteMessage(message_id):
@@ -288,7 +284,7 @@ def _typing(connection: Connection) -> None:
     if now - connection.last_typing < TYPING_MIN_INTERVAL_S:
         return
     connection.last_typing = now
-    connection.realtime.presence.cast(Typing(connection.room.id, connection.user.id))
+    connection.realtime.presence.cast(Typing(connection.room.id, connection.user_id))
 
 
 async def _write(websocket: WebSocket, connection: Connection) -> None:
@@ -394,7 +390,7 @@ async def _fill(connection: Connection, seq: int) -> str:
     sent = connection.cursor
     assert sent is not None
     html, cursor = await connection.replays.replay(
-        connection.room, sent, lambda: _replay_from(connection, sent)
+        connection.room.id, sent, lambda: _replay_from(connection, sent)
     )
     if cursor.seq < seq:
         more, cursor = await _replay_from(connection, cursor)
@@ -404,4 +400,4 @@ async def _fill(connection: Connection, seq: int) -> str:
 
 
 def _replay_from(connection: Connection, known: Cursor) -> Awaitable[Replay]:
-    return read_replay(connection.db, connection.user, connection.room, known)
+    return read_replay(connection.db, connection.user_id, connection.room, known)

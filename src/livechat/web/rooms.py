@@ -59,7 +59,7 @@ async def _latest(db: Database, realtime: Realtime, user: User, room: Room) -> m
     try:
         return await realtime.rooms.server_for(room.id).recent(user)
     except (Unavailable, ActorBusy, ActorStopped, TimeoutError):
-        return await messages.latest_page(db, user, room.id)
+        return await messages.latest_page(db, user.id, room.id)
 
 
 async def _sidebar(realtime: Realtime, room: Room) -> Sidebar:

@@ -22,14 +22,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import WebSocket, WebSocketDisconnect
+from starlette.requests import HTTPConnection
 from starlette.routing import compile_path
 from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from livechat.accounts.auth import SESSION_COOKIE, Accounts, session_id
-from livechat.accounts.models import User
 from livechat.errors import Unavailable
 from livechat.realtime.hub import Subscription
+from livechat.realtime.presence import Person
 from livechat.web.templating import templates
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -82,7 +83,7 @@ class Frames:
             raise WebSocketDisconnect(code=1006) from error
 
 
-def same_origin(websocket: WebSocket) -> bool:
+def same_origin(websocket: HTTPConnection) -> bool:
     """Cross-Site WebSocket Hijacking defence: browsers always send Origin on a WebSocket
     handshake, and a page of ours connects from our own scheme, host and port. A page
     served over https connects with wss; behind a proxy that ends TLS, uvicorn takes the
@@ -120,10 +121,16 @@ SIGNED_OUT = "You have been signed out. Log in again to keep chatting."
 
 @dataclass(frozen=True, slots=True)
 class SignedIn:
-    """Who is on the other end of a socket, and with which session."""
+    """Who is on the other end of a socket, as they were when it opened, and with which
+    session. Not the store's row, which each socket would keep for as long as it is open:
+    what changes the store asks the store who they are now."""
 
-    user: User
+    person: Person
     token: str
+
+    @property
+    def user_id(self) -> int:
+        return self.person.id
 
     @property
     def session(self) -> str:
@@ -182,7 +189,7 @@ async def admitted(websocket: WebSocket) -> AsyncIterator[SignedIn | None]:
     except WebSocketDisconnect:
         pass
     finally:
-        sockets.close(visitor.user.id)
+        sockets.close(visitor.user_id)
 
 
 async def _admit(websocket: WebSocket, sockets: OpenSockets) -> SignedIn | None:
@@ -192,7 +199,7 @@ async def _admit(websocket: WebSocket, sockets: OpenSockets) -> SignedIn | None:
         # Too busy to look the session up: the page comes back after a moment (1013).
         await websocket.close(WS_1013_TRY_AGAIN_LATER, busy.message)
         return None
-    if visitor is not None and not sockets.open(visitor.user.id):
+    if visitor is not None and not sockets.open(visitor.user_id):
         await refuse(websocket, TOO_MANY)
         return None
     return visitor
@@ -202,16 +209,19 @@ async def accept(websocket: WebSocket) -> SignedIn | None:
     """Accept the handshake and return who signed in to a page of ours; anyone else
     (another site, a signed-out visitor) is told why and closed with 1008, and gets None."""
     await websocket.accept()
-    if not same_origin(websocket):
+    # Read through a view of its own, whose parsed headers and cookies are dropped here
+    # rather than kept by the socket for as long as it is open.
+    handshake = HTTPConnection(websocket.scope)
+    if not same_origin(handshake):
         await refuse(websocket, "This page is not allowed to connect here.")
         return None
     accounts: Accounts = websocket.app.state.accounts
-    token = websocket.cookies.get(SESSION_COOKIE)
+    token = handshake.cookies.get(SESSION_COOKIE)
     user = await accounts.user_for_token(token)
     if user is None or token is None:
         await refuse(websocket, SIGNED_OUT)
         return None
-    return SignedIn(user, token)
+    return SignedIn(Person(user.id, user.display_name, user.avatar_url), token)
 
 
 # How long a slow client gets to take its close frame before the connection is dropped.
@@ -224,18 +234,37 @@ async def serve_connection(
     reader: Coroutine[Any, Any, None],
     writer: Coroutine[Any, Any, None],
 ) -> None:
-    """Run a connection's reader and writer until either ends or the subscription
-    overflows; an overflow closes the socket with 1013 even while the writer is stuck
-    sending to the slow client, which then reconnects and catches up."""
-    read, write = asyncio.create_task(reader), asyncio.create_task(writer)
+    """Run a connection's reader, in this task, and its writer, in a task of its own, until
+    either ends or the subscription overflows; an overflow closes the socket with 1013
+    even while the writer is stuck sending to the slow client, which then reconnects and
+    catches up. Reading here rather than in a third task saves every open socket a task
+    and what waiting for the first of two would hold."""
+    reading = asyncio.current_task()
+    assert reading is not None, "a connection is served in a task"
+    write = asyncio.create_task(writer)
+    reading_on = True
+    stopped = False
+
+    def stop_reading(_write: asyncio.Task[None]) -> None:
+        # Called soon after the writer ends, by which time the reading may be over too.
+        nonlocal stopped
+        if reading_on:
+            stopped = True
+            reading.cancel()
+
+    write.add_done_callback(stop_reading)
     subscription.on_overflow = write.cancel
     try:
-        await asyncio.wait({read, write}, return_when=asyncio.FIRST_COMPLETED)
+        await reader
+    except asyncio.CancelledError:
+        # The writer ended and stopped the reading; any other cancellation goes on up.
+        if not stopped or reading.uncancel() > 0:
+            raise
     finally:
-        for task in (read, write):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError):
-                await task
+        reading_on = False
+        write.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError):
+            await write
     if subscription.overflowed:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
