@@ -1,7 +1,9 @@
-"""Helpers the tests share: forms posted like a browser would, and a few constants."""
+"""Helpers the tests share: forms posted like a browser would, a subscription read as a
+connection reads it, and a few constants."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from livechat.accounts.models import User
+from livechat.realtime.hub import Subscription
 
 PASSWORD = "a perfectly fine passphrase"
 MakeUser = Callable[..., Awaitable[User]]
@@ -39,3 +42,20 @@ async def submit(
 async def log_in(client: httpx.AsyncClient, user: User, password: str = PASSWORD) -> None:
     response = await submit(client, "/users/log_in", {"email": user.email, "password": password})
     assert response.status_code == 303, response.text
+
+
+async def next_batch(subscription: Subscription) -> list[object] | None:
+    """Everything ``subscription`` holds, once it holds anything, as a connection takes it
+    when told it is ready; None once it fell too far behind."""
+    items = subscription.take()
+    if items == []:
+        ready = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        subscription.on_ready = subscription.on_overflow = wake
+        await ready
+        items = subscription.take()
+    return items

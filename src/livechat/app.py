@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from livechat.accounts import pages as account_pages
 from livechat.accounts.auth import Accounts
@@ -25,7 +25,7 @@ from livechat.web.errors import error_response, install_error_handlers
 from livechat.web.limits import BodyLimitMiddleware
 from livechat.web.replays import SharedReplays
 from livechat.web.security import SecurityHeadersMiddleware
-from livechat.web.sockets import OpenSockets, SocketEndpoint, SocketRoutes
+from livechat.web.sockets import OpenSockets, SocketRoutes
 
 # The multipart envelope around one file: boundaries, headers, the CSRF-free form fields.
 UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
@@ -39,17 +39,23 @@ def stop_the_process(_error: BaseException) -> None:
 
 
 class Livechat(FastAPI):
-    """FastAPI, with two layers ahead of all the middleware it always adds (its error page,
-    telemetry and body limit) and of ours: the log context, so that whatever any of them
-    logs or answers carries the request's id, and the live sockets, since each of those
-    layers would stay on every open socket's stack, acting on none of them."""
+    """FastAPI, with the live sockets served before anything else, since every layer
+    between the server and a socket's handler would stay on every open socket's stack
+    while acting on none of them; and with the log context ahead of the middleware FastAPI
+    always adds (its error page, telemetry and body limit), so that whatever any of them
+    logs or answers carries the request's id."""
+
+    sockets = SocketRoutes({"/rooms/{slug}/ws": room_socket.serve, "/lobby/ws": lobby_socket.serve})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and (route := self.sockets.find(scope)) is not None:
+            scope["app"] = self
+            await self.sockets.serve(scope, receive, send, *route)
+            return
+        await super().__call__(scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
-        sockets: dict[str, SocketEndpoint] = {
-            "/rooms/{slug}/ws": room_socket.serve,
-            "/lobby/ws": lobby_socket.serve,
-        }
-        return LogContextMiddleware(SocketRoutes(super().build_middleware_stack(), sockets))
+        return LogContextMiddleware(super().build_middleware_stack())
 
 
 def create_app(

@@ -39,9 +39,10 @@ _IDS = ("request_id", "socket_id")
 
 
 class LogContextMiddleware:
-    """Gives each request and each socket its id before anything else sees it.
+    """Gives each request its id before anything else sees it; a live socket gets its own
+    from ``SocketRoutes``, ahead of this.
 
-    The id is set and never reset: uvicorn runs each request and each socket in a task of
+    An id is set and never reset: uvicorn runs each request and each socket in a task of
     its own, so it goes no further, and it is still there when uvicorn logs an exception
     that escaped the application, after the application has returned."""
 
@@ -49,8 +50,6 @@ class LogContextMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            socket_id.set(uuid.uuid4().hex)
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -17,6 +17,7 @@ from livechat.realtime.hub import (
     presence_topic,
     room_topic,
 )
+from tests.helpers import next_batch
 from tests.realtime.conftest import Background
 
 ROOM = room_topic(1)
@@ -39,7 +40,7 @@ async def receive(subscription: Subscription, count: int = 1) -> list[object] | 
     items: list[object] = []
     async with asyncio.timeout(2):
         while len(items) < count:
-            batch = await subscription.batch()
+            batch = await next_batch(subscription)
             if batch is None:
                 return None
             items += batch
@@ -84,7 +85,7 @@ async def test_what_arrived_while_the_writer_was_busy_is_taken_at_once_in_order(
         await receive(watcher, 3)  # the hub has handed all three over by now
 
         async with asyncio.timeout(2):
-            assert await busy.batch() == [message(1), message(2), message(3)]
+            assert await next_batch(busy) == [message(1), message(2), message(3)]
 
 
 async def test_a_subscriber_that_falls_behind_is_cut_off_while_others_keep_receiving(

@@ -30,6 +30,7 @@ from livechat.realtime.rooms import (
     RoomSupervisor,
 )
 from livechat.realtime.supervisor import Supervisor
+from tests.helpers import next_batch
 from tests.realtime.conftest import Background, FakeClock
 
 IDLE_SECONDS = 60.0
@@ -109,7 +110,7 @@ async def published(hub: Hub, subscription: Subscription, topic: str) -> list[ob
     received: list[object] = []
     async with asyncio.timeout(2):
         while marker not in received:
-            batch = await subscription.batch()
+            batch = await next_batch(subscription)
             assert batch is not None, "the subscription fell behind"
             received += batch
     return received[: received.index(marker)]

@@ -10,11 +10,9 @@ never sent is reported to ``on_drop``, for the metrics.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from livechat.realtime.backends.base import HubBackend
@@ -103,28 +101,50 @@ class Broadcast:
 class Subscription:
     """One connection's outbox: a bounded buffer of the broadcasts for its topics, into
     which the connection may also put its own replies so that everything leaves in order.
-    Its writer takes everything buffered at each wake-up: under load, one wake-up of the
-    writer sends many events, instead of one task switch per event per socket."""
+    Its writer takes everything buffered at once: under load, one wake-up of the writer
+    sends many events, instead of one task switch per event per socket.
+
+    The subscription is live from entering it (``async with hub.subscribe(...)``) until
+    leaving it."""
 
     # Each open socket has one, for as long as it is open.
-    __slots__ = ("_buffer", "_on_drop", "_size", "_waiter", "on_overflow", "overflowed", "topics")
+    __slots__ = (
+        "_buffer",
+        "_hub",
+        "_on_drop",
+        "_size",
+        "on_overflow",
+        "on_ready",
+        "overflowed",
+        "topics",
+    )
 
     def __init__(
         self,
+        hub: Hub,
         topics: tuple[Topic, ...],
         queue_size: int,
         on_drop: Callable[[int], None] = lambda _count: None,
     ) -> None:
+        self._hub = hub
         self.topics = topics
         self._size = queue_size
-        # Taken whole by each batch, so a list does: a deque allocates a block up front.
+        # Taken whole, so a list does: a deque allocates a block up front.
         self._buffer: list[object] = []
-        self._waiter: asyncio.Future[None] | None = None
         self._on_drop = on_drop
         self.overflowed = False
+        # Called when something arrives with nothing else buffered: the writer's cue.
+        self.on_ready: Callable[[], object] = lambda: None
         # Called once, when the buffer overflows. The writer may be stuck sending to the
         # slow client, so the connection hears of it here rather than from the writer.
         self.on_overflow: Callable[[], object] = lambda: None
+
+    async def __aenter__(self) -> Subscription:
+        await self._hub._join(self)
+        return self
+
+    async def __aexit__(self, *_exception: object) -> None:
+        await self._hub._leave(self)
 
     def deliver(self, item: object) -> None:
         if self.overflowed:
@@ -136,20 +156,14 @@ class Subscription:
             self._on_drop(1 + len(self._buffer))
             self._buffer.clear()
             self.on_overflow()
-        else:
-            self._buffer.append(item)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+            return
+        self._buffer.append(item)
+        if len(self._buffer) == 1:
+            self.on_ready()
 
-    async def batch(self) -> list[object] | None:
-        """Everything buffered, oldest first, once there is anything; or None once this
-        subscriber has fallen too far behind."""
-        while not self._buffer and not self.overflowed:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+    def take(self) -> list[object] | None:
+        """Everything buffered, oldest first, if anything is; None once this subscriber has
+        fallen too far behind."""
         if self.overflowed:
             return None
         items, self._buffer = self._buffer, []
@@ -189,23 +203,24 @@ class Hub:
     async def publish(self, topic: Topic, broadcast: Broadcast) -> None:
         await self._backend.publish(topic, broadcast.encode())
 
-    @asynccontextmanager
-    async def subscribe(self, *topics: Topic) -> AsyncIterator[Subscription]:
-        subscription = Subscription(topics, self._queue_size, self._on_drop)
-        for topic in topics:
+    def subscribe(self, *topics: Topic) -> Subscription:
+        """A subscription to ``topics``, to enter with ``async with``."""
+        return Subscription(self, topics, self._queue_size, self._on_drop)
+
+    async def _join(self, subscription: Subscription) -> None:
+        for topic in subscription.topics:
             first = not self._subscribers[topic]
             self._subscribers[topic].add(subscription)
             if first:
                 await self._backend.subscribe(topic)
-        try:
-            yield subscription
-        finally:
-            for topic in topics:
-                subscribers = self._subscribers[topic]
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._subscribers[topic]
-                    await self._backend.unsubscribe(topic)
+
+    async def _leave(self, subscription: Subscription) -> None:
+        for topic in subscription.topics:
+            subscribers = self._subscribers[topic]
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscribers[topic]
+                await self._backend.unsubscribe(topic)
 
     def subscriber_count(self, topic: Topic) -> int:
         return len(self._subscribers.get(topic, ()))

@@ -7,21 +7,16 @@ from starlette.status import WS_1008_POLICY_VIOLATION
 
 from livechat.realtime.hub import LOBBY_TOPIC, Broadcast, sessions_topic, user_topic
 from livechat.realtime.tree import Realtime
-from livechat.web.sockets import Frames, SignedIn, admitted, serve_connection
+from livechat.web.sockets import Frames, SignedIn, serve_connection
 
 
-async def serve(websocket: WebSocket) -> None:
+async def serve(websocket: WebSocket, visitor: SignedIn) -> None:
     """The room list's socket, at ``/lobby/ws``."""
-    async with admitted(websocket) as visitor:
-        if visitor is not None:
-            await _serve(websocket, visitor)
-
-
-async def _serve(websocket: WebSocket, visitor: SignedIn) -> None:
     realtime: Realtime = websocket.app.state.realtime
     user_id = visitor.user_id
     # Public rooms for everyone; private rooms only on their members' own topics.
     topics = (LOBBY_TOPIC, user_topic(user_id), sessions_topic(user_id))
+    frames = Frames(websocket)
     async with realtime.hub.subscribe(*topics) as subscription:
 
         async def read() -> None:
@@ -29,20 +24,19 @@ async def _serve(websocket: WebSocket, visitor: SignedIn) -> None:
             while (await websocket.receive())["type"] != "websocket.disconnect":
                 pass
 
-        async def write() -> None:
-            frames = Frames(websocket)
-            while (batch := await subscription.batch()) is not None:
-                out: list[str] = []
-                for item in batch:
-                    assert isinstance(item, Broadcast)  # the lobby's topics carry nothing else
-                    if item.revokes is None:
-                        out.append(item.html)
-                    elif item.revokes.covers(visitor.session):
-                        out.append(item.html)
-                        await frames.text("".join(out))
-                        await websocket.close(WS_1008_POLICY_VIOLATION)
-                        return
-                if out:
+        async def send(batch: list[object]) -> bool:
+            out: list[str] = []
+            for item in batch:
+                assert isinstance(item, Broadcast)  # the lobby's topics carry nothing else
+                if item.revokes is None:
+                    out.append(item.html)
+                elif item.revokes.covers(visitor.session):
+                    out.append(item.html)
                     await frames.text("".join(out))
+                    await websocket.close(WS_1008_POLICY_VIOLATION)
+                    return True
+            if out:
+                await frames.text("".join(out))
+            return False
 
-        await serve_connection(websocket, subscription, read(), write())
+        await serve_connection(websocket, subscription, read(), send)

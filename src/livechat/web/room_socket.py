@@ -16,6 +16,7 @@ by a catch-up from the store.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -65,7 +66,6 @@ from livechat.web.sockets import (
     SIGNED_OUT,
     Frames,
     SignedIn,
-    admitted,
     refuse,
     serve_connection,
 )
@@ -81,7 +81,7 @@ class Reply:
     html: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Connection:
     visitor: SignedIn
     room: RoomSummary
@@ -129,14 +129,8 @@ class Connection:
         self.reply("partials/flash_oob.html", message=message)
 
 
-async def serve(websocket: WebSocket, slug: str) -> None:
+async def serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
     """A room page's socket, at ``/rooms/{slug}/ws``."""
-    async with admitted(websocket) as visitor:
-        if visitor is not None:
-            await _serve(websocket, visitor, slug)
-
-
-async def _serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
     user = visitor.person
     db: Database = websocket.app.state.db
     try:
@@ -166,7 +160,10 @@ async def _serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
         realtime.presence.track(room.id, user, connection.id, public=not room.is_private)
         try:
             await serve_connection(
-                websocket, subscription, _read(websocket, connection), _write(websocket, connection)
+                websocket,
+                subscription,
+                _read(websocket, connection),
+                functools.partial(_send, websocket, connection),
             )
         finally:
             realtime.rooms.disconnected(room.id)
@@ -287,21 +284,20 @@ def _typing(connection: Connection) -> None:
     connection.realtime.presence.cast(Typing(connection.room.id, connection.user_id))
 
 
-async def _write(websocket: WebSocket, connection: Connection) -> None:
-    """Send what the subscription buffered, each wake-up's worth in one frame: htmx swaps
-    every element of a frame, so a burst of events costs one send, not one each."""
-    while (batch := await connection.subscription.batch()) is not None:
-        out: list[str] = []
-        for item in batch:
-            close = await _render(connection, item, out)
-            if close is not None:
-                if out:
-                    await connection.frames.text("".join(out))
-                await websocket.close(*close)
-                return
-        if out:
-            await connection.frames.text("".join(out))
-    # Too far behind: serve_connection closes with 1013.
+async def _send(websocket: WebSocket, connection: Connection, batch: list[object]) -> bool:
+    """Send what the subscription buffered in one frame: htmx swaps every element of a
+    frame, so a burst of events costs one send, not one each. True once it closed."""
+    out: list[str] = []
+    for item in batch:
+        close = await _render(connection, item, out)
+        if close is not None:
+            if out:
+                await connection.frames.text("".join(out))
+            await websocket.close(*close)
+            return True
+    if out:
+        await connection.frames.text("".join(out))
+    return False
 
 
 async def _render(connection: Connection, item: object, out: list[str]) -> tuple[int, str] | None:

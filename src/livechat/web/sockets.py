@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,10 +25,11 @@ from fastapi import WebSocket, WebSocketDisconnect
 from starlette.requests import HTTPConnection
 from starlette.routing import compile_path
 from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from livechat.accounts.auth import SESSION_COOKIE, Accounts, session_id
 from livechat.errors import Unavailable
+from livechat.logs import socket_id
 from livechat.realtime.hub import Subscription
 from livechat.realtime.presence import Person
 from livechat.web.templating import templates
@@ -37,31 +38,57 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _SERVER_SEND = "livechat.server_send"
 
+# A live socket's handler: the accepted socket, who signed in, and the path's parameters.
 SocketEndpoint = Callable[..., Awaitable[None]]
 
 
 class SocketRoutes:
-    """Serves the live sockets straight from the server, ahead of the rest of the
-    middleware and of the router, none of which acts on a socket. Each of those layers
-    would stay on the socket's stack for as long as it is open (a frame, an exit stack,
-    a copy of the scope, two wrappers around ``send`` checking its state at every
-    frame), at every page of every room: it was a sixth of an idle socket's memory.
+    """The live sockets' front door, which the application opens ahead of all middleware
+    and of its router, none of which acts on a socket: each of those layers would stay
+    on the socket's stack for as long as it is open (a frame, an exit stack, a copy of
+    the scope, two wrappers around ``send`` checking its state at every frame), at every
+    page of every room.
 
-    ``routes`` maps a path, with ``{name}`` parameters as in Starlette's, to a function
-    that takes the socket and those parameters. Everything else goes on to ``app``."""
+    ``routes`` maps a path, with ``{name}`` parameters as in Starlette's, to a handler,
+    called with the socket, who signed in, and those parameters."""
 
-    def __init__(self, app: ASGIApp, routes: dict[str, SocketEndpoint]) -> None:
-        self.app = app
+    def __init__(self, routes: dict[str, SocketEndpoint]) -> None:
         self._routes = [(compile_path(path)[0], endpoint) for path, endpoint in routes.items()]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            for pattern, endpoint in self._routes:
-                if (match := pattern.match(scope["path"])) is not None:
-                    scope[_SERVER_SEND] = send
-                    await endpoint(WebSocket(scope, receive, send), **match.groupdict())
-                    return
-        await self.app(scope, receive, send)
+    def find(self, scope: Scope) -> tuple[SocketEndpoint, dict[str, str]] | None:
+        """The handler of a socket's path, and the path's parameters; None for no route."""
+        for pattern, endpoint in self._routes:
+            if (match := pattern.match(scope["path"])) is not None:
+                return endpoint, match.groupdict()
+        return None
+
+    async def serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        endpoint: SocketEndpoint,
+        params: dict[str, str],
+    ) -> None:
+        """Give the socket its id for the log, admit it (see ``admit``) and hand it to
+        ``endpoint``. A page that leaves while it is let in or served needs nothing
+        more: its going is no error, even in the middle of a reply or a close."""
+        socket_id.set(uuid.uuid4().hex)
+        scope[_SERVER_SEND] = send
+        websocket = WebSocket(scope, receive, send)
+        sockets: OpenSockets = websocket.app.state.sockets
+        try:
+            visitor = await admit(websocket, sockets)
+        except WebSocketDisconnect:
+            return
+        if visitor is None:
+            return
+        try:
+            await endpoint(websocket, visitor, **params)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            sockets.close(visitor.user_id)
 
 
 class Frames:
@@ -170,29 +197,10 @@ class OpenSockets:
         return sum(self._open.values())
 
 
-@asynccontextmanager
-async def admitted(websocket: WebSocket) -> AsyncIterator[SignedIn | None]:
+async def admit(websocket: WebSocket, sockets: OpenSockets) -> SignedIn | None:
     """Accept the socket of a signed-in page of ours, counted against its person's cap
-    while it is open; anyone else, or one socket too many, is told why, closed with 1008,
-    and gets None. A page that leaves while it is let in or served needs nothing more:
-    its going is no error, even in the middle of a reply or a close."""
-    sockets: OpenSockets = websocket.app.state.sockets
-    try:
-        visitor = await _admit(websocket, sockets)
-    except WebSocketDisconnect:
-        visitor = None
-    if visitor is None:
-        yield None
-        return
-    try:
-        yield visitor
-    except WebSocketDisconnect:
-        pass
-    finally:
-        sockets.close(visitor.user_id)
-
-
-async def _admit(websocket: WebSocket, sockets: OpenSockets) -> SignedIn | None:
+    (until ``sockets.close``); anyone else, or one socket too many, is told why, closed
+    with 1008, and gets None."""
     try:
         visitor = await accept(websocket)
     except Unavailable as busy:
@@ -227,45 +235,102 @@ async def accept(websocket: WebSocket) -> SignedIn | None:
 # How long a slow client gets to take its close frame before the connection is dropped.
 CLOSE_TIMEOUT_S = 5.0
 
+# Sends a batch of what a subscription buffered to its page; True once it closed the socket.
+SendBatch = Callable[[list[object]], Awaitable[bool]]
+
 
 async def serve_connection(
     websocket: WebSocket,
     subscription: Subscription,
     reader: Coroutine[Any, Any, None],
-    writer: Coroutine[Any, Any, None],
+    send: SendBatch,
 ) -> None:
-    """Run a connection's reader, in this task, and its writer, in a task of its own, until
-    either ends or the subscription overflows; an overflow closes the socket with 1013
-    even while the writer is stuck sending to the slow client, which then reconnects and
-    catches up. Reading here rather than in a third task saves every open socket a task
-    and what waiting for the first of two would hold."""
-    reading = asyncio.current_task()
-    assert reading is not None, "a connection is served in a task"
-    write = asyncio.create_task(writer)
-    reading_on = True
-    stopped = False
-
-    def stop_reading(_write: asyncio.Task[None]) -> None:
-        # Called soon after the writer ends, by which time the reading may be over too.
-        nonlocal stopped
-        if reading_on:
-            stopped = True
-            reading.cancel()
-
-    write.add_done_callback(stop_reading)
-    subscription.on_overflow = write.cancel
+    """Run a connection until its reader ends (the page left) or its sending does (the
+    socket was closed, or the subscription overflowed); an overflow closes the socket
+    with 1013 even while a send is stuck on the slow client, which then reconnects and
+    catches up. The reader runs in this task and the sender in one more: nothing else is
+    kept per open socket for either, nor for waiting on the first of the two to end."""
+    serving = _Serving(subscription, send)
     try:
         await reader
     except asyncio.CancelledError:
-        # The writer ended and stopped the reading; any other cancellation goes on up.
-        if not stopped or reading.uncancel() > 0:
+        # The sending ended and stopped the reading; any other cancellation goes on up.
+        if not serving.stopped_reading():
             raise
     finally:
-        reading_on = False
-        write.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError):
-            await write
+        await serving.stop()
+    if serving.failure is not None:
+        raise serving.failure
     if subscription.overflowed:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await websocket.close(WS_1013_TRY_AGAIN_LATER, "Too far behind; reconnecting.")
+
+
+class _Serving:
+    """The sending side of one connection, and the task reading it, to stop when sending
+    ends for good."""
+
+    __slots__ = (
+        "_on",
+        "_reading",
+        "_send",
+        "_sending",
+        "_stopped",
+        "_subscription",
+        "_wake",
+        "failure",
+    )
+
+    def __init__(self, subscription: Subscription, send: SendBatch) -> None:
+        reading = asyncio.current_task()
+        assert reading is not None, "a connection is served in a task"
+        self._reading = reading
+        self._subscription = subscription
+        self._send = send
+        self._wake: asyncio.Future[None] | None = None
+        self._on = True
+        self._stopped = False
+        self.failure: Exception | None = None
+        subscription.on_ready = self._ready
+        subscription.on_overflow = self._overflowed
+        self._sending = asyncio.create_task(self._send_all())
+
+    def _ready(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    async def _send_all(self) -> None:
+        try:
+            while (items := self._subscription.take()) is not None:
+                if not items:
+                    self._wake = asyncio.get_running_loop().create_future()
+                    await self._wake
+                elif await self._send(items):
+                    break
+        except (WebSocketDisconnect, OSError):
+            pass  # the page has gone
+        except Exception as error:
+            # A bug: raised from the connection once it has stopped, as uvicorn reports.
+            self.failure = error
+        self._stop_reading()
+
+    def _overflowed(self) -> None:
+        self._sending.cancel()
+        self._stop_reading()
+
+    def _stop_reading(self) -> None:
+        # Sending may end just as the reading does, with nothing left to stop.
+        if self._on:
+            self._stopped = True
+            self._reading.cancel()
+
+    def stopped_reading(self) -> bool:
+        """Whether the reading was cancelled only because sending ended."""
+        return self._stopped and self._reading.uncancel() == 0
+
+    async def stop(self) -> None:
+        self._on = False
+        self._sending.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError):
+            await self._sending
