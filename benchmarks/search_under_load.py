@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import shutil
 import tempfile
@@ -38,18 +39,20 @@ async def _search(server: Server, token: str, seconds: float) -> dict[str, list[
     latencies in ms."""
     kinds = queries(random.Random(SEED))
     latencies: dict[str, list[float]] = {kind: [] for kind in kinds}
+    # Each kind in turn, so that a phase too short for every query still measures each.
+    rows = [[(kind, text) for text in texts] for kind, texts in kinds.items()]
+    turns = [turn for group in itertools.zip_longest(*rows) for turn in group if turn]
     headers = {"HX-Request": "true", "Cookie": f"{SESSION_COOKIE}={token}"}
     deadline = time.monotonic() + seconds
     async with httpx.AsyncClient(base_url=server.origin, headers=headers) as http:
         while time.monotonic() < deadline:
-            for kind, texts in kinds.items():
-                for text in texts:
-                    started = time.perf_counter()
-                    response = await http.get("/search", params={"q": text})
-                    response.raise_for_status()
-                    latencies[kind].append((time.perf_counter() - started) * 1000)
-                    if time.monotonic() >= deadline:
-                        return latencies
+            for kind, text in turns:
+                started = time.perf_counter()
+                response = await http.get("/search", params={"q": text})
+                response.raise_for_status()
+                latencies[kind].append((time.perf_counter() - started) * 1000)
+                if time.monotonic() >= deadline:
+                    return latencies
     return latencies
 
 
