@@ -193,6 +193,31 @@ async def test_a_send_to_a_saturated_room_is_refused_with_when_to_try_again_and_
     assert await messages.list_messages(db, alice, general.slug) == []
 
 
+async def test_a_send_to_a_saturated_room_is_refused_before_its_session_is_read(
+    server: LiveServer, general: Room, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shedding is only worth it if a refusal costs less than the work it refuses."""
+
+    def saturated(server: RoomServer) -> None:
+        raise ActorBusy(f"room-{server.room_id} is overloaded", retry_after_s=2)
+
+    async with room_page(server, alice, general) as alice_page:
+        reads: list[str | None] = []
+        user_for_token = Accounts.user_for_token
+
+        async def counted(accounts: Accounts, token: str | None) -> User | None:
+            reads.append(token)
+            return await user_for_token(accounts, token)
+
+        monkeypatch.setattr(Accounts, "user_for_token", counted)
+        monkeypatch.setattr(RoomServer, "refuse_if_busy", saturated)
+        await alice_page.say("come back later")
+
+        refusal = await alice_page.expect("flash-error")
+        assert "busy right now; try again in 2 s" in refusal
+    assert reads == []
+
+
 async def test_a_page_that_finds_the_store_too_busy_is_sent_to_reconnect_not_turned_away(
     server: LiveServer,
     general: Room,

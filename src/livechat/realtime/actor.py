@@ -115,13 +115,19 @@ class Actor(ABC, Generic[Request]):
     def cast(self, request: Request | Tick) -> None:
         self._put(request, None)
 
-    def _put(self, request: Request | Tick, reply: asyncio.Future[Any] | None) -> None:
-        if self._stopped:
-            raise ActorStopped(f"{self.name} has stopped")
-        if reply is not None and self._max_wait_s is not None:
+    def refuse_if_busy(self) -> None:
+        """Raise ``ActorBusy`` if a call now would wait longer than ``max_wait_s``: for a
+        caller with work to do before its call, which it need not do to be refused."""
+        if self._max_wait_s is not None:
             wait_s = self._inbox.qsize() * self._service_s
             if wait_s > self._max_wait_s:
                 raise ActorBusy(f"{self.name} is overloaded", _retry_after(wait_s))
+
+    def _put(self, request: Request | Tick, reply: asyncio.Future[Any] | None) -> None:
+        if self._stopped:
+            raise ActorStopped(f"{self.name} has stopped")
+        if reply is not None:
+            self.refuse_if_busy()
         try:
             self._inbox.put_nowait(_Letter(request, reply, self._clock()))
         except asyncio.QueueFull:

@@ -263,6 +263,8 @@ async def _send_message(
     connection: Connection, request: frames.SendMessage, received: float
 ) -> None:
     """Post the message; ``received`` is when its frame arrived, on the performance clock."""
+    # A saturated room refuses before the person's session is read for nothing.
+    connection.server().refuse_if_busy()
     user, room = await connection.current_user(), connection.room
     if user is None:
         return
