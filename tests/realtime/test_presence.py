@@ -8,13 +8,15 @@ from dataclasses import replace
 import pytest
 
 from livechat.realtime import presence as presence_module
-from livechat.realtime.actor import Tick
+from livechat.realtime.actor import ActorBusy, Tick
 from livechat.realtime.presence import (
     Person,
     Presence,
     PresenceChange,
+    PresenceRequest,
     Sidebar,
     StoppedTyping,
+    Track,
     Typing,
 )
 from tests.realtime.conftest import Background, FakeClock
@@ -416,6 +418,29 @@ async def test_a_restarted_presence_still_knows_who_is_where_and_resends_every_s
         PresenceChange(ROOM, count=1, typing=(), sidebar=Sidebar((ALICE,), 1)),
         PresenceChange(OTHER_ROOM, count=1, typing=(), sidebar=Sidebar((CAROL,), 1)),
     ]
+
+
+async def test_an_arrival_a_full_inbox_could_not_take_is_shown_from_the_ledger_at_the_next_tick(
+    presence: Presence, changes: Changes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await arrive(presence, ALICE, "alice-1")
+    await tick(presence)
+    cast = presence.cast
+
+    def full(request: PresenceRequest | Tick) -> None:
+        if isinstance(request, Track):
+            raise ActorBusy("presence is overloaded")
+        cast(request)
+
+    monkeypatch.setattr(presence, "cast", full)
+    presence.track(ROOM, BOB, "bob-1", public=False)  # only the ledger hears of it
+    monkeypatch.undo()
+    changes.clear()
+
+    await tick(presence)
+
+    assert await told(presence) == Sidebar((ALICE, BOB), 2)
+    assert changes == [PresenceChange(ROOM, count=2, typing=(), sidebar=Sidebar((ALICE, BOB), 2))]
 
 
 async def test_versions_rise_with_every_change_and_a_sidebar_says_which_it_holds(

@@ -27,7 +27,6 @@ ledger and sends every room its list anew; only who was typing is forgotten.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -209,6 +208,7 @@ class Presence(Actor[PresenceRequest]):
         self._pages_told_per_second = pages_told_per_second
         self._ledger: dict[str, Track] = {}  # by connection
         self._rooms: dict[int, _Room] = {}
+        self._lost_changes = False  # a change the ledger holds never reached the loop
         # Kept across restarts, so that versions only ever rise within the process.
         self._version = 0
 
@@ -233,17 +233,25 @@ class Presence(Actor[PresenceRequest]):
         self._tell(Changed(person))
 
     def _tell(self, request: PresenceRequest) -> None:
-        # The ledger already holds the change; a loop too busy for it, or shut down, only
-        # delays the pages seeing it until the next restart's resend.
-        with contextlib.suppress(ActorBusy, ActorStopped):
+        # The ledger already holds the change. A loop shut down starts from the ledger
+        # when it runs again; one too busy to take the change does so at its next tick.
+        try:
             self.cast(request)
+        except ActorBusy:
+            self._lost_changes = True
+        except ActorStopped:
+            pass
 
     async def init(self) -> None:
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Every room as the ledger has it. Pages may have missed changes: with the next
+        tick each gets its room's sidebar anew, and an empty typing line."""
+        self._lost_changes = False
         self._rooms = {}
         for track in self._ledger.values():
             self._enter(track)
-        # After a crash, pages may have missed changes: with the next tick each gets its
-        # room's sidebar anew, and an empty typing line.
         for room in self._rooms.values():
             room.changed = room.resend = True
 
@@ -325,6 +333,8 @@ class Presence(Actor[PresenceRequest]):
         return seconds if seconds > TICK_SECONDS else 0.0
 
     async def tick(self) -> None:
+        if self._lost_changes:
+            self._rebuild()
         now = self._clock()
         for room_id, room in list(self._rooms.items()):
             expired = [user for user, until in room.typing_until.items() if until <= now]
