@@ -97,6 +97,8 @@ class Frames:
     broadcast is a frame for every page of a room. Closing still goes through the
     socket, which then knows it is closed."""
 
+    __slots__ = ("_send",)  # one for each open socket
+
     def __init__(self, websocket: WebSocket) -> None:
         self._send: Send = websocket.scope[_SERVER_SEND]
 
