@@ -268,8 +268,9 @@ _DIALECT = SQLiteDialect_aiosqlite()
 
 
 class DriverStatement:
-    """A statement SQLAlchemy builds once and the driver runs in a write session's
-    transaction, for the hottest path of the one writer: there SQLAlchemy's execution,
+    """A statement SQLAlchemy builds once and the driver runs on the writer, in a write
+    session's transaction (``driver_of``) or as a transaction of its own (``write_alone``),
+    for the hottest path of the one writer: there SQLAlchemy's execution,
     with a hop to the driver's thread for each cursor, fetch and close, costs many times
     what SQLite spends on the SQL, and the driver runs a statement and fetches its rows in
     one hop. Parameters are passed by name and converted by their columns' types; a value
@@ -291,7 +292,7 @@ class DriverStatement:
         )
 
     async def rows(self, driver: aiosqlite.Connection, values: dict[str, Any]) -> list[Any]:
-        """Run the statement on ``driver`` (see ``driver_of``) and return its rows."""
+        """Run the statement on the writer's ``driver`` and return its rows."""
         parameters = tuple(
             value if convert is None else convert(value)
             for value, convert in zip(

@@ -219,8 +219,7 @@ async def _resent(
     """For a send that stored nothing: the refusal every room lookup gives when the user
     may not post in the room, or else the stored message the send repeats."""
     async with db.read() as session:
-        room = await readable_room(session, user.id, room_ref)
-        await require_membership(session, user.id, room)
+        room = await readable_room_as_member(session, user.id, room_ref)
         assert client_msg_id is not None, "a member's send without a key is always stored"
         stored = await session.scalars(
             _messages().where(

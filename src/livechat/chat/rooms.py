@@ -15,6 +15,7 @@ from livechat.chat.access import (
     find_membership,
     readable_by,
     readable_room,
+    readable_room_as_member,
     readable_room_with_membership,
     readable_with_membership,
     require_admin,
@@ -206,10 +207,8 @@ async def room_of_member(db: Database, user_id: int, slug: str) -> RoomSummary |
     not even know of it."""
     try:
         async with db.read() as session:
-            room, membership = await readable_room_with_membership(session, user_id, slug)
+            room = await readable_room_as_member(session, user_id, slug)
     except (NotFound, Forbidden):
-        return None
-    if membership is None:
         return None
     return RoomSummary(room.id, room.slug, room.name, room.is_private)
 

@@ -131,10 +131,10 @@ class Connection:
 
 async def serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
     """A room page's socket, at ``/rooms/{slug}/ws``."""
-    user = visitor.person
+    person = visitor.person
     db: Database = websocket.app.state.db
     try:
-        room = await rooms.room_of_member(db, user.id, slug)
+        room = await rooms.room_of_member(db, person.id, slug)
     except Unavailable as busy:
         await websocket.close(WS_1013_TRY_AGAIN_LATER, busy.message)
         return
@@ -146,8 +146,8 @@ async def serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
     topics = (
         room_topic(room.id),
         presence_topic(room.id),
-        membership_topic(room.id, user.id),
-        sessions_topic(user.id),
+        membership_topic(room.id, person.id),
+        sessions_topic(person.id),
     )
     async with realtime.hub.subscribe(*topics) as subscription:
         accounts: Accounts = websocket.app.state.accounts
@@ -157,7 +157,7 @@ async def serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
             visitor, room, db, accounts, realtime, replays, subscription, metrics, Frames(websocket)
         )
         realtime.rooms.connected(room.id)
-        realtime.presence.track(room.id, user, connection.id, public=not room.is_private)
+        realtime.presence.track(room.id, person, connection.id, public=not room.is_private)
         try:
             await serve_connection(
                 websocket,
