@@ -171,27 +171,45 @@ async def _pair_sizes(db: Database) -> set[int]:
         return set(rows.scalars())
 
 
+async def _insert_alone(db: Database, tag: int) -> None:
+    """The same two rows, in one statement that is a transaction of its own."""
+    async with db.write_alone() as driver:
+        await driver.execute_fetchall("INSERT INTO pairs VALUES (?), (?)", (tag, tag))
+
+
 @pytest.mark.usefixtures("late_garbage_collection")
+@pytest.mark.parametrize(
+    "write",
+    [
+        pytest.param(_insert_pair, id="a write session"),
+        pytest.param(_insert_alone, id="a statement alone"),
+    ],
+)
 async def test_a_write_cancelled_at_any_await_leaves_the_writer_clean(
-    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+    db: Database,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    write: Callable[[Database, int], Coroutine[Any, Any, None]],
 ) -> None:
     async with db.write() as session:
         await session.execute(text("CREATE TABLE pairs (tag INTEGER)"))
     cancel = CancelAt(monkeypatch)
-    assert not await cancel.run(_insert_pair(db, 0), at=set())
+    assert not await cancel.run(write(db, 0), at=set())
     awaits = cancel.calls
     other = Database(database_url)  # another process's writer, as `livechat seed` would be
     try:
         for point in range(1, awaits + 1):
-            assert await cancel.run(_insert_pair(db, point), at={point}), point
+            assert await cancel.run(write(db, point), at={point}), point
             async with asyncio.timeout(BUSY_TIMEOUT_MS / 1000 / 2):
                 await _insert_pair(db, 1000 + point)
-                await _insert_pair(other, 2000 + point)
+                await _insert_alone(db, 2000 + point)
+                await _insert_pair(other, 3000 + point)
     finally:
         await other.dispose()
 
-    # Each cancelled transaction either committed whole (cut off while committing) or
-    # left nothing; every later one went through.
+    # Each cancelled write either committed whole (cut off while committing, or a
+    # statement alone, which runs to its end on the driver's thread) or left nothing;
+    # every later one went through.
     assert await _pair_sizes(db) == {2}
 
 
@@ -244,11 +262,6 @@ async def test_a_write_cancelled_while_waiting_for_the_writer_takes_nothing(db: 
         assert (await session.execute(text("SELECT tag FROM pairs"))).scalars().all() == [1, 3, 3]
 
 
-async def _insert_alone(db: Database, tag: int) -> None:
-    async with db.write_alone() as driver:
-        await driver.execute_fetchall("INSERT INTO pairs VALUES (?), (?)", (tag, tag))
-
-
 async def test_a_write_alone_commits_each_statement_as_it_runs(
     db: Database, database_url: str
 ) -> None:
@@ -262,30 +275,6 @@ async def test_a_write_alone_commits_each_statement_as_it_runs(
         assert await _pair_sizes(other) == {2}
     finally:
         await other.dispose()
-
-
-@pytest.mark.usefixtures("late_garbage_collection")
-async def test_a_write_alone_cancelled_at_any_await_leaves_the_writer_clean(
-    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async with db.write() as session:
-        await session.execute(text("CREATE TABLE pairs (tag INTEGER)"))
-    cancel = CancelAt(monkeypatch)
-    assert not await cancel.run(_insert_alone(db, 0), at=set())
-    awaits = cancel.calls
-    other = Database(database_url)
-    try:
-        for point in range(1, awaits + 1):
-            assert await cancel.run(_insert_alone(db, point), at={point}), point
-            async with asyncio.timeout(BUSY_TIMEOUT_MS / 1000 / 2):
-                await _insert_pair(db, 1000 + point)
-                await _insert_alone(db, 2000 + point)
-                await _insert_pair(other, 3000 + point)
-    finally:
-        await other.dispose()
-
-    # A statement cut short still runs to its end on the driver's thread, whole.
-    assert await _pair_sizes(db) == {2}
 
 
 async def test_the_writer_reports_how_long_each_write_held_it_and_how_many_wait(
