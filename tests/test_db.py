@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sqlite3
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from livechat.accounts.models import User
@@ -37,6 +38,12 @@ async def test_a_read_session_cannot_write(db: Database) -> None:
     async with db.read() as session:
         with pytest.raises(OperationalError, match="readonly"):
             await session.execute(text("CREATE TABLE sneaky (x INTEGER)"))
+
+
+async def test_a_read_on_the_driver_alone_cannot_write(db: Database) -> None:
+    async with db.read_alone() as driver:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            await driver.execute("CREATE TABLE sneaky (x INTEGER)")
 
 
 async def test_a_write_session_commits_when_its_block_ends(db: Database) -> None:
@@ -332,6 +339,21 @@ async def test_a_read_that_finds_no_free_connection_in_time_says_the_server_is_b
         await db.dispose()
 
 
+async def test_a_read_on_the_driver_that_finds_no_free_connection_says_the_server_is_busy(
+    database_url: str,
+) -> None:
+    db = Database(database_url, read_pool_size=1, read_wait_seconds=0.05)
+    try:
+        async with db.read_alone():
+            with pytest.raises(Unavailable, match="busy"):
+                async with db.read_alone():
+                    pass
+        async with db.read_alone() as later:  # the connection is free again
+            assert list(await later.execute_fetchall("SELECT 1")) == [(1,)]
+    finally:
+        await db.dispose()
+
+
 def test_a_statement_for_the_driver_must_be_given_every_value_it_needs() -> None:
     # A room's updated_at is set by SQLAlchemy at execution, which the driver would not do.
     rooms = Room.metadata.tables[Room.__tablename__]
@@ -363,3 +385,21 @@ async def test_a_statement_run_on_the_driver_stores_values_as_sqlalchemy_would(
         on_the_driver = await session.scalar(raw)
 
     assert on_the_driver == through_sqlalchemy == "2026-01-01 12:00:00.000000"
+
+
+async def test_rows_read_on_the_driver_come_back_typed_as_sqlalchemy_would(db: Database) -> None:
+    async with db.write() as session:
+        session.add(User(email="ann@example.com", display_name="Ann", hashed_password="-"))
+    users = select(User).where(User.__table__.c.email == bindparam("email"))
+    async with db.read() as session:
+        through_sqlalchemy = (await session.scalars(users, {"email": "ann@example.com"})).one()
+
+    statement = DriverStatement(users)
+    async with db.read_alone() as driver:
+        [row] = await statement.rows(driver, {"email": "ann@example.com"})
+    on_the_driver = dict(zip(statement.keys, row, strict=True))
+
+    assert on_the_driver["inserted_at"] == through_sqlalchemy.inserted_at
+    assert on_the_driver["inserted_at"].tzinfo is UTC
+    assert on_the_driver["is_active"] is True
+    assert on_the_driver["display_name"] == "Ann"

@@ -5,7 +5,8 @@ write fails at once with "database is locked" when another connection wrote mean
 busy timeout cannot help, because waiting would not make its snapshot current again. So:
 
 - reads run on a pool of ``query_only`` connections, in deferred transactions that see one
-  consistent snapshot and never block or fail in WAL mode;
+  consistent snapshot and never block or fail in WAL mode (a read of one statement needs
+  no transaction: the statement is its own snapshot);
 - writes run on one dedicated connection, one transaction at a time behind an asyncio lock,
   each opened with ``BEGIN IMMEDIATE`` so the write lock is taken before the first read.
 
@@ -39,6 +40,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, Dialect, ExceptionContext, make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -47,6 +49,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy.sql.selectable import ReturnsRows
 
 from livechat.errors import Unavailable
 
@@ -136,6 +139,18 @@ class Database:
                 raise Unavailable(BUSY, retry_after_seconds=1) from error
 
     @asynccontextmanager
+    async def read_alone(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A reader's driver connection outside any transaction, for reads that are one
+        ``DriverStatement`` each: every trip to the driver's thread waits its turn on a busy
+        event loop, and such a read takes one where a session's takes seven. When no
+        connection frees up in time, ``Unavailable``."""
+        try:
+            async with self._reader.connect() as connection:
+                yield await _driver(connection)
+        except PoolTimeout as error:
+            raise Unavailable(BUSY, retry_after_seconds=1) from error
+
+    @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """The writer's session: committed when the block ends, rolled back if it raises or
         is cancelled. The lock is released only once the connection is clean again."""
@@ -158,9 +173,7 @@ class Database:
         driver's thread to begin or to commit. A statement cut short by a cancellation
         still runs to its end on that thread, and leaves no transaction open behind it."""
         async with self._writing(), self._writer.connect() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert isinstance(driver, aiosqlite.Connection)
-            yield driver
+            yield await _driver(connection)
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[None]:
@@ -268,12 +281,14 @@ _DIALECT = SQLiteDialect_aiosqlite()
 
 
 class DriverStatement:
-    """A statement SQLAlchemy builds once and the driver runs on the writer, in a write
+    """A statement SQLAlchemy builds once and the driver runs: on the writer, in a write
     session's transaction (``driver_of``) or as a transaction of its own (``write_alone``),
-    for the hottest path of the one writer: there SQLAlchemy's execution,
-    with a hop to the driver's thread for each cursor, fetch and close, costs many times
-    what SQLite spends on the SQL, and the driver runs a statement and fetches its rows in
-    one hop. Parameters are passed by name and converted by their columns' types; a value
+    or on a reader as a read of its own (``read_alone``). It is for the hottest paths, a
+    post and the reads every request and search make: there SQLAlchemy's execution, with a
+    hop to the driver's thread for each cursor, fetch and close, costs many times what
+    SQLite spends on the SQL, and on a busy event loop each hop also waits its turn. The
+    driver runs a statement and fetches its rows in one hop. Parameters are passed by name
+    and converted by their columns' types, and so are the columns of the rows; a value
     SQLAlchemy would compute at execution (a Python default, an ``onupdate``) is refused
     when the statement is built, since the driver would not compute it."""
 
@@ -290,22 +305,43 @@ class DriverStatement:
             compiled.binds[name].type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
             for name in self._names
         )
+        columns = statement.exported_columns if isinstance(statement, ReturnsRows) else ()
+        self.keys = tuple(column.key for column in columns)
+        self._results = tuple(
+            column.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None)
+            for column in columns
+        )
 
-    async def rows(self, driver: aiosqlite.Connection, values: dict[str, Any]) -> list[Any]:
-        """Run the statement on the writer's ``driver`` and return its rows."""
+    async def rows(
+        self, driver: aiosqlite.Connection, values: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """Run the statement on ``driver`` and return its rows, one value per column of
+        ``keys``."""
         parameters = tuple(
             value if convert is None else convert(value)
             for value, convert in zip(
                 (values[name] for name in self._names), self._convert, strict=True
             )
         )
-        return list(await driver.execute_fetchall(self.sql, parameters))
+        rows = await driver.execute_fetchall(self.sql, parameters)
+        if not any(self._results):
+            return [tuple(row) for row in rows]
+        return [
+            tuple(
+                value if convert is None else convert(value)
+                for value, convert in zip(row, self._results, strict=True)
+            )
+            for row in rows
+        ]
 
 
 async def driver_of(session: AsyncSession) -> aiosqlite.Connection:
     """The driver's connection under ``session``, in its transaction, for the statements
     of ``DriverStatement``."""
-    connection = await session.connection()
+    return await _driver(await session.connection())
+
+
+async def _driver(connection: AsyncConnection) -> aiosqlite.Connection:
     driver = (await connection.get_raw_connection()).driver_connection
     assert isinstance(driver, aiosqlite.Connection)
     return driver

@@ -3,9 +3,10 @@
 fastapi-users provides the pieces: the user and access-token database adapters, the
 database token strategy (a session is a row in ``access_tokens``, deleted on log-out), the
 cookie transport and argon2 hashing. Only the session lookup that every request makes is a
-query of our own, one where the strategy would take two. Argon2 deliberately costs tens of
-milliseconds of CPU, so hashing and verifying run in a worker thread, never on the event
-loop and never while holding the database's write lock.
+query of our own, one where the strategy would take two, and it runs on the driver in one
+trip to its thread. Argon2 deliberately costs tens of milliseconds of CPU, so hashing and
+verifying run in a worker thread, never on the event loop and never while holding the
+database's write lock.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from livechat import files
 from livechat.accounts.avatars import process_avatar
 from livechat.accounts.models import DISPLAY_NAME_MAX_LENGTH, AccessToken, User
-from livechat.db import Database, utcnow
+from livechat.db import Database, DriverStatement, utcnow
 from livechat.errors import BadRequest
 from livechat.inputs import is_text, require_text
 from livechat.settings import Environment, Settings
@@ -60,7 +61,7 @@ COMMON_PASSWORDS = frozenset(
 # The base classes type their columns as plain values; the tables have the real ones.
 _tokens, _users = AccessToken.__table__.c, User.__table__.c
 # Built once: every request runs it, and building a statement costs more than running it.
-_SESSION_USER = (
+_SESSION_USER = DriverStatement(
     select(User)
     .join(AccessToken, _tokens.user_id == User.id)
     .where(
@@ -156,11 +157,11 @@ class Accounts:
         if not token:
             return None
         oldest = utcnow() - timedelta(seconds=self._lifetime)
-        async with self._db.read() as session:
-            user: User | None = await session.scalar(
-                _SESSION_USER, {"token": token, "oldest": oldest}
-            )
-            return user
+        async with self._db.read_alone() as driver:
+            rows = await _SESSION_USER.rows(driver, {"token": token, "oldest": oldest})
+        # Detached from any session, as a session's would be once it closed: writes load
+        # the account afresh.
+        return User(**dict(zip(_SESSION_USER.keys, rows[0], strict=True))) if rows else None
 
     async def register(self, *, email: str, password: str, display_name: str) -> Response:
         """Create an account and sign it in; the response sets the session cookie."""
