@@ -1,4 +1,4 @@
-"""Full-text search: turning what people type into safe queries, ranking, scoping, snippets."""
+"""Full-text search: turning what people type into safe queries, order, scoping, snippets."""
 
 from __future__ import annotations
 
@@ -219,28 +219,20 @@ async def test_every_term_is_required(db: Database, alice: User) -> None:
     assert await found_bodies(db, alice, "red apples cars") == set()
 
 
-# Ranking and paging
+# Order and paging
 
 
-async def test_a_stronger_match_ranks_first(db: Database, alice: User) -> None:
+async def test_matches_come_newest_first_however_often_they_name_the_term(
+    db: Database, alice: User
+) -> None:
     slug = await room_with(db, alice, name="General")
-    strong = await post(db, alice, slug, "pizza pizza pizza")
-    weak = await post(
-        db, alice, slug, "we could order pizza tonight or try the new place downtown maybe"
-    )
+    emphatic = await post(db, alice, slug, "pizza pizza pizza")
+    posted = [await post(db, alice, slug, "lunch at noon, pizza maybe") for _ in range(3)]
 
     results = await search.search_messages(db, alice, "pizza")
 
-    assert [result.message_id for result in results] == [strong.id, weak.id]
-
-
-async def test_equally_relevant_matches_come_newest_first(db: Database, alice: User) -> None:
-    slug = await room_with(db, alice, name="General")
-    posted = [await post(db, alice, slug, "lunch at noon") for _ in range(4)]
-
-    results = await search.search_messages(db, alice, "lunch")
-
-    assert [result.message_id for result in results] == [m.id for m in reversed(posted)]
+    newest_first = [m.id for m in reversed(posted)] + [emphatic.id]
+    assert [result.message_id for result in results] == newest_first
 
 
 async def test_results_can_be_paged_with_limit_and_offset(db: Database, alice: User) -> None:
@@ -255,6 +247,22 @@ async def test_results_can_be_paged_with_limit_and_offset(db: Database, alice: U
     assert [len(page) for page in pages] == [2, 2, 1, 0]
     ids = [result.message_id for page in pages for result in page]
     assert ids == [m.id for m in reversed(posted)]
+
+
+async def test_results_end_at_the_deepest_page(
+    db: Database, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "MAX_RESULTS", 3)
+    slug = await room_with(db, alice, name="General")
+    posted = [await post(db, alice, slug, f"standup notes {n}") for n in range(5)]
+
+    first = await search.search_messages(db, alice, "standup", limit=2)
+    last = await search.search_messages(db, alice, "standup", limit=2, offset=2)
+    beyond = await search.search_messages(db, alice, "standup", limit=2, offset=3)
+
+    newest = [m.id for m in reversed(posted)]
+    assert [r.message_id for r in first + last] == newest[:3]
+    assert beyond == []
 
 
 # What a result shows
