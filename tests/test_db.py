@@ -354,6 +354,35 @@ async def test_a_read_on_the_driver_that_finds_no_free_connection_says_the_serve
         await db.dispose()
 
 
+async def test_a_read_on_the_driver_cancelled_mid_statement_gives_its_connection_back_clean(
+    database_url: str,
+) -> None:
+    db = Database(database_url, read_pool_size=1, read_wait_seconds=1)
+    slow = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000)"
+        " SELECT count(*) FROM n"
+    )
+    started = asyncio.Event()
+
+    async def read_slowly() -> None:
+        async with db.read_alone() as driver:
+            started.set()
+            await driver.execute_fetchall(slow)
+
+    try:
+        reading = asyncio.create_task(read_slowly())
+        await started.wait()
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        async with db.write() as session:
+            session.add(User(email="ann@example.com", display_name="Ann", hashed_password="-"))
+        async with db.read_alone() as driver:  # the one connection, and a fresh snapshot
+            assert list(await driver.execute_fetchall("SELECT count(*) FROM users")) == [(1,)]
+    finally:
+        await db.dispose()
+
+
 def test_a_statement_for_the_driver_must_be_given_every_value_it_needs() -> None:
     # A room's updated_at is set by SQLAlchemy at execution, which the driver would not do.
     rooms = Room.metadata.tables[Room.__tablename__]

@@ -117,8 +117,19 @@ class Database:
         self._reader = create_async_engine(
             url, pool_size=read_pool_size, max_overflow=0, pool_timeout=read_wait_seconds
         )
+        # Reads on the driver alone never open a transaction, so their connections go back
+        # to the pool as they came out: the rollback the pool would make on their return
+        # is one more trip to the driver's thread, as many as the read itself.
+        self._lone_reader = create_async_engine(
+            url,
+            pool_size=read_pool_size,
+            max_overflow=0,
+            pool_timeout=read_wait_seconds,
+            pool_reset_on_return=None,
+        )
         self._writer = create_async_engine(url, pool_size=1, max_overflow=0)
         _configure(self._reader, begin="BEGIN", query_only=True)
+        _configure(self._lone_reader, begin="BEGIN", query_only=True)
         _configure(self._writer, begin="BEGIN IMMEDIATE", query_only=False)
         event.listen(self._writer.sync_engine, "handle_error", _keep_cancelled_connection)
         event.listen(self._writer.sync_engine, "invalidate", _roll_back_before_closing)
@@ -145,10 +156,17 @@ class Database:
         event loop, and such a read takes one where a session's takes seven. When no
         connection frees up in time, ``Unavailable``."""
         try:
-            async with self._reader.connect() as connection:
-                yield await _driver(connection)
+            connection = await self._lone_reader.connect()
         except PoolTimeout as error:
             raise Unavailable(BUSY, retry_after_seconds=1) from error
+        try:
+            yield await _driver(connection)
+        finally:
+            # Not ``async with``, which closes in a task of its own so that a cancellation
+            # cannot cut the close short: on a busy loop that task waits its turn twice,
+            # and this close cannot be cut short, as it gives the connection back without
+            # a trip to the driver's thread and so without once yielding to the loop.
+            await connection.close()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -197,6 +215,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self._reader.dispose()
+        await self._lone_reader.dispose()
         await self._writer.dispose()
 
 
