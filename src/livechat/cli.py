@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import logging.config
 import sys
@@ -88,6 +89,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> None:
         log_config=None,  # main() has set up logging for uvicorn's loggers too
     )
     server = uvicorn.Server(config)
+    # All that is built by now (modules, the app, what migrating left) lives as long as the
+    # process. Frozen out of the collector's sight, it is not scanned again by every full
+    # collection, each of which stops the loop: for 60 to 140 ms with 500 pages open.
+    gc.collect()
+    gc.freeze()
     server.run()
     if failures:
         sys.exit(
