@@ -25,6 +25,7 @@ from livechat.accounts.auth import SESSION_COOKIE
 from livechat.accounts.models import User
 from livechat.app import create_app
 from livechat.chat.models import Room
+from livechat.cli import server_config
 from livechat.realtime.tree import Realtime
 from livechat.settings import Settings
 from livechat.web.csrf import CSRF_COOKIE
@@ -59,11 +60,12 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[LiveServer]:
+async def serving(settings: Settings, **options: Any) -> AsyncIterator[LiveServer]:
+    """The app served as ``livechat serve`` serves it, but for uvicorn's ``options``."""
     fatal: list[BaseException] = []
     app = create_app(settings, on_fatal=fatal.append)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    config = server_config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(START_TIMEOUT_S):

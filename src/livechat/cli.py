@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
+from starlette.types import ASGIApp
 
 from livechat import preflight, schema
 from livechat.app import create_app
@@ -60,6 +61,21 @@ def _migrate(settings: Settings) -> list[str]:
     ]
 
 
+def server_config(app: ASGIApp, *, host: str, port: int, **options: Any) -> uvicorn.Config:
+    """How uvicorn serves livechat, ``livechat serve`` and the tests' live server alike;
+    ``options`` override it."""
+    ours: dict[str, Any] = {
+        "proxy_headers": True,
+        "ws_max_size": WS_MAX_FRAME_BYTES,
+        "ws_ping_interval": WS_PING_INTERVAL_SECONDS,
+        "ws_ping_timeout": WS_PONG_TIMEOUT_SECONDS,
+        # Compression is per socket: a broadcast to a room of 500 would be deflated 500
+        # times, to save a few hundred bytes of a fragment each. Phoenix leaves it off too.
+        "ws_per_message_deflate": False,
+    }
+    return uvicorn.Config(app, host=host, port=port, **(ours | options))
+
+
 def serve(args: argparse.Namespace, settings: Settings) -> None:
     if args.workers > 1:
         raise ConfigurationError(
@@ -75,17 +91,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> None:
         failures.append(error)
         server.should_exit = True
 
-    config = uvicorn.Config(
+    config = server_config(
         create_app(settings, on_fatal=stop),
         host=args.host,
         port=args.port,
-        proxy_headers=True,
-        ws_max_size=WS_MAX_FRAME_BYTES,
-        ws_ping_interval=WS_PING_INTERVAL_SECONDS,
-        ws_ping_timeout=WS_PONG_TIMEOUT_SECONDS,
-        # Compression is per socket: a broadcast to a room of 500 would be deflated 500
-        # times, to save a few hundred bytes of a fragment each. Phoenix leaves it off too.
-        ws_per_message_deflate=False,
         log_config=None,  # main() has set up logging for uvicorn's loggers too
     )
     server = uvicorn.Server(config)
