@@ -70,7 +70,8 @@ def server_config(app: ASGIApp, *, host: str, port: int, **options: Any) -> uvic
         "ws_ping_interval": WS_PING_INTERVAL_SECONDS,
         "ws_ping_timeout": WS_PONG_TIMEOUT_SECONDS,
         # Compression is per socket: a broadcast to a room of 500 would be deflated 500
-        # times, to save a few hundred bytes of a fragment each. Phoenix leaves it off too.
+        # times, to save a few hundred bytes of a fragment each, and it could no longer be
+        # encoded once for them all. Phoenix leaves it off too.
         "ws_per_message_deflate": False,
     }
     return uvicorn.Config(app, host=host, port=port, **(ours | options))

@@ -20,6 +20,7 @@ from livechat.chat.models import Message, Room
 from livechat.db import Database
 from livechat.realtime.hub import Broadcast, room_topic
 from livechat.settings import Settings
+from livechat.web import sockets
 from livechat.web.sockets import OpenSockets
 from tests.live import (
     FRAME_TIMEOUT_S,
@@ -54,6 +55,47 @@ async def test_two_members_exchange_messages_live(
 
         await bob_page.say("Hi Alice")
         await alice_page.expect("Hi Alice")
+
+
+async def test_a_broadcast_is_encoded_once_for_every_page_of_the_room(
+    server: LiveServer, general: Room, alice: User, bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded: list[str] = []
+    encode = sockets._text_frame
+
+    def counting(html: str) -> bytes:
+        encoded.append(html)
+        return encode(html)
+
+    monkeypatch.setattr(sockets, "_text_frame", counting)
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+        room_page(server, bob, general) as bobs_other_tab,
+    ):
+        await alice_page.say("Said once, framed once")
+
+        for page in (alice_page, bob_page, bobs_other_tab):
+            await page.expect("Said once, framed once")
+        assert len([html for html in encoded if "Said once, framed once" in html]) == 1
+
+
+async def test_pages_that_asked_for_compression_get_each_broadcast_compressed_for_them(
+    settings: Settings, general: Room, alice: User, bob: User
+) -> None:
+    # Compressed per socket, a broadcast cannot be encoded once for all: it takes the
+    # server's own path to each page.
+    async with (
+        serving(settings, ws_per_message_deflate=True) as deflating,
+        room_page(deflating, alice, general) as alice_page,
+        room_page(deflating, bob, general) as bob_page,
+    ):
+        assert bob_page.connection.protocol.extensions  # permessage-deflate
+        await alice_page.say("Squeezed <i>per page</i>")
+
+        frame = await bob_page.expect("Squeezed")
+        assert "Squeezed &lt;i&gt;per page&lt;/i&gt;" in frame
+        await alice_page.expect("Squeezed")
 
 
 async def test_a_message_sent_after_a_rename_carries_the_new_name(

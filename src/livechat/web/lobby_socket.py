@@ -25,18 +25,18 @@ async def serve(websocket: WebSocket, visitor: SignedIn) -> None:
                 pass
 
         async def send(batch: list[object]) -> bool:
-            out: list[str] = []
+            out: list[str | Broadcast] = []
             for item in batch:
                 assert isinstance(item, Broadcast)  # the lobby's topics carry nothing else
                 if item.revokes is None:
-                    out.append(item.html)
+                    out.append(item)
                 elif item.revokes.covers(visitor.session):
-                    out.append(item.html)
-                    await frames.text("".join(out))
+                    out.append(item)
+                    await frames.send(out)
                     await websocket.close(WS_1008_POLICY_VIOLATION)
                     return True
             if out:
-                await frames.text("".join(out))
+                await frames.send(out)
             return False
 
         await serve_connection(websocket, subscription, read(), send)

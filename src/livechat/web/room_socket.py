@@ -289,20 +289,22 @@ def _typing(connection: Connection) -> None:
 async def _send(websocket: WebSocket, connection: Connection, batch: list[object]) -> bool:
     """Send what the subscription buffered in one frame: htmx swaps every element of a
     frame, so a burst of events costs one send, not one each. True once it closed."""
-    out: list[str] = []
+    out: list[str | Broadcast] = []
     for item in batch:
         close = await _render(connection, item, out)
         if close is not None:
             if out:
-                await connection.frames.text("".join(out))
+                await connection.frames.send(out)
             await websocket.close(*close)
             return True
     if out:
-        await connection.frames.text("".join(out))
+        await connection.frames.send(out)
     return False
 
 
-async def _render(connection: Connection, item: object, out: list[str]) -> tuple[int, str] | None:
+async def _render(
+    connection: Connection, item: object, out: list[str | Broadcast]
+) -> tuple[int, str] | None:
     """Add to ``out`` what ``item`` shows the page, if anything; the close code and reason
     when the socket must close after it. Runs for every page of a room at every event, so
     a broadcast is told apart by its fields, the commonest first, not by a pattern each."""
@@ -316,31 +318,33 @@ async def _render(connection: Connection, item: object, out: list[str]) -> tuple
     return None
 
 
-async def _show(connection: Connection, event: Broadcast, out: list[str]) -> tuple[int, str] | None:
+async def _show(
+    connection: Connection, event: Broadcast, out: list[str | Broadcast]
+) -> tuple[int, str] | None:
     if event.seq is not None:
         sent = connection.cursor
         if sent is None or event.seq <= sent.seq:
             return None  # the catch-up covered it, or is about to
         if event.sync or event.seq > sent.seq + 1:
             return await _replay_or_reconnect(connection, _fill(connection, event.seq), out)
-        out.append(event.html)
+        out.append(event)
         connection.cursor = Cursor(event.seq, max(sent.last_id, event.message_id or 0))
     elif event.presence is not None:
         # Unless the sidebar it was sent holds this change, or is about to.
         if connection.presence is not None and event.presence > connection.presence:
             connection.presence = event.presence
-            out.append(event.html)
+            out.append(event)
     elif event.revokes is not None:
         if event.revokes.covers(connection.visitor.session):
             connection.signed_out = True
-            out.append(event.html)
+            out.append(event)
             return WS_1008_POLICY_VIOLATION, ""
         # Another session of the same person: not this page's business.
     elif event.close is not None:
-        out.append(event.html)
+        out.append(event)
         return event.close, ""
     else:
-        out.append(event.html)
+        out.append(event)
     return None
 
 
@@ -352,7 +356,7 @@ def _later(cursor: Cursor, sent: Cursor | None) -> Cursor:
 
 
 async def _replay_or_reconnect(
-    connection: Connection, replay: Coroutine[Any, Any, str], out: list[str]
+    connection: Connection, replay: Coroutine[Any, Any, str], out: list[str | Broadcast]
 ) -> tuple[int, str] | None:
     """Add a replay to ``out``; if it cannot be read, close so that the page reconnects
     and asks again rather than show a gap: 1013 when the store is too busy for now, 1011

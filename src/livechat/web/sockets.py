@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -26,11 +27,14 @@ from starlette.requests import HTTPConnection
 from starlette.routing import compile_path
 from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
 from starlette.types import Message, Receive, Scope, Send
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame as WebSocketFrame
+from websockets.frames import Opcode
 
 from livechat.accounts.auth import SESSION_COOKIE, Accounts, session_id
 from livechat.errors import Unavailable
 from livechat.logs import socket_id
-from livechat.realtime.hub import Subscription
+from livechat.realtime.hub import Broadcast, Subscription
 from livechat.realtime.presence import Person
 from livechat.web.templating import templates
 
@@ -95,14 +99,36 @@ class Frames:
     """Sends text frames to one accepted socket straight to the server's ``send``, which
     ``SocketRoutes`` kept: the socket's own checks its state at every frame, and a
     broadcast is a frame for every page of a room. Closing still goes through the
-    socket, which then knows it is closed."""
+    socket, which then knows it is closed.
 
-    __slots__ = ("_send",)  # one for each open socket
+    A broadcast is encoded once for all its pages, as Phoenix does: a frame from the
+    server is not masked, so the same bytes serve every page of the room. Under uvicorn's
+    WebSocket protocol those bytes go straight to the connection's transport while the
+    connection is open and its transport takes more; otherwise, and under any other
+    server, the frame goes through ``send`` like any other."""
+
+    __slots__ = ("_protocol", "_send")  # one for each open socket
 
     def __init__(self, websocket: WebSocket) -> None:
         self._send: Send = websocket.scope[_SERVER_SEND]
+        protocol = getattr(self._send, "__self__", None)
+        direct = isinstance(protocol, WebSocketsSansIOProtocol) and not protocol.conn.extensions
+        self._protocol = protocol if direct else None
 
-    async def text(self, html: str) -> None:
+    async def send(self, parts: list[str | Broadcast]) -> None:
+        """Send ``parts`` in order: each broadcast as the frame encoded for all its pages,
+        each text as a frame of its own; or, where frames cannot go straight to the
+        transport, all of them as one frame."""
+        protocol = self._protocol
+        if (
+            protocol is not None
+            and not protocol.close_sent
+            and protocol.writable.is_set()
+            and not protocol.transport.is_closing()
+        ):
+            protocol.transport.write(b"".join(map(_encoded, parts)))
+            return
+        html = "".join(part if isinstance(part, str) else part.html for part in parts)
         message: Message = {"type": "websocket.send", "text": html}
         try:
             await self._send(message)
@@ -110,6 +136,29 @@ class Frames:
             # The page closed first: uvicorn refuses a frame after the close handshake
             # with a RuntimeError, where Starlette would have said the socket was gone.
             raise WebSocketDisconnect(code=1006) from error
+
+
+def _text_frame(html: str) -> bytes:
+    return WebSocketFrame(Opcode.TEXT, html.encode()).serialize(mask=False, extensions=[])
+
+
+# The frames of the last few broadcasts: a room's pages take a broadcast one after another.
+_SHARED_FRAMES = 16
+_shared: OrderedDict[int, tuple[Broadcast, bytes]] = OrderedDict()
+
+
+def _encoded(part: str | Broadcast) -> bytes:
+    if isinstance(part, str):
+        return _text_frame(part)
+    shared = _shared.get(id(part))
+    # Kept with its broadcast, so that the id cannot name a later one meanwhile.
+    if shared is not None and shared[0] is part:
+        return shared[1]
+    frame = _text_frame(part.html)
+    _shared[id(part)] = (part, frame)
+    if len(_shared) > _SHARED_FRAMES:
+        _shared.popitem(last=False)
+    return frame
 
 
 def same_origin(websocket: HTTPConnection) -> bool:
