@@ -20,7 +20,8 @@ from livechat.realtime.actor import ActorBusy
 from livechat.realtime.hub import Broadcast
 from livechat.realtime.presence import Presence, PresenceRequest, StoppedTyping
 from livechat.realtime.rooms import RoomRequest, RoomServer
-from tests.live import LiveServer, room_page, session_cookie, socket_client
+from livechat.web import room_socket
+from tests.live import FRAME_TIMEOUT_S, LiveServer, room_page, session_cookie, socket_client
 
 
 class Fault(RuntimeError):
@@ -216,6 +217,41 @@ async def test_a_send_to_a_saturated_room_is_refused_before_its_session_is_read(
         refusal = await alice_page.expect("flash-error")
         assert "busy right now; try again in 2 s" in refusal
     assert reads == []
+
+
+async def test_a_bug_in_showing_a_message_to_one_page_closes_that_page_alone(
+    server: LiveServer,
+    general: Room,
+    alice: User,
+    bob: User,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A page is sent a broadcast right in the publisher's call: a bug there must end
+    # that page's connection, not the delivery to the rest of the room.
+    apply = room_socket._apply
+
+    def failing_for_bob(
+        connection: room_socket.Connection, event: Broadcast, out: list[str | Broadcast]
+    ) -> tuple[int, str] | bool:
+        if connection.user_id == bob.id and event.message_id is not None:
+            raise RuntimeError("a bug in showing a message")
+        return apply(connection, event, out)
+
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
+        monkeypatch.setattr(room_socket, "_apply", failing_for_bob)
+        await alice_page.say("Before the bug bites")
+
+        # uvicorn drops the connection of an app that failed, as it would for any other.
+        await asyncio.wait_for(bob_page.connection.wait_closed(), FRAME_TIMEOUT_S)
+        await alice_page.expect("Before the bug bites")
+        await alice_page.say("And after")
+        await alice_page.expect("And after")
+
+    assert "a bug in showing a message" in caplog.text
 
 
 async def test_a_page_that_finds_the_store_too_busy_is_sent_to_reconnect_not_turned_away(

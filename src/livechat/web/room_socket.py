@@ -164,6 +164,7 @@ async def serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
                 subscription,
                 _read(websocket, connection),
                 functools.partial(_send, websocket, connection),
+                functools.partial(_send_now, connection),
             )
         finally:
             realtime.rooms.disconnected(room.id)
@@ -321,12 +322,25 @@ async def _render(
 async def _show(
     connection: Connection, event: Broadcast, out: list[str | Broadcast]
 ) -> tuple[int, str] | None:
+    outcome = _apply(connection, event, out)
+    if outcome is False:
+        assert event.seq is not None, "only a room event can open a gap"
+        return await _replay_or_reconnect(connection, _fill(connection, event.seq), out)
+    return None if outcome is True else outcome
+
+
+def _apply(
+    connection: Connection, event: Broadcast, out: list[str | Broadcast]
+) -> tuple[int, str] | bool:
+    """What the page makes of ``event`` without waiting for anything: added to ``out`` if
+    it shows, with the close code and reason if the socket must close after it, or True;
+    False, having done nothing, if it opens a gap for the store to fill first."""
     if event.seq is not None:
         sent = connection.cursor
         if sent is None or event.seq <= sent.seq:
-            return None  # the catch-up covered it, or is about to
+            return True  # the catch-up covered it, or is about to
         if event.sync or event.seq > sent.seq + 1:
-            return await _replay_or_reconnect(connection, _fill(connection, event.seq), out)
+            return False
         out.append(event)
         connection.cursor = Cursor(event.seq, max(sent.last_id, event.message_id or 0))
     elif event.presence is not None:
@@ -345,7 +359,28 @@ async def _show(
         return event.close, ""
     else:
         out.append(event)
-    return None
+    return True
+
+
+def _send_now(connection: Connection, batch: list[object]) -> bool:
+    """Send ``batch`` right away if it is one reply, or one broadcast that needs nothing
+    but its frame (no gap to fill, no socket to close), and the socket takes frames
+    straight away: the commonest delivery, with no task switch per page. False, having
+    done nothing, otherwise."""
+    if len(batch) != 1 or not connection.frames.ready():
+        return False
+    [item] = batch
+    out: list[str | Broadcast] = []
+    if isinstance(item, Reply):
+        out.append(item.html)
+    elif isinstance(item, Broadcast) and item.revokes is None and item.close is None:
+        if _apply(connection, item, out) is False:
+            return False
+    else:
+        return False
+    if out:
+        connection.frames.write(out)
+    return True
 
 
 def _later(cursor: Cursor, sent: Cursor | None) -> Cursor:

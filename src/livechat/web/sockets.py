@@ -115,18 +115,29 @@ class Frames:
         direct = isinstance(protocol, WebSocketsSansIOProtocol) and not protocol.conn.extensions
         self._protocol = protocol if direct else None
 
-    async def send(self, parts: list[str | Broadcast]) -> None:
-        """Send ``parts`` in order: each broadcast as the frame encoded for all its pages,
-        each text as a frame of its own; or, where frames cannot go straight to the
-        transport, all of them as one frame."""
+    def ready(self) -> bool:
+        """Whether frames can go straight to the transport now: no waiting, no encoding
+        but the texts'."""
         protocol = self._protocol
-        if (
+        return (
             protocol is not None
             and not protocol.close_sent
             and protocol.writable.is_set()
             and not protocol.transport.is_closing()
-        ):
-            protocol.transport.write(b"".join(map(_encoded, parts)))
+        )
+
+    def write(self, parts: list[str | Broadcast]) -> None:
+        """Write ``parts`` straight to the transport, as ``send`` would; only once
+        ``ready()`` said so."""
+        assert self._protocol is not None, "ready() said so"
+        self._protocol.transport.write(b"".join(map(_encoded, parts)))
+
+    async def send(self, parts: list[str | Broadcast]) -> None:
+        """Send ``parts`` in order: each broadcast as the frame encoded for all its pages,
+        each text as a frame of its own; or, where frames cannot go straight to the
+        transport, all of them as one frame."""
+        if self.ready():
+            self.write(parts)
             return
         html = "".join(part if isinstance(part, str) else part.html for part in parts)
         message: Message = {"type": "websocket.send", "text": html}
@@ -288,6 +299,13 @@ CLOSE_TIMEOUT_S = 5.0
 
 # Sends a batch of what a subscription buffered to its page; True once it closed the socket.
 SendBatch = Callable[[list[object]], Awaitable[bool]]
+# Sends a batch at once if it can without waiting for anything; False, having done
+# nothing, if the batch needs the connection's writer.
+SendNow = Callable[[list[object]], bool]
+
+
+def _never_now(_batch: list[object]) -> bool:
+    return False
 
 
 async def serve_connection(
@@ -295,13 +313,18 @@ async def serve_connection(
     subscription: Subscription,
     reader: Coroutine[Any, Any, None],
     send: SendBatch,
+    send_now: SendNow = _never_now,
 ) -> None:
     """Run a connection until its reader ends (the page left) or its sending does (the
     socket was closed, or the subscription overflowed); an overflow closes the socket
     with 1013 even while a send is stuck on the slow client, which then reconnects and
     catches up. The reader runs in this task and the sender in one more: nothing else is
-    kept per open socket for either, nor for waiting on the first of the two to end."""
-    serving = _Serving(subscription, send)
+    kept per open socket for either, nor for waiting on the first of the two to end.
+
+    What arrives while the sender is idle is first offered to ``send_now``, right in the
+    publisher's call: a broadcast that needs only its frame reaches each page of a room
+    without a task switch per page, which the sender would cost."""
+    serving = _Serving(subscription, send, send_now)
     try:
         await reader
     except asyncio.CancelledError:
@@ -323,9 +346,11 @@ class _Serving:
     ends for good."""
 
     __slots__ = (
+        "_held",
         "_on",
         "_reading",
         "_send",
+        "_send_now",
         "_sending",
         "_stopped",
         "_subscription",
@@ -333,27 +358,50 @@ class _Serving:
         "failure",
     )
 
-    def __init__(self, subscription: Subscription, send: SendBatch) -> None:
+    def __init__(self, subscription: Subscription, send: SendBatch, send_now: SendNow) -> None:
         reading = asyncio.current_task()
         assert reading is not None, "a connection is served in a task"
         self._reading = reading
         self._subscription = subscription
         self._send = send
+        self._send_now = send_now
+        self._held: list[object] | None = None  # taken for send_now, left to the sender
         self._wake: asyncio.Future[None] | None = None
         self._on = True
         self._stopped = False
         self.failure: Exception | None = None
         subscription.on_ready = self._ready
-        subscription.on_overflow = self._overflowed
+        subscription.on_overflow = self._end
         self._sending = asyncio.create_task(self._send_all())
 
     def _ready(self) -> None:
-        if self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
+        wake = self._wake
+        if wake is None or wake.done():
+            return  # the sender is busy, and takes what arrived once it is done
+        items = self._subscription.take()
+        if not items:
+            return  # it overflowed meanwhile
+        try:
+            if self._send_now(items):
+                return
+        except Exception as error:
+            # A bug, to end this connection as the sender would, not the publisher's call.
+            self.failure = error
+            self._end()
+            return
+        self._held = items
+        wake.set_result(None)
+
+    def _next(self) -> list[object] | None:
+        taken, held = self._subscription.take(), self._held
+        if taken is None or held is None:
+            return taken
+        self._held = None
+        return held + taken
 
     async def _send_all(self) -> None:
         try:
-            while (items := self._subscription.take()) is not None:
+            while (items := self._next()) is not None:
                 if not items:
                     self._wake = asyncio.get_running_loop().create_future()
                     await self._wake
@@ -366,7 +414,7 @@ class _Serving:
             self.failure = error
         self._stop_reading()
 
-    def _overflowed(self) -> None:
+    def _end(self) -> None:
         self._sending.cancel()
         self._stop_reading()
 
