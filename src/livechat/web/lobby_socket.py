@@ -16,7 +16,6 @@ async def serve(websocket: WebSocket, visitor: SignedIn) -> None:
     user_id = visitor.user_id
     # Public rooms for everyone; private rooms only on their members' own topics.
     topics = (LOBBY_TOPIC, user_topic(user_id), sessions_topic(user_id))
-    frames = Frames(websocket)
     async with realtime.hub.subscribe(*topics) as subscription:
 
         async def read() -> None:
@@ -24,19 +23,34 @@ async def serve(websocket: WebSocket, visitor: SignedIn) -> None:
             while (await websocket.receive())["type"] != "websocket.disconnect":
                 pass
 
-        async def send(batch: list[object]) -> bool:
-            out: list[str | Broadcast] = []
-            for item in batch:
-                assert isinstance(item, Broadcast)  # the lobby's topics carry nothing else
-                if item.revokes is None:
-                    out.append(item)
-                elif item.revokes.covers(visitor.session):
-                    out.append(item)
-                    await frames.send(out)
-                    await websocket.close(WS_1008_POLICY_VIOLATION)
-                    return True
-            if out:
-                await frames.send(out)
-            return False
+        await serve_connection(websocket, subscription, read(), _Lobby(websocket, visitor))
 
-        await serve_connection(websocket, subscription, read(), send)
+
+class _Lobby:
+    """A room list's outbox. Room lists are few and their broadcasts rare: everything
+    goes through the writer."""
+
+    __slots__ = ("_frames", "_session", "_websocket")
+
+    def __init__(self, websocket: WebSocket, visitor: SignedIn) -> None:
+        self._websocket = websocket
+        self._frames = Frames(websocket)
+        self._session = visitor.session
+
+    async def send(self, batch: list[object]) -> bool:
+        out: list[str | Broadcast] = []
+        for item in batch:
+            assert isinstance(item, Broadcast)  # the lobby's topics carry nothing else
+            if item.revokes is None:
+                out.append(item)
+            elif item.revokes.covers(self._session):
+                out.append(item)
+                await self._frames.send(out)
+                await self._websocket.close(WS_1008_POLICY_VIOLATION)
+                return True
+        if out:
+            await self._frames.send(out)
+        return False
+
+    def send_now(self, batch: list[object]) -> bool:
+        return False

@@ -16,7 +16,6 @@ by a catch-up from the store.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import time
 import uuid
@@ -83,6 +82,9 @@ class Reply:
 
 @dataclass(slots=True)
 class Connection:
+    """One room page's connection: what it knows of its page, and its outbox."""
+
+    websocket: WebSocket
     visitor: SignedIn
     room: RoomSummary
     db: Database
@@ -128,6 +130,12 @@ class Connection:
     def flash(self, message: str) -> None:
         self.reply("partials/flash_oob.html", message=message)
 
+    async def send(self, batch: list[object]) -> bool:
+        return await _send(self, batch)
+
+    def send_now(self, batch: list[object]) -> bool:
+        return _send_now(self, batch)
+
 
 async def serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
     """A room page's socket, at ``/rooms/{slug}/ws``."""
@@ -153,18 +161,15 @@ async def serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
         accounts: Accounts = websocket.app.state.accounts
         replays: SharedReplays = websocket.app.state.replays
         metrics: Metrics = websocket.app.state.metrics
+        frames = Frames(websocket)
         connection = Connection(
-            visitor, room, db, accounts, realtime, replays, subscription, metrics, Frames(websocket)
+            websocket, visitor, room, db, accounts, realtime, replays, subscription, metrics, frames
         )
         realtime.rooms.connected(room.id)
         realtime.presence.track(room.id, person, connection.id, public=not room.is_private)
         try:
             await serve_connection(
-                websocket,
-                subscription,
-                _read(websocket, connection),
-                functools.partial(_send, websocket, connection),
-                functools.partial(_send_now, connection),
+                websocket, subscription, _read(websocket, connection), connection
             )
         finally:
             realtime.rooms.disconnected(room.id)
@@ -287,7 +292,7 @@ def _typing(connection: Connection) -> None:
     connection.realtime.presence.cast(Typing(connection.room.id, connection.user_id))
 
 
-async def _send(websocket: WebSocket, connection: Connection, batch: list[object]) -> bool:
+async def _send(connection: Connection, batch: list[object]) -> bool:
     """Send what the subscription buffered in one frame: htmx swaps every element of a
     frame, so a burst of events costs one send, not one each. True once it closed."""
     out: list[str | Broadcast] = []
@@ -296,7 +301,7 @@ async def _send(websocket: WebSocket, connection: Connection, batch: list[object
         if close is not None:
             if out:
                 await connection.frames.send(out)
-            await websocket.close(*close)
+            await connection.websocket.close(*close)
             return True
     if out:
         await connection.frames.send(out)

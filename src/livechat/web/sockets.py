@@ -19,7 +19,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -297,23 +297,23 @@ async def accept(websocket: WebSocket) -> SignedIn | None:
 # How long a slow client gets to take its close frame before the connection is dropped.
 CLOSE_TIMEOUT_S = 5.0
 
-# Sends a batch of what a subscription buffered to its page; True once it closed the socket.
-SendBatch = Callable[[list[object]], Awaitable[bool]]
-# Sends a batch at once if it can without waiting for anything; False, having done
-# nothing, if the batch needs the connection's writer.
-SendNow = Callable[[list[object]], bool]
 
+class Outbox(Protocol):
+    """How a connection sends its page what its subscription buffered."""
 
-def _never_now(_batch: list[object]) -> bool:
-    return False
+    async def send(self, batch: list[object]) -> bool:
+        """Send ``batch``; True once it closed the socket."""
+
+    def send_now(self, batch: list[object]) -> bool:
+        """Send ``batch`` at once if it can without waiting for anything; False, having
+        done nothing, if it needs ``send``."""
 
 
 async def serve_connection(
     websocket: WebSocket,
     subscription: Subscription,
     reader: Coroutine[Any, Any, None],
-    send: SendBatch,
-    send_now: SendNow = _never_now,
+    outbox: Outbox,
 ) -> None:
     """Run a connection until its reader ends (the page left) or its sending does (the
     socket was closed, or the subscription overflowed); an overflow closes the socket
@@ -321,10 +321,10 @@ async def serve_connection(
     catches up. The reader runs in this task and the sender in one more: nothing else is
     kept per open socket for either, nor for waiting on the first of the two to end.
 
-    What arrives while the sender is idle is first offered to ``send_now``, right in the
-    publisher's call: a broadcast that needs only its frame reaches each page of a room
-    without a task switch per page, which the sender would cost."""
-    serving = _Serving(subscription, send, send_now)
+    What arrives while the sender is idle is first offered to the outbox's ``send_now``,
+    right in the publisher's call: a broadcast that needs only its frame reaches each page
+    of a room without a task switch per page, which the sender would cost."""
+    serving = _Serving(subscription, outbox)
     try:
         await reader
     except asyncio.CancelledError:
@@ -348,9 +348,8 @@ class _Serving:
     __slots__ = (
         "_held",
         "_on",
+        "_outbox",
         "_reading",
-        "_send",
-        "_send_now",
         "_sending",
         "_stopped",
         "_subscription",
@@ -358,13 +357,12 @@ class _Serving:
         "failure",
     )
 
-    def __init__(self, subscription: Subscription, send: SendBatch, send_now: SendNow) -> None:
+    def __init__(self, subscription: Subscription, outbox: Outbox) -> None:
         reading = asyncio.current_task()
         assert reading is not None, "a connection is served in a task"
         self._reading = reading
         self._subscription = subscription
-        self._send = send
-        self._send_now = send_now
+        self._outbox = outbox
         self._held: list[object] | None = None  # taken for send_now, left to the sender
         self._wake: asyncio.Future[None] | None = None
         self._on = True
@@ -382,7 +380,7 @@ class _Serving:
         if not items:
             return  # it overflowed meanwhile
         try:
-            if self._send_now(items):
+            if self._outbox.send_now(items):
                 return
         except Exception as error:
             # A bug, to end this connection as the sender would, not the publisher's call.
@@ -405,7 +403,7 @@ class _Serving:
                 if not items:
                     self._wake = asyncio.get_running_loop().create_future()
                     await self._wake
-                elif await self._send(items):
+                elif await self._outbox.send(items):
                     break
         except (WebSocketDisconnect, OSError):
             pass  # the page has gone
