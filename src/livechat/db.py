@@ -119,10 +119,12 @@ class Database:
         )
         # Reads on the driver alone never open a transaction, so their connections go back
         # to the pool as they came out: the rollback the pool would make on their return
-        # is one more trip to the driver's thread, as many as the read itself.
+        # is one more trip to the driver's thread, as many as the read itself. Each holds
+        # its connection for one trip, so half as many connections serve them; each one's
+        # page cache is memory the process keeps.
         self._lone_reader = create_async_engine(
             url,
-            pool_size=read_pool_size,
+            pool_size=max(1, read_pool_size // 2),
             max_overflow=0,
             pool_timeout=read_wait_seconds,
             pool_reset_on_return=None,
