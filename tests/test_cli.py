@@ -68,6 +68,18 @@ def test_seed_adds_demo_data_once(database_file: Path, capsys: pytest.CaptureFix
     assert "nothing was seeded" in output
 
 
+def test_seeded_messages_are_stored_in_the_order_they_were_sent(database_file: Path) -> None:
+    # Search shows the newest first by id, as a running server stores them.
+    cli.main(["seed"])
+
+    with sqlite3.connect(database_file) as connection:
+        times = [
+            row[0] for row in connection.execute("SELECT inserted_at FROM messages ORDER BY id")
+        ]
+
+    assert times == sorted(times)
+
+
 def test_serve_exits_non_zero_once_the_supervision_tree_gives_up(
     database_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

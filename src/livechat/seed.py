@@ -91,6 +91,7 @@ async def seed_demo_data(settings: Settings) -> str:
             session.add_all(people)
             await session.flush()
             start = utcnow() - timedelta(days=7)
+            messages: list[Message] = []
             for name, description, is_private in DEMO_ROOMS:
                 room = Room(
                     name=name,
@@ -111,7 +112,7 @@ async def seed_demo_data(settings: Settings) -> str:
                     )
                     for person in members
                 )
-                session.add_all(
+                messages.extend(
                     Message(
                         room_id=room.id,
                         user_id=rng.choice(members).id,
@@ -121,6 +122,10 @@ async def seed_demo_data(settings: Settings) -> str:
                     )
                     for seq in range(1, MESSAGES_PER_ROOM + 1)
                 )
+            # Stored in the order they were sent, as a running server stores them: search
+            # shows the newest first by id.
+            messages.sort(key=lambda message: message.inserted_at)
+            session.add_all(messages)
     finally:
         await db.dispose()
     emails = ", ".join(email for email, _ in DEMO_PEOPLE)
