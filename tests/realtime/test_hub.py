@@ -191,3 +191,38 @@ async def test_what_a_subscriber_that_fell_behind_never_got_is_reported_dropped(
 
         assert slow.overflowed
     assert sum(dropped) == 4
+
+
+async def test_a_subscription_made_while_the_hub_starts_is_live_once_it_runs(
+    background: Background,
+) -> None:
+    hub = Hub(MemoryBackend())
+    entered = asyncio.Event()
+
+    async def subscribe_and_receive() -> list[object] | None:
+        async with hub.subscribe(ROOM) as subscription:
+            entered.set()
+            return await receive(subscription)
+
+    receiving = asyncio.create_task(subscribe_and_receive())
+    await asyncio.sleep(0)
+    assert not entered.is_set()  # it waits for the dispatcher
+    background.start(hub.run())
+    async with asyncio.timeout(2):
+        await entered.wait()
+    await hub.publish(ROOM, message(1))
+
+    assert await receiving == [message(1)]
+
+
+async def test_a_subscription_cut_short_while_it_waits_leaves_no_subscriber_behind() -> None:
+    hub = Hub(MemoryBackend())  # never run: a join waits for it
+    subscribing = asyncio.create_task(hub.subscribe(ROOM).__aenter__())
+    await asyncio.sleep(0)
+    assert hub.subscriber_count(ROOM) == 1
+
+    subscribing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await subscribing
+
+    assert hub.subscriber_count(ROOM) == 0

@@ -10,6 +10,7 @@ never sent is reported to ``on_drop``, for the metrics.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Callable
@@ -140,7 +141,12 @@ class Subscription:
         self.on_overflow: Callable[[], object] = lambda: None
 
     async def __aenter__(self) -> Subscription:
-        await self._hub._join(self)
+        try:
+            await self._hub._join(self)
+        except BaseException:
+            # Cut short while the backend subscribed (a page that left meanwhile).
+            await self._hub._leave(self)
+            raise
         return self
 
     async def __aexit__(self, *_exception: object) -> None:
@@ -182,11 +188,15 @@ class Hub:
         self._queue_size = queue_size
         self._on_drop = on_drop
         self._subscribers: defaultdict[Topic, set[Subscription]] = defaultdict(set)
+        # Set while the dispatcher runs on a connected backend: a subscription waits for
+        # it, so that it talks to the backend only between connect and disconnect.
+        self._connected = asyncio.Event()
 
     async def run(self) -> None:
         """The dispatcher: takes each published event once and fans it out locally."""
         await self._backend.connect()
         try:
+            self._connected.set()
             for topic in list(self._subscribers):
                 await self._backend.subscribe(topic)
             while True:
@@ -198,6 +208,7 @@ class Hub:
                 for subscription in list(subscribers):
                     subscription.deliver(broadcast)
         finally:
+            self._connected.clear()
             await self._backend.disconnect()
 
     async def publish(self, topic: Topic, broadcast: Broadcast) -> None:
@@ -208,11 +219,15 @@ class Hub:
         return Subscription(self, topics, self._queue_size, self._on_drop)
 
     async def _join(self, subscription: Subscription) -> None:
+        # Every joiner waits on the backend, not only a topic's first: the first one's
+        # subscription may still be under way, and delivery is live only once it is done.
         for topic in subscription.topics:
-            first = not self._subscribers[topic]
             self._subscribers[topic].add(subscription)
-            if first:
-                await self._backend.subscribe(topic)
+        # Joined above, a subscription made while the dispatcher (re)starts is subscribed
+        # by it; one made while it runs is subscribed here.
+        await self._connected.wait()
+        for topic in subscription.topics:
+            await self._backend.subscribe(topic)
 
     async def _leave(self, subscription: Subscription) -> None:
         for topic in subscription.topics:
