@@ -2,6 +2,20 @@
 
 A backend only moves bytes per topic between processes. Fan-out to the connections of this
 process, bounded queues and slow consumers are the hub's business, not the backend's.
+
+What every backend keeps (``tests/realtime/test_backends.py`` holds each to it):
+
+- ``subscribe(topic)`` returns only once delivery is live: an event published on the topic
+  from then on, by any process, comes out of ``next_published``. It may be called again
+  for a topic already subscribed, or being subscribed, and then returns once that is live.
+- Events one process publishes on one topic come out in the order it published them.
+- After ``unsubscribe(topic)``, events of the topic may still come out for a while; the
+  hub drops what no one here subscribes to.
+- Delivery is at most once: an event published while a process is not connected never
+  reaches it. Pages find such a gap in their room's sequence and catch up from the
+  store.
+- ``next_published`` raises once the backend has lost its connection; the hub then stops,
+  and its supervisor starts it again, connected and subscribed afresh.
 """
 
 from __future__ import annotations

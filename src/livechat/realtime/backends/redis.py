@@ -1,0 +1,104 @@
+"""Redis pub/sub: an event published by any process reaches the hubs of every process
+subscribed to its topic.
+
+One connection of its own carries every subscription, read by one task that hands each
+event to the hub's dispatcher through a bounded queue, and tells ``subscribe`` when Redis
+has confirmed a subscription: only then does an event published anywhere reach this
+process, which is the contract every backend keeps. The connection also stays subscribed
+to a channel of this backend's own, so that there is always something to read.
+
+Pub/sub keeps nothing: an event published while this process is not connected never
+reaches it. If the connection fails, so does ``next_published``, the hub stops, and its
+supervisor starts it again, subscribed afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+
+from livechat.realtime.backends.memory import QUEUE_SIZE
+
+
+class RedisBackend:
+    def __init__(self, url: str, queue_size: int = QUEUE_SIZE) -> None:
+        # Also the name its connections carry in Redis's CLIENT LIST.
+        self.name = f"livechat-hub-{uuid.uuid4().hex}"
+        self._redis = Redis.from_url(url, client_name=self.name)
+        self._pubsub = self._redis.pubsub()
+        self._queue_size = queue_size
+        self._published: asyncio.Queue[tuple[str, bytes] | Exception]
+        self._reader: asyncio.Task[None] | None = None
+        self._live: set[str] = set()
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+
+    async def connect(self) -> None:
+        self._published = asyncio.Queue(self._queue_size)
+        # The first subscription opens the connection the reader reads.
+        confirmed = await self._request(self.name)
+        self._reader = asyncio.create_task(self._read(), name="redis-hub-reader")
+        await confirmed
+
+    async def disconnect(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+        await self._pubsub.aclose()
+        await self._redis.aclose()
+        self._live.clear()
+        self._confirmed.clear()
+
+    async def subscribe(self, topic: str) -> None:
+        if topic not in self._live:
+            # Shared by everyone joining the topic meanwhile: one of them leaving early must
+            # not cancel it for the rest.
+            await asyncio.shield(await self._request(topic))
+
+    async def unsubscribe(self, topic: str) -> None:
+        self._live.discard(topic)
+        await self._pubsub.unsubscribe(topic)
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        await self._redis.publish(topic, payload)
+
+    async def next_published(self) -> tuple[str, bytes]:
+        item = await self._published.get()
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    async def _request(self, topic: str) -> asyncio.Future[None]:
+        """Ask Redis for ``topic``, unless a request is under way: done once it confirmed."""
+        confirmed = self._confirmed.get(topic)
+        if confirmed is None:
+            confirmed = self._confirmed[topic] = asyncio.get_running_loop().create_future()
+            await self._pubsub.subscribe(topic)
+        return confirmed
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                message: dict[str, Any] | None = await self._pubsub.get_message(timeout=None)
+                if message is None:
+                    continue
+                topic = message["channel"].decode()
+                if message["type"] == "message":
+                    await self._published.put((topic, message["data"]))
+                elif message["type"] == "subscribe":
+                    self._live.add(topic)
+                    confirmed = self._confirmed.pop(topic, None)
+                    if confirmed is not None:
+                        confirmed.set_result(None)
+        except Exception as error:
+            # Every subscription waiting for Redis fails with the connection, and so does
+            # the dispatcher, once it has taken what arrived before.
+            for confirmed in self._confirmed.values():
+                confirmed.set_exception(error)
+            self._confirmed.clear()
+            await self._published.put(error)

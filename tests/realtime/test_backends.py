@@ -1,0 +1,160 @@
+"""The contract every hub backend keeps (see ``realtime/backends/base.py``), held against
+the in-process backend and against Redis; and, on Redis, hubs of different processes
+sharing one chat."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from livechat.realtime.backends.base import HubBackend
+from livechat.realtime.backends.memory import MemoryBackend
+from livechat.realtime.backends.redis import RedisBackend
+from livechat.realtime.hub import Broadcast, Hub, room_topic
+from tests.helpers import next_batch
+from tests.realtime.conftest import Background
+
+REDIS_URL = os.environ.get("LIVECHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TIMEOUT_S = 5.0
+
+
+async def reachable_redis() -> str:
+    """Redis's URL once it answers; without it, a skip that says why, or a failure in CI,
+    where a skipped test would go unnoticed."""
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (RedisConnectionError, OSError) as error:
+        reason = f"Redis does not answer at {REDIS_URL} ({error})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}, and CI must run the Redis tests")
+        pytest.skip(reason)
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    return await reachable_redis()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[HubBackend]:
+    chosen: HubBackend = (
+        MemoryBackend() if request.param == "memory" else RedisBackend(await reachable_redis())
+    )
+    await chosen.connect()
+    try:
+        yield chosen
+    finally:
+        await chosen.disconnect()
+
+
+def a_topic() -> str:
+    """A topic no other test, nor any other run sharing the Redis, publishes on."""
+    return f"test:{uuid.uuid4().hex}"
+
+
+async def next_published(backend: HubBackend) -> tuple[str, bytes]:
+    async with asyncio.timeout(TIMEOUT_S):
+        return await backend.next_published()
+
+
+async def test_an_event_published_once_subscribe_returned_comes_out(backend: HubBackend) -> None:
+    topic = a_topic()
+    await backend.subscribe(topic)
+
+    await backend.publish(topic, b"\x00payload \xff bytes")
+
+    assert await next_published(backend) == (topic, b"\x00payload \xff bytes")
+
+
+async def test_events_of_a_topic_come_out_in_the_order_they_were_published(
+    backend: HubBackend,
+) -> None:
+    topic = a_topic()
+    await backend.subscribe(topic)
+
+    for n in range(50):
+        await backend.publish(topic, str(n).encode())
+
+    received = [await next_published(backend) for _ in range(50)]
+    assert received == [(topic, str(n).encode()) for n in range(50)]
+
+
+async def test_subscribing_again_to_a_topic_is_harmless(backend: HubBackend) -> None:
+    topic = a_topic()
+    await asyncio.gather(backend.subscribe(topic), backend.subscribe(topic))
+    await backend.subscribe(topic)
+
+    await backend.publish(topic, b"once")
+
+    assert await next_published(backend) == (topic, b"once")
+    await backend.publish(topic, b"and only once")
+    assert await next_published(backend) == (topic, b"and only once")
+
+
+async def test_an_event_from_another_process_arrives_once_subscribe_returned(
+    redis_url: str,
+) -> None:
+    # Two backends on one Redis stand for two processes; subscribe returning before
+    # Redis confirmed would lose some of these, published the moment it returns.
+    here, there = RedisBackend(redis_url), RedisBackend(redis_url)
+    await here.connect()
+    await there.connect()
+    try:
+        for n in range(20):
+            topic = a_topic()
+            await here.subscribe(topic)
+            await there.publish(topic, str(n).encode())
+            assert await next_published(here) == (topic, str(n).encode())
+    finally:
+        await here.disconnect()
+        await there.disconnect()
+
+
+async def test_a_lost_connection_ends_next_published(
+    redis_url: str,
+) -> None:
+    backend = RedisBackend(redis_url)
+    await backend.connect()
+    waiting = asyncio.ensure_future(backend.next_published())
+    killer = Redis.from_url(redis_url)
+    try:
+        clients = await killer.client_list()
+        for client in clients:
+            if client["name"] == backend.name:
+                await killer.client_kill_filter(_id=client["id"])
+
+        with pytest.raises(RedisConnectionError):
+            async with asyncio.timeout(TIMEOUT_S):
+                await waiting
+    finally:
+        waiting.cancel()
+        await killer.aclose()
+        await backend.disconnect()
+
+
+async def test_a_broadcast_published_on_one_hub_reaches_subscribers_of_another(
+    redis_url: str, background: Background
+) -> None:
+    topic = room_topic(int(uuid.uuid4().int % 1_000_000_000))
+    publishing, receiving = Hub(RedisBackend(redis_url)), Hub(RedisBackend(redis_url))
+    background.start(publishing.run())
+    background.start(receiving.run())
+    sent = Broadcast("<p>across processes</p>", seq=1, message_id=7)
+
+    async with receiving.subscribe(topic) as subscription:
+        await publishing.publish(topic, sent)
+
+        async with asyncio.timeout(TIMEOUT_S):
+            batch = await next_batch(subscription)
+
+    assert batch == [sent]
