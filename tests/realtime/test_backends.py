@@ -101,6 +101,21 @@ async def test_subscribing_again_to_a_topic_is_harmless(backend: HubBackend) -> 
     assert await next_published(backend) == (topic, b"and only once")
 
 
+async def test_a_backend_connected_again_after_a_disconnect_delivers_again(
+    backend: HubBackend,
+) -> None:
+    # As when the hub's supervisor restarts the hub: disconnected, connected, subscribed.
+    topic = a_topic()
+    await backend.subscribe(topic)
+    await backend.disconnect()
+
+    await backend.connect()
+    await backend.subscribe(topic)
+    await backend.publish(topic, b"after the restart")
+
+    assert await next_published(backend) == (topic, b"after the restart")
+
+
 async def test_an_event_from_another_process_arrives_once_subscribe_returned(
     redis_url: str,
 ) -> None:
