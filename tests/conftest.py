@@ -16,7 +16,7 @@ from livechat.accounts.models import User
 from livechat.app import create_app
 from livechat.db import Database
 from livechat.settings import Environment, Settings
-from tests.helpers import PASSWORD, MakeUser, sqlite_url
+from tests.helpers import PASSWORD, MakeUser, reachable_redis, sqlite_url
 
 # Run in parallel (``--dist loadgroup``), the browser tests and those that time deliveries
 # go to one worker, one after another: Chromium keeps two cores busy, which would be
@@ -36,6 +36,12 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "livechat.db"
     schema.upgrade(sqlite_url(path))
     return path
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """Redis, for the tests of what processes share: skipped without it, except in CI."""
+    return await reachable_redis()
 
 
 @pytest.fixture

@@ -4,17 +4,50 @@ connection reads it, and a few constants."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from livechat.accounts.models import User
 from livechat.realtime.hub import Subscription
 
 PASSWORD = "a perfectly fine passphrase"
+REDIS_URL = os.environ.get("LIVECHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 MakeUser = Callable[..., Awaitable[User]]
+
+
+async def reachable_redis() -> str:
+    """Redis's URL once it answers; without it, a skip that says why, or a failure in CI,
+    where a skipped test would go unnoticed."""
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (RedisConnectionError, OSError) as error:
+        reason = f"Redis does not answer at {REDIS_URL} ({error})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}, and CI must run the Redis tests")
+        pytest.skip(reason)
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
+async def eventually(
+    condition: Callable[[], Awaitable[bool]], *, timeout_s: float = 5.0, every_s: float = 0.01
+) -> None:
+    """Return once ``condition`` holds, asked every ``every_s``; time out after ``timeout_s``.
+    For what another process, or Redis, makes true with no event to wait on here."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if await condition():
+                return
+            await asyncio.sleep(every_s)
 
 
 def sqlite_url(path: Path) -> str:

@@ -5,7 +5,6 @@ sharing one chat."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -17,32 +16,10 @@ from livechat.realtime.backends.base import HubBackend
 from livechat.realtime.backends.memory import MemoryBackend
 from livechat.realtime.backends.redis import RedisBackend
 from livechat.realtime.hub import Broadcast, Hub, room_topic
-from tests.helpers import next_batch
+from tests.helpers import next_batch, reachable_redis
 from tests.realtime.conftest import Background
 
-REDIS_URL = os.environ.get("LIVECHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TIMEOUT_S = 5.0
-
-
-async def reachable_redis() -> str:
-    """Redis's URL once it answers; without it, a skip that says why, or a failure in CI,
-    where a skipped test would go unnoticed."""
-    client = Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (RedisConnectionError, OSError) as error:
-        reason = f"Redis does not answer at {REDIS_URL} ({error})"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}, and CI must run the Redis tests")
-        pytest.skip(reason)
-    finally:
-        await client.aclose()
-    return REDIS_URL
-
-
-@pytest.fixture
-async def redis_url() -> str:
-    return await reachable_redis()
 
 
 @pytest.fixture(params=["memory", "redis"])
