@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
-from livechat.realtime.backends.base import HubBackend
+from livechat.realtime.backends.base import BackendUnreachable, HubBackend
 from livechat.realtime.backends.memory import MemoryBackend
 from livechat.realtime.backends.redis import RedisBackend
 from livechat.realtime.hub import Broadcast, Hub, room_topic
@@ -112,25 +111,31 @@ async def test_an_event_from_another_process_arrives_once_subscribe_returned(
         await there.disconnect()
 
 
+async def cut_off(redis_url: str, backend: RedisBackend) -> None:
+    """Close the backend's connections from Redis's side, as a Redis restart would."""
+    killer = Redis.from_url(redis_url)
+    try:
+        for client in await killer.client_list():
+            if client["name"] == backend.name:
+                await killer.client_kill_filter(_id=client["id"])
+    finally:
+        await killer.aclose()
+
+
 async def test_a_lost_connection_ends_next_published(
     redis_url: str,
 ) -> None:
     backend = RedisBackend(redis_url)
     await backend.connect()
     waiting = asyncio.ensure_future(backend.next_published())
-    killer = Redis.from_url(redis_url)
     try:
-        clients = await killer.client_list()
-        for client in clients:
-            if client["name"] == backend.name:
-                await killer.client_kill_filter(_id=client["id"])
+        await cut_off(redis_url, backend)
 
-        with pytest.raises(RedisConnectionError):
+        with pytest.raises(BackendUnreachable, match="lost Redis"):
             async with asyncio.timeout(TIMEOUT_S):
                 await waiting
     finally:
         waiting.cancel()
-        await killer.aclose()
         await backend.disconnect()
 
 
@@ -150,3 +155,36 @@ async def test_a_broadcast_published_on_one_hub_reaches_subscribers_of_another(
             batch = await next_batch(subscription)
 
     assert batch == [sent]
+
+
+async def test_a_hub_cut_off_from_redis_connects_again_and_has_its_pages_catch_up(
+    redis_url: str, background: Background
+) -> None:
+    topic = room_topic(int(uuid.uuid4().int % 1_000_000_000))
+    connections = 0
+    reconnected = asyncio.Event()
+
+    async def catch_up_pages() -> None:
+        nonlocal connections
+        connections += 1
+        if connections == 2:
+            reconnected.set()
+
+    backend = RedisBackend(redis_url)
+    receiving = Hub(backend, on_connected=catch_up_pages)
+    publishing = Hub(RedisBackend(redis_url))
+    running = background.start(receiving.run())
+    background.start(publishing.run())
+    sent = Broadcast("<p>after the outage</p>", seq=2, message_id=8)
+
+    async with receiving.subscribe(topic) as subscription:
+        await cut_off(redis_url, backend)
+        async with asyncio.timeout(TIMEOUT_S):
+            await reconnected.wait()
+        await publishing.publish(topic, sent)
+
+        async with asyncio.timeout(TIMEOUT_S):
+            batch = await next_batch(subscription)
+
+    assert batch == [sent]
+    assert not running.done(), "the dispatcher took the outage for a crash"

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from livechat.realtime.backends.base import HubBackend
+from livechat.realtime.backends.base import BackendUnreachable, HubBackend
+from livechat.realtime.reconnect import until_connected
+
+log = logging.getLogger(__name__)
 
 Topic = str
 
@@ -183,8 +187,10 @@ class Hub:
         *,
         queue_size: int = SUBSCRIBER_QUEUE_SIZE,
         on_drop: Callable[[int], None] = lambda _count: None,
+        on_connected: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._backend = backend
+        self._on_connected = on_connected
         self._queue_size = queue_size
         self._on_drop = on_drop
         self._subscribers: defaultdict[Topic, set[Subscription]] = defaultdict(set)
@@ -193,26 +199,48 @@ class Hub:
         self._connected = asyncio.Event()
 
     async def run(self) -> None:
-        """The dispatcher: takes each published event once and fans it out locally."""
-        await self._backend.connect()
-        try:
-            self._connected.set()
-            for topic in list(self._subscribers):
-                await self._backend.subscribe(topic)
-            while True:
-                topic, payload = await self._backend.next_published()
-                subscribers = self._subscribers.get(topic)
-                if not subscribers:
-                    continue
-                broadcast = Broadcast.decode(payload)
-                for subscription in list(subscribers):
-                    subscription.deliver(broadcast)
-        finally:
-            self._connected.clear()
-            await self._backend.disconnect()
+        """The dispatcher: takes each published event once and fans it out locally. Once
+        connected and subscribed, it calls ``on_connected``: events published while this
+        process was not connected never reach it, so its pages may have to catch up. A
+        lost connection is an outage, not a bug: the dispatcher says so and connects
+        again, without a crash."""
+        while True:
+            await until_connected(self._backend.connect, "hub")
+            try:
+                await self._dispatch()
+            except BackendUnreachable as error:
+                log.warning("hub: lost the other processes (%s); connecting again", error)
+            finally:
+                self._connected.clear()
+                await self._backend.disconnect()
+
+    async def _dispatch(self) -> None:
+        self._connected.set()
+        for topic in list(self._subscribers):
+            await self._backend.subscribe(topic)
+        if self._on_connected is not None:
+            await self._on_connected()
+        while True:
+            topic, payload = await self._backend.next_published()
+            if topic in self._subscribers:
+                self.deliver(topic, Broadcast.decode(payload))
 
     async def publish(self, topic: Topic, broadcast: Broadcast) -> None:
-        await self._backend.publish(topic, broadcast.encode())
+        try:
+            await self._backend.publish(topic, broadcast.encode())
+        except BackendUnreachable as error:
+            log.warning("hub: %s reached only this process (%s)", topic, error)
+            self.deliver(topic, broadcast)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def deliver(self, topic: Topic, broadcast: Broadcast) -> None:
+        """Hand ``broadcast`` to this process's subscribers of ``topic`` alone: for what
+        each process works out for its own pages, as presence is."""
+        for subscription in list(self._subscribers.get(topic, ())):
+            subscription.deliver(broadcast)
 
     def subscribe(self, *topics: Topic) -> Subscription:
         """A subscription to ``topics``, to enter with ``async with``."""

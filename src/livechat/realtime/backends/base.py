@@ -14,13 +14,23 @@ What every backend keeps (``tests/realtime/test_backends.py`` holds each to it):
 - Delivery is at most once: an event published while a process is not connected never
   reaches it. Pages find such a gap in their room's sequence and catch up from the
   store.
-- ``next_published`` raises once the backend has lost its connection; the hub then stops,
-  and its supervisor starts it again, connected and subscribed afresh.
+- ``next_published`` raises ``BackendUnreachable`` once the backend has lost its
+  connection (anything else it raises is a bug); the hub then disconnects it and connects
+  it again, subscribed afresh. A ``connect`` that fails leaves the backend as it found it,
+  ready to be connected again.
+- ``publish`` raises ``BackendUnreachable`` when the event cannot go out, and so does
+  ``subscribe`` when it cannot subscribe. The hub then hands a published event to this
+  process's subscribers alone: the event is in the store, and the pages of other
+  processes catch up from it at their next event, or once their hub connects again.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
+
+
+class BackendUnreachable(Exception):
+    """The backend cannot reach the other processes now."""
 
 
 class HubBackend(Protocol):

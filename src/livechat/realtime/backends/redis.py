@@ -8,8 +8,8 @@ process, which is the contract every backend keeps. The connection also stays su
 to a channel of this backend's own, so that there is always something to read.
 
 Pub/sub keeps nothing: an event published while this process is not connected never
-reaches it. If the connection fails, so does ``next_published``, the hub stops, and its
-supervisor starts it again, subscribed afresh.
+reaches it. If the connection fails, ``next_published`` raises ``BackendUnreachable``, and
+the hub connects again, subscribed afresh.
 """
 
 from __future__ import annotations
@@ -20,14 +20,19 @@ import uuid
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from livechat.realtime.backends.base import BackendUnreachable
 from livechat.realtime.backends.memory import QUEUE_SIZE
 
 
 class RedisBackend:
-    def __init__(self, url: str, queue_size: int = QUEUE_SIZE) -> None:
+    def __init__(self, url: str, *, prefix: str = "livechat", queue_size: int = QUEUE_SIZE) -> None:
         # Also the name its connections carry in Redis's CLIENT LIST.
         self.name = f"livechat-hub-{uuid.uuid4().hex}"
+        # Channels are shared by every database of a Redis: the prefix keeps apart the
+        # deployments (or tests) that share one.
+        self._prefix = f"{prefix}:"
         self._redis = Redis.from_url(url, client_name=self.name)
         self._pubsub = self._redis.pubsub()
         self._queue_size = queue_size
@@ -38,10 +43,14 @@ class RedisBackend:
 
     async def connect(self) -> None:
         self._published = asyncio.Queue(self._queue_size)
-        # The first subscription opens the connection the reader reads.
-        confirmed = await self._request(self.name)
-        self._reader = asyncio.create_task(self._read(), name="redis-hub-reader")
-        await confirmed
+        try:
+            # The first subscription opens the connection the reader reads.
+            confirmed = await self._request(self.name)
+            self._reader = asyncio.create_task(self._read(), name="redis-hub-reader")
+            await confirmed
+        except BaseException:
+            await self.disconnect()
+            raise
 
     async def disconnect(self) -> None:
         if self._reader is not None:
@@ -56,16 +65,23 @@ class RedisBackend:
 
     async def subscribe(self, topic: str) -> None:
         if topic not in self._live:
+            try:
+                requested = await self._request(topic)
+            except (RedisError, OSError) as error:
+                raise BackendUnreachable(str(error)) from error
             # Shared by everyone joining the topic meanwhile: one of them leaving early must
             # not cancel it for the rest.
-            await asyncio.shield(await self._request(topic))
+            await asyncio.shield(requested)
 
     async def unsubscribe(self, topic: str) -> None:
         self._live.discard(topic)
-        await self._pubsub.unsubscribe(topic)
+        await self._pubsub.unsubscribe(self._prefix + topic)
 
     async def publish(self, topic: str, payload: bytes) -> None:
-        await self._redis.publish(topic, payload)
+        try:
+            await self._redis.publish(self._prefix + topic, payload)
+        except (RedisError, OSError) as error:
+            raise BackendUnreachable(str(error)) from error
 
     async def next_published(self) -> tuple[str, bytes]:
         item = await self._published.get()
@@ -78,7 +94,7 @@ class RedisBackend:
         confirmed = self._confirmed.get(topic)
         if confirmed is None:
             confirmed = self._confirmed[topic] = asyncio.get_running_loop().create_future()
-            await self._pubsub.subscribe(topic)
+            await self._pubsub.subscribe(self._prefix + topic)
         return confirmed
 
     async def _read(self) -> None:
@@ -87,7 +103,7 @@ class RedisBackend:
                 message: dict[str, Any] | None = await self._pubsub.get_message(timeout=None)
                 if message is None:
                     continue
-                topic = message["channel"].decode()
+                topic = message["channel"].decode().removeprefix(self._prefix)
                 if message["type"] == "message":
                     await self._published.put((topic, message["data"]))
                 elif message["type"] == "subscribe":
@@ -98,6 +114,8 @@ class RedisBackend:
         except Exception as error:
             # Every subscription waiting for Redis fails with the connection, and so does
             # the dispatcher, once it has taken what arrived before.
+            if isinstance(error, RedisError | OSError):
+                error = BackendUnreachable(f"lost Redis: {error}")
             for confirmed in self._confirmed.values():
                 confirmed.set_exception(error)
             self._confirmed.clear()
