@@ -22,11 +22,18 @@ each page reconnected. So ``track``, ``untrack`` and ``changed`` are plain metho
 write a ledger of connections at once, as an ETS table with an heir outlives its owner in
 OTP, and then cast the change to the loop. A restarted Presence rebuilds its rooms from the
 ledger and sends every room its list anew; only who was typing is forgotten.
+
+Several processes share presence through their peers (``presence_peers.py``): Presence
+tells ``tell_peers`` when its own connections put a person in a room or take them out,
+and when someone types, stops, or changes their name or picture; what other processes
+tell it comes back through ``from_peer``, each process's people in a room counted as one
+connection of theirs. Every process then tells its own pages, with versions of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -131,6 +138,24 @@ class Changed:
 
 
 @dataclass(frozen=True, slots=True)
+class Here:
+    """For peers: this process has the person in the room, since their first connection
+    to it here opened."""
+
+    room_id: int
+    person: Person
+    public: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Gone:
+    """For peers: this process's last connection of the person to the room closed."""
+
+    room_id: int
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Online:
     """Ask who is in a room, in the order they arrived."""
 
@@ -188,6 +213,17 @@ class _Room:
 
 PresenceRequest = Track | Untrack | Typing | StoppedTyping | Changed | Online
 Notify = Callable[[PresenceChange], Awaitable[None]]
+PeerEvent = Here | Gone | Typing | StoppedTyping | Changed
+TellPeers = Callable[[PeerEvent], None]
+
+
+def _alone(_event: PeerEvent) -> None:
+    """No other process to tell."""
+
+
+def _peer_connection(node: str, room_id: int, user_id: int) -> str:
+    """The ledger's key for a person another process has in a room."""
+    return f"{node}/{room_id}/{user_id}"
 
 
 class Presence(Actor[PresenceRequest]):
@@ -201,12 +237,17 @@ class Presence(Actor[PresenceRequest]):
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         pages_told_per_second: int = PAGES_TOLD_PER_SECOND,
+        tell_peers: TellPeers | None = None,
     ) -> None:
         super().__init__(tick_interval=tick_seconds, sleep=sleep, max_wait_s=QUICK_MAX_WAIT_S)
         self._notify = notify
+        self._tell_peers = tell_peers or _alone
         self._clock = clock
         self._pages_told_per_second = pages_told_per_second
         self._ledger: dict[str, Track] = {}  # by connection
+        # How many of this process's own connections each person has open in each room.
+        self._here: dict[tuple[int, int], int] = {}
+        self._from_peers: dict[str, set[str]] = {}  # the ledger's keys each peer filled
         self._rooms: dict[int, _Room] = {}
         self._lost_changes = False  # a change the ledger holds never reached the loop
         # Kept across restarts, so that versions only ever rise within the process.
@@ -218,15 +259,77 @@ class Presence(Actor[PresenceRequest]):
         between public and private, but a deleted room's id may be given to a new one: it
         is said with every connection rather than looked up once and kept."""
         track = self._ledger[connection] = Track(room_id, person, connection, public)
+        here = self._here.get((room_id, person.id), 0)
+        self._here[room_id, person.id] = here + 1
+        if not here:
+            self._tell_peers(Here(room_id, person, public))
         self._tell(track)
 
     def untrack(self, connection: str) -> None:
-        tracked = self._ledger.pop(connection, None)
-        if tracked is not None:
-            self._tell(Untrack(tracked.room_id, tracked.person.id, connection))
+        tracked = self._forget(connection)
+        if tracked is None:
+            return
+        key = (tracked.room_id, tracked.person.id)
+        here = self._here.pop(key) - 1
+        if here:
+            self._here[key] = here
+        else:
+            self._tell_peers(Gone(*key))
+
+    def typing(self, room_id: int, user_id: int) -> None:
+        self._tell_peers(Typing(room_id, user_id))
+        self.cast(Typing(room_id, user_id))
+
+    def stopped_typing(self, room_id: int, user_id: int) -> None:
+        self._tell_peers(StoppedTyping(room_id, user_id))
+        self.cast(StoppedTyping(room_id, user_id))
 
     def changed(self, person: Person) -> None:
         """Someone's name or picture changed: show it wherever they are."""
+        self._tell_peers(Changed(person))
+        self._update_person(person)
+
+    def from_peer(self, node: str, event: PeerEvent) -> None:
+        """What process ``node`` told of its connections."""
+        match event:
+            case Here(room_id, person, public):
+                connection = _peer_connection(node, room_id, person.id)
+                self._from_peers.setdefault(node, set()).add(connection)
+                self._ledger[connection] = track = Track(room_id, person, connection, public)
+                self._tell(track)
+            case Gone(room_id, user_id):
+                connection = _peer_connection(node, room_id, user_id)
+                self._from_peers.get(node, set()).discard(connection)
+                self._forget(connection)
+            case Changed(person):
+                self._update_person(person)
+            case Typing() | StoppedTyping():
+                # News for two seconds: not worth a rebuild when the loop is too busy.
+                with contextlib.suppress(ActorBusy, ActorStopped):
+                    self.cast(event)
+
+    def peer_left(self, node: str) -> None:
+        """Process ``node`` stopped, or was not heard from for too long: its people go."""
+        for connection in self._from_peers.pop(node, set()):
+            self._forget(connection)
+
+    def here(self) -> list[Here]:
+        """Who this process's own connections put in which room, for its peers."""
+        from_peers = set[str]().union(*self._from_peers.values())
+        mine = {
+            (track.room_id, track.person.id): Here(track.room_id, track.person, track.public)
+            for connection, track in self._ledger.items()
+            if connection not in from_peers
+        }
+        return list(mine.values())
+
+    def _forget(self, connection: str) -> Track | None:
+        tracked = self._ledger.pop(connection, None)
+        if tracked is not None:
+            self._tell(Untrack(tracked.room_id, tracked.person.id, connection))
+        return tracked
+
+    def _update_person(self, person: Person) -> None:
         for connection, tracked in self._ledger.items():
             if tracked.person.id == person.id:
                 self._ledger[connection] = replace(tracked, person=person)

@@ -56,7 +56,6 @@ from livechat.realtime.hub import (
     room_topic,
     sessions_topic,
 )
-from livechat.realtime.presence import StoppedTyping, Typing
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
 from livechat.web import frames
@@ -281,7 +280,7 @@ async def _send_message(
     # The message is stored: a Presence that cannot take this now must not turn that into
     # an error on the page. The typing line then clears at its own timeout.
     with contextlib.suppress(ActorBusy, ActorStopped):
-        connection.realtime.presence.cast(StoppedTyping(room.id, user.id))
+        connection.realtime.presence.stopped_typing(room.id, user.id)
 
 
 def _typing(connection: Connection) -> None:
@@ -289,7 +288,7 @@ def _typing(connection: Connection) -> None:
     if now - connection.last_typing < TYPING_MIN_INTERVAL_S:
         return
     connection.last_typing = now
-    connection.realtime.presence.cast(Typing(connection.room.id, connection.user_id))
+    connection.realtime.presence.typing(connection.room.id, connection.user_id)
 
 
 async def _send(connection: Connection, batch: list[object]) -> bool:
