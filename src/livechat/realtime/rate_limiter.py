@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from livechat.errors import RateLimited, Unavailable
 from livechat.realtime.actor import QUICK_MAX_WAIT_S, Actor, ActorBusy, ActorStopped, Sleep
@@ -39,6 +40,18 @@ class Limited:
 
 
 Decision = Allowed | Limited
+
+
+class Limiter(Protocol):
+    """What room servers and sockets ask: this process's actor, or a bucket shared by every
+    process through Redis (``shared_rate_limiter.py``)."""
+
+    async def spend(self, user_id: int, doing: str) -> None: ...
+
+    async def run(self) -> None: ...
+
+    @property
+    def tracked_users(self) -> int: ...
 
 
 class RateLimiter(Actor[Check]):

@@ -36,7 +36,7 @@ from livechat.db import Database
 from livechat.errors import LivechatError, Unavailable
 from livechat.realtime.actor import Actor, ActorBusy, ActorStopped, Sleep
 from livechat.realtime.hub import Hub, room_topic
-from livechat.realtime.rate_limiter import RateLimiter
+from livechat.realtime.rate_limiter import Limiter
 from livechat.realtime.supervisor import Child, Restart, Supervisor, TooManyRestarts
 
 IDLE_SECONDS = 60.0  # long enough to survive a page reload, short enough to free memory
@@ -91,7 +91,7 @@ class RoomServer(Actor[RoomRequest]):
         *,
         db: Database,
         hub: Hub,
-        rate_limiter: RateLimiter,
+        rate_limiter: Limiter,
         uploads_dir: Path,
         idle_seconds: float = IDLE_SECONDS,
         idle_check_seconds: float | None = IDLE_CHECK_SECONDS,
