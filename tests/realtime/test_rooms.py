@@ -265,6 +265,19 @@ async def test_recent_returns_the_newest_page_and_keeps_up_with_the_servers_own_
     assert from_database.cursor == after_delete.cursor
 
 
+async def test_recent_leaves_out_no_message_another_process_stored_meanwhile(
+    db: Database, alice: User, room: Room, server: RoomServer
+) -> None:
+    await server.recent(alice)  # cached
+    elsewhere = await messages.create_message(db, alice, room.id, "Through another process")
+
+    posted = await server.post(alice, "Through this one", None)
+
+    page = await server.recent(alice)
+    assert [m.id for m in page.messages] == [elsewhere.message.id, posted.message.id]
+    assert page.cursor == messages.Cursor(posted.message.seq, posted.message.id)
+
+
 async def test_a_delete_is_stored_and_publishes_one_broadcast_removing_the_message(
     db: Database, alice: User, room: Room, hub: Hub, server: RoomServer
 ) -> None:

@@ -191,8 +191,12 @@ class RoomServer(Actor[RoomRequest]):
         return self._cache
 
     def _remember(self, message: Message) -> None:
-        """Keep the cached newest page in step with a change this server just made."""
+        """Keep the cached newest page in step with a change this server just made; drop
+        it if the room had changed meanwhile, through another process's server."""
         if self._cache is None:
+            return
+        if message.seq != self._cache.cursor.seq + 1:
+            self._cache = None
             return
         kept = [m for m in self._cache.messages if m.id != message.id]
         if not message.is_deleted:
