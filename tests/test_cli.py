@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -20,6 +21,8 @@ from livechat.seed import DEMO_PEOPLE, DEMO_ROOMS, MESSAGES_PER_ROOM
 from livechat.settings import Settings
 from tests.helpers import sqlite_url
 from tests.live import free_port, wait_until_healthy
+
+LIVECHAT = str(Path(sys.executable).with_name("livechat"))
 
 
 @pytest.fixture(autouse=True)
@@ -216,13 +219,37 @@ def test_an_uploads_folder_that_cannot_be_written_stops_serve_before_it_starts(
     assert not database_file.exists()
 
 
-def test_more_than_one_worker_is_refused_until_the_hub_is_shared(
+def test_more_than_one_worker_is_refused_without_redis(
     database_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     message = _refusal(capsys, ["serve", "--workers", "2"])
 
-    assert "--workers above 1 would split the chat" in message
+    assert "--workers above 1 needs LIVECHAT_REDIS_URL" in message
+    assert "split the chat" in message
     assert not database_file.exists()
+
+
+def test_a_redis_that_does_not_answer_stops_serve_before_it_starts(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LIVECHAT_REDIS_URL", f"redis://:hunter22@127.0.0.1:{free_port()}/0")
+
+    message = _refusal(capsys, ["serve", "--workers", "2", "--port", str(free_port())])
+
+    assert "cannot reach Redis at redis://:***@127.0.0.1:" in message
+    assert "LIVECHAT_REDIS_URL" in message
+    assert "hunter22" not in message
+    assert not database_file.exists()
+
+
+def test_a_redis_url_that_is_not_one_is_refused(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LIVECHAT_REDIS_URL", "127.0.0.1:6379")
+
+    message = _refusal(capsys, ["serve"])
+
+    assert "LIVECHAT_REDIS_URL must be a Redis URL, such as redis://" in message
 
 
 def test_seed_refuses_production_unless_forced(
@@ -276,11 +303,10 @@ def test_serve_help_shows_every_default_flags_and_settings_alike(
 
 
 def test_a_mistake_ends_the_real_command_in_one_line_and_no_traceback(tmp_path: Path) -> None:
-    livechat = Path(sys.executable).with_name("livechat")
     environment = {**os.environ, "LIVECHAT_ENV": "prod"}
 
     finished = subprocess.run(  # noqa: S603  (our own entry point, fixed arguments)
-        [str(livechat), "serve"],
+        [LIVECHAT, "serve"],
         cwd=tmp_path,
         env=environment,
         capture_output=True,
@@ -306,7 +332,7 @@ def test_serve_logs_one_json_object_a_line_when_asked(tmp_path: Path) -> None:
         "LIVECHAT_UPLOADS_DIR": str(tmp_path / "uploads"),
     }
     server = subprocess.Popen(  # noqa: S603  (our own entry point, fixed arguments)
-        [str(Path(sys.executable).with_name("livechat")), "serve", "--port", str(port)],
+        [LIVECHAT, "serve", "--port", str(port)],
         env=environment,
         stderr=subprocess.PIPE,
         text=True,
@@ -324,3 +350,30 @@ def test_serve_logs_one_json_object_a_line_when_asked(tmp_path: Path) -> None:
     health = next(line for line in lines if line.get("path") == "/healthz")
     assert health["status"] == 200
     assert health["request_id"]
+
+
+def test_serve_with_redis_runs_the_workers_asked_for(tmp_path: Path, redis_url: str) -> None:
+    port = free_port()
+    environment = {
+        **os.environ,
+        "LIVECHAT_DATABASE_URL": sqlite_url(tmp_path / "livechat.db"),
+        "LIVECHAT_UPLOADS_DIR": str(tmp_path / "uploads"),
+        "LIVECHAT_REDIS_URL": redis_url,
+        "LIVECHAT_REDIS_PREFIX": f"test-{uuid.uuid4().hex}",
+    }
+    server = subprocess.Popen(  # noqa: S603  (our own entry point, fixed arguments)
+        [LIVECHAT, "serve", "--port", str(port), "--workers", "2"],
+        env=environment,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}", server)
+    finally:
+        server.terminate()
+        _, logged = server.communicate(timeout=30)
+
+    assert server.returncode == 0
+    assert logged.count("Application startup complete.") == 2
+    assert logged.count("Application shutdown complete.") == 2
+    assert "Traceback" not in logged

@@ -85,6 +85,8 @@ def create_app(
                 upload_pending_seconds=settings.upload_pending_seconds,
                 on_fatal=on_fatal,
                 metrics=metrics,
+                redis_url=settings.redis_url or None,
+                redis_prefix=settings.redis_prefix,
             ) as tree:
                 metrics.room_servers.set_function(lambda: len(tree.rooms.running()))
                 app.state.realtime = tree

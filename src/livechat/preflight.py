@@ -12,8 +12,11 @@ import sqlite3
 import tempfile
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -21,6 +24,9 @@ from livechat.db import sqlite_path
 from livechat.settings import ConfigurationError, Settings
 
 SUPPORTED_DRIVER = "sqlite+aiosqlite"
+# A Redis on the same network answers within milliseconds; one that takes longer than
+# this to accept a connection is as good as down for a chat.
+REDIS_TIMEOUT_S = 3.0
 
 
 def settings_from_environment() -> Settings:
@@ -88,6 +94,28 @@ def check_uploads_dir(path: Path) -> None:
             f"cannot write to the uploads folder {path} (LIVECHAT_UPLOADS_DIR): {_reason(error)};"
             " create it and make it writable by this user"
         ) from None
+
+
+def check_redis(url: str) -> None:
+    """Redis answers at the URL, if one is set."""
+    if not url:
+        return
+    where = _without_password(url)
+    try:
+        with Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_S) as client:
+            client.ping()
+    except (RedisError, OSError, ValueError) as error:
+        raise ConfigurationError(
+            f"cannot reach Redis at {where} (LIVECHAT_REDIS_URL): {error};"
+            " start Redis, fix the URL, or unset it to run one process alone"
+        ) from None
+
+
+def _without_password(url: str) -> str:
+    parsed = urlsplit(url)
+    if parsed.password is None:
+        return url
+    return urlunsplit(parsed._replace(netloc=parsed.netloc.replace(parsed.password, "***")))
 
 
 def _reason(error: OSError) -> str:

@@ -14,6 +14,7 @@ from livechat.realtime.hub import SUBSCRIBER_QUEUE_SIZE
 # real user can be harmed; production refuses to start without its own key.
 DEVELOPMENT_SECRET_KEY = "livechat-development-key-not-secret"  # noqa: S105
 METRICS_TOKEN_MIN_LENGTH = 32
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class Environment(StrEnum):
@@ -53,6 +54,11 @@ class Settings(BaseSettings):
     metrics_token: str = ""
     # One event per line on stderr: text for people, JSON for log collectors.
     log_format: LogFormat = LogFormat.TEXT
+    # Set, every process using this Redis and prefix shares one chat: broadcasts, presence
+    # and the rate limiter go through it. Unset, all of it lives in this one process.
+    redis_url: str = ""
+    # Keeps apart the deployments that share one Redis; it begins every key and channel.
+    redis_prefix: str = Field(default="livechat", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:
@@ -72,6 +78,16 @@ class Settings(BaseSettings):
                 f"LIVECHAT_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LENGTH} characters"
                 " long, or empty to serve /metrics to this machine only; make one with:"
                 ' python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _require_a_redis_url(self) -> Settings:
+        if self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES):
+            raise ConfigurationError(
+                "LIVECHAT_REDIS_URL must be a Redis URL, such as redis://127.0.0.1:6379/0"
+                " (or rediss:// for TLS, unix:///path/to/redis.sock); leave it unset to run"
+                " one process alone"
             )
         return self
 

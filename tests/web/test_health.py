@@ -10,6 +10,7 @@ import pytest
 from livechat.app import create_app
 from livechat.realtime.presence import Presence
 from livechat.settings import Settings
+from tests.live import free_port
 
 
 async def test_the_health_check_answers_json(client: httpx.AsyncClient) -> None:
@@ -51,3 +52,18 @@ async def test_a_tree_that_gave_up_answers_503_and_asks_to_stop_the_process(
     assert response.json()["status"] == "down"
     assert response.json()["down"] == ["livechat"]
     assert len(fatal) == 1
+
+
+async def test_a_hub_cut_off_from_redis_answers_503_without_giving_up(settings: Settings) -> None:
+    unreachable = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    fatal: list[BaseException] = []
+    app = create_app(unreachable, on_fatal=fatal.append)
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+            response = await http.get("/healthz")
+
+    assert response.status_code == 503
+    assert "hub" in response.json()["down"]
+    assert fatal == [], "an outage is waited out, not taken for a crash"

@@ -177,9 +177,14 @@ async def list_rooms(db: Database, user: User) -> list[RoomListing]:
 
 async def last_seq(db: Database, room_id: int) -> int | None:
     """Where the room's event sequence stands; None for a room that is gone."""
+    return (await last_seqs(db, [room_id])).get(room_id)
+
+
+async def last_seqs(db: Database, room_ids: list[int]) -> dict[int, int]:
+    """Where each room's event sequence stands, by room id; rooms that are gone are not."""
     async with db.read() as session:
-        seq: int | None = await session.scalar(select(Room.last_seq).where(Room.id == room_id))
-        return seq
+        rows = await session.execute(select(Room.id, Room.last_seq).where(Room.id.in_(room_ids)))
+        return dict(rows.tuples().all())
 
 
 async def member_ids(db: Database, room: Room) -> list[int]:

@@ -304,6 +304,10 @@ class RoomSupervisor:
     def connections(self, room_id: int) -> int:
         return self._connections.get(room_id, 0)
 
+    def with_pages(self) -> list[int]:
+        """The rooms with a page open in this process."""
+        return list(self._connections)
+
     def running(self) -> list[int]:
         return sorted(self._servers)
 

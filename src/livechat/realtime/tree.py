@@ -1,13 +1,16 @@
 """The application's supervision tree, started and stopped by the ASGI lifespan.
 
     livechat (one-for-one)
-    ├── hub            the pub/sub dispatcher
-    ├── presence       who is where, who is typing
-    ├── rate-limiter   a token bucket per user
-    ├── rooms          dynamic: one transient RoomServer per active room
-    └── janitor        deletes uploads that no message took
+    ├── hub             the pub/sub dispatcher
+    ├── presence        who is where, who is typing
+    ├── presence-peers  with Redis only: presence shared with the other processes
+    ├── rate-limiter    a token bucket per user (in Redis, with Redis)
+    ├── rooms           dynamic: one transient RoomServer per active room
+    └── janitor         deletes uploads that no message took
 
-Children start in that order and stop in the reverse order. If the tree itself gives up
+Children start in that order and stop in the reverse order. Without ``redis_url`` all of it
+lives in this process; with it, broadcasts, presence and the rate limiter are shared by
+every process that uses the same Redis and prefix. If the tree itself gives up
 (a permanent child kept crashing), ``on_fatal`` is called: the process must then stop, with
 a non-zero exit, so that its process manager starts a healthy one instead of leaving a
 server that answers pages but delivers nothing.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,14 +28,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livechat.chat import attachments, broadcasts
+from livechat.chat import rooms as rooms_service
 from livechat.db import Database
 from livechat.metrics import Metrics
 from livechat.realtime.backends.memory import MemoryBackend
+from livechat.realtime.backends.redis import RedisBackend
 from livechat.realtime.hub import LOBBY_TOPIC, Hub, presence_topic, room_topic
 from livechat.realtime.janitor import Janitor
 from livechat.realtime.presence import Presence, PresenceChange
-from livechat.realtime.rate_limiter import RateLimiter
+from livechat.realtime.presence_peers import PresencePeers
+from livechat.realtime.rate_limiter import Limiter, RateLimiter
 from livechat.realtime.rooms import RoomServer, RoomSupervisor
+from livechat.realtime.shared_rate_limiter import RedisRateLimiter
 from livechat.realtime.supervisor import Child, Supervisor
 
 log = logging.getLogger(__name__)
@@ -43,14 +51,18 @@ class Realtime:
 
     hub: Hub
     presence: Presence
-    rate_limiter: RateLimiter
+    rate_limiter: Limiter
     rooms: RoomSupervisor
     tree: Supervisor
     task: asyncio.Task[None]
 
     def down(self) -> list[str]:
-        """The processes that are not running: empty when all is well."""
-        return ["livechat"] if self.task.done() else self.tree.down()
+        """The processes that are not running: empty when all is well. A hub waiting for
+        Redis counts: nothing live reaches this process's pages meanwhile."""
+        if self.task.done():
+            return ["livechat"]
+        down = self.tree.down()
+        return down if self.hub.connected or "hub" in down else [*down, "hub"]
 
 
 @asynccontextmanager
@@ -63,18 +75,34 @@ async def running_tree(
     upload_pending_seconds: float,
     on_fatal: Callable[[BaseException], None],
     metrics: Metrics,
+    redis_url: str | None = None,
+    redis_prefix: str = "livechat",
 ) -> AsyncIterator[Realtime]:
+    async def catch_up_pages() -> None:
+        # Events published while this process was cut off (or its hub restarting) never
+        # reach it: pages open here compare with where their room stands in the store.
+        for room_id, seq in (await rooms_service.last_seqs(db, rooms.with_pages())).items():
+            hub.deliver(room_topic(room_id), broadcasts.room_reached(seq))
+
+    backend = RedisBackend(redis_url, prefix=redis_prefix) if redis_url else MemoryBackend()
     hub = Hub(
-        MemoryBackend(), queue_size=subscriber_queue_size, on_drop=metrics.broadcasts_dropped.inc
+        backend,
+        queue_size=subscriber_queue_size,
+        on_drop=metrics.broadcasts_dropped.inc,
+        on_connected=catch_up_pages,
     )
 
     async def publish_presence(change: PresenceChange) -> None:
-        await hub.publish(presence_topic(change.room_id), broadcasts.presence_changed(change))
+        # Every process works out presence for its own pages, from what all of them share.
+        hub.deliver(presence_topic(change.room_id), broadcasts.presence_changed(change))
         if change.count is not None and change.public:
-            await hub.publish(LOBBY_TOPIC, broadcasts.lobby_online(change.room_id, change.count))
+            hub.deliver(LOBBY_TOPIC, broadcasts.lobby_online(change.room_id, change.count))
 
-    presence = Presence(publish_presence)
-    rate_limiter = RateLimiter()
+    peers = PresencePeers(redis_url, prefix=redis_prefix) if redis_url else None
+    presence = Presence(publish_presence, tell_peers=peers.tell if peers else None)
+    rate_limiter: Limiter = (
+        RedisRateLimiter(redis_url, prefix=redis_prefix) if redis_url else RateLimiter()
+    )
     # One series for all room servers, however many rooms come and go.
     room_restarts = metrics.supervisor_restarts.labels("rooms", "room")
     room_supervisor = Supervisor("rooms", on_restart=lambda _room: room_restarts.inc())
@@ -104,6 +132,7 @@ async def running_tree(
     children = [
         Child("hub", hub.run),
         Child("presence", presence.run),
+        *([Child("presence-peers", functools.partial(peers.run, presence))] if peers else []),
         Child("rate-limiter", rate_limiter.run),
         Child("rooms", room_supervisor.run),
         Child("janitor", janitor.run),
