@@ -42,16 +42,22 @@ def free_port() -> int:
 
 
 @dataclass
-class LiveServer:
+class Address:
+    """Where a livechat serves: in this process, or in another."""
+
     url: str
-    app: FastAPI
-    server: uvicorn.Server
-    # Why the supervision tree gave up, if it did; it would stop the process otherwise.
-    fatal: list[BaseException]
 
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://", 1)
+
+
+@dataclass
+class LiveServer(Address):
+    app: FastAPI
+    server: uvicorn.Server
+    # Why the supervision tree gave up, if it did; it would stop the process otherwise.
+    fatal: list[BaseException]
 
     @property
     def realtime(self) -> Realtime:
@@ -80,7 +86,7 @@ async def serving(settings: Settings, **options: Any) -> AsyncIterator[LiveServe
         await task
 
 
-async def session_cookie(server: LiveServer, email: str, password: str = PASSWORD) -> str:
+async def session_cookie(server: Address, email: str, password: str = PASSWORD) -> str:
     """Log in over HTTP as a browser would and return the session cookie's value."""
     async with httpx.AsyncClient(base_url=server.url) as http:
         page = await http.get("/users/log_in")
@@ -192,7 +198,7 @@ class Client:
 
 @asynccontextmanager
 async def socket_client(
-    server: LiveServer,
+    server: Address,
     path: str,
     cookie: str | None,
     *,
@@ -219,14 +225,14 @@ async def socket_client(
         yield Client(connection)
 
 
-async def submit_as(server: LiveServer, email: str, path: str, data: dict[str, str]) -> int:
+async def submit_as(server: Address, email: str, path: str, data: dict[str, str]) -> int:
     """Post a page's form as the signed-in ``email``, CSRF token and all; the status."""
     session = await session_cookie(server, email)
     return (await submit_in(server, session, path, data)).status_code
 
 
 async def submit_in(
-    server: LiveServer, session: str, path: str, data: dict[str, str]
+    server: Address, session: str, path: str, data: dict[str, str]
 ) -> httpx.Response:
     """Post a page's form from the browser holding ``session``, CSRF token and all."""
     async with httpx.AsyncClient(base_url=server.url) as http:
@@ -241,7 +247,7 @@ async def submit_in(
 
 @asynccontextmanager
 async def room_page(
-    server: LiveServer,
+    server: Address,
     user: User,
     room: Room,
     *,
