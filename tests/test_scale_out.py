@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.status import WS_1008_POLICY_VIOLATION
 
 from livechat.accounts.models import User
 from livechat.chat import rooms
@@ -25,7 +27,16 @@ from livechat.chat.models import Room
 from livechat.db import Database
 from livechat.settings import Settings
 from tests.helpers import eventually
-from tests.live import Address, Client, free_port, room_page, wait_until_healthy
+from tests.live import (
+    Address,
+    Client,
+    free_port,
+    room_page,
+    session_cookie,
+    socket_client,
+    submit_in,
+    wait_until_healthy,
+)
 
 LIVECHAT = str(Path(sys.executable).with_name("livechat"))
 START_TIMEOUT_S = 30.0
@@ -129,6 +140,32 @@ async def test_presence_and_typing_merge_across_processes(
             assert "Bob Okafor is typing…" in typing
         # Bob closes his page on the other process, and leaves Alice's sidebar.
         await alice_page.expect(f'<li id="presence-user-{bob.id}" hx-swap-oob="delete"></li>')
+
+
+async def test_the_lobby_counts_who_is_online_through_any_process(
+    start: Start, general: Room, alice: User, bob: User
+) -> None:
+    here, there = start(), start()
+    lobby_session = await session_cookie(here.address, alice.email)
+    async with socket_client(here.address, "/lobby/ws", lobby_session) as alice_lobby:
+        async with room_page(there.address, bob, general):
+            arrived = await alice_lobby.expect(f'id="room-{general.id}-online"')
+            assert "1 online" in arrived
+        left = await alice_lobby.expect(f'id="room-{general.id}-online"')
+    assert re.search(rf'id="room-{general.id}-online"[^>]*></span>', left)  # empty: hidden
+
+
+async def test_signing_out_through_one_process_closes_the_sessions_pages_on_the_other(
+    start: Start, general: Room, alice: User
+) -> None:
+    here, there = start(), start()
+    session = await session_cookie(here.address, alice.email)
+    async with room_page(there.address, alice, general, session=session) as page:
+        assert (await submit_in(here.address, session, "/users/log_out", {})).status_code == 303
+
+        code, _ = await page.expect_closed()
+    assert code == WS_1008_POLICY_VIOLATION
+    assert any("You have been signed out" in frame for frame in page.seen)
 
 
 async def test_the_rate_limit_is_one_bucket_whichever_process_the_sends_go_through(
