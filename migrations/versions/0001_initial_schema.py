@@ -16,10 +16,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# 64-bit, as the models' ids (livechat.db.Id): INTEGER on SQLite, BIGINT elsewhere.
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
 def upgrade() -> None:
     op.create_table(
         "users",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", ID, nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("hashed_password", sa.String(length=1024), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
@@ -35,7 +39,7 @@ def upgrade() -> None:
     op.create_table(
         "access_tokens",
         sa.Column("token", sa.String(length=43), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", ID, nullable=False),
         sa.Column("created_at", sa.TIMESTAMP(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
@@ -50,13 +54,13 @@ def upgrade() -> None:
 
     op.create_table(
         "rooms",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", ID, nullable=False),
         sa.Column("name", sa.String(length=60), nullable=False),
         sa.Column("slug", sa.String(length=68), nullable=False),
         sa.Column("description", sa.String(length=280), nullable=False),
-        sa.Column("creator_id", sa.Integer(), nullable=True),
+        sa.Column("creator_id", ID, nullable=True),
         sa.Column("is_private", sa.Boolean(), nullable=False),
-        sa.Column("last_seq", sa.Integer(), nullable=False),
+        sa.Column("last_seq", ID, nullable=False),
         sa.Column("inserted_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -71,9 +75,9 @@ def upgrade() -> None:
 
     op.create_table(
         "memberships",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("room_id", sa.Integer(), nullable=False),
+        sa.Column("id", ID, nullable=False),
+        sa.Column("user_id", ID, nullable=False),
+        sa.Column("room_id", ID, nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("joined_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint("role IN ('admin', 'member')", name=op.f("ck_memberships_role")),
@@ -96,11 +100,11 @@ def upgrade() -> None:
 
     op.create_table(
         "messages",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("room_id", sa.Integer(), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("id", ID, nullable=False),
+        sa.Column("room_id", ID, nullable=False),
+        sa.Column("user_id", ID, nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("seq", ID, nullable=False),
         sa.Column("client_msg_id", sa.String(length=64), nullable=True),
         sa.Column("inserted_at", sa.DateTime(), nullable=False),
         sa.Column("edited_at", sa.DateTime(), nullable=True),
@@ -131,10 +135,10 @@ def upgrade() -> None:
 
     op.create_table(
         "attachments",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("room_id", sa.Integer(), nullable=False),
-        sa.Column("uploader_id", sa.Integer(), nullable=False),
-        sa.Column("message_id", sa.Integer(), nullable=True),
+        sa.Column("id", ID, nullable=False),
+        sa.Column("room_id", ID, nullable=False),
+        sa.Column("uploader_id", ID, nullable=False),
+        sa.Column("message_id", ID, nullable=True),
         sa.Column("stored_name", sa.String(length=64), nullable=False),
         sa.Column("original_name", sa.String(length=255), nullable=False),
         sa.Column("content_type", sa.String(length=100), nullable=False),

@@ -32,10 +32,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import aiosqlite
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator, event
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, Dialect, ExceptionContext, make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -73,8 +73,14 @@ NAMING_CONVENTION = {
 }
 
 
+# Ids and sequence numbers are 64-bit, as the input checks allow (inputs.MAX_ID). SQLite's
+# INTEGER is already, and must stay INTEGER to be the rowid; PostgreSQL's is 32-bit.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {int: Id}
 
 
 def _configure(engine: AsyncEngine, *, begin: str, query_only: bool) -> None:

@@ -41,7 +41,7 @@ class Room(Base):
     is_private: Mapped[bool] = mapped_column(Boolean, default=False)
     # The room's event sequence: bumped by every create, edit and delete of a message, so
     # a reconnecting page can ask for exactly what it missed.
-    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_seq: Mapped[int] = mapped_column(default=0)
     inserted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -77,7 +77,7 @@ class Message(Base):
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     body: Mapped[str] = mapped_column(Text)
-    seq: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column()
     # With the key a page sent the message under, a digest of what it sent: together they
     # tell a resend (same key, same content) from new text sent before the key changed.
     client_msg_id: Mapped[str | None] = mapped_column(String(CLIENT_MSG_ID_MAX_LENGTH))
