@@ -1,41 +1,72 @@
 """Helpers the tests share: forms posted like a browser would, a subscription read as a
-connection reads it, and a few constants."""
+connection reads it, Redis and PostgreSQL when they answer, and a few constants."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import re
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
+import psycopg
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.engine import make_url
 
+from livechat import schema
 from livechat.accounts.models import User
 from livechat.realtime.hub import Subscription
 
 PASSWORD = "a perfectly fine passphrase"
 REDIS_URL = os.environ.get("LIVECHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get(
+    "LIVECHAT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 MakeUser = Callable[..., Awaitable[User]]
 
 
+def missing(reason: str) -> NoReturn:
+    """Skip a test for want of a service, saying why; fail it in CI, where a skipped test
+    would go unnoticed."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}, and CI must run the tests that need it")
+    pytest.skip(reason)
+
+
 async def reachable_redis() -> str:
-    """Redis's URL once it answers; without it, a skip that says why, or a failure in CI,
-    where a skipped test would go unnoticed."""
+    """Redis's URL once it answers; without it, ``missing``."""
     client = Redis.from_url(REDIS_URL)
     try:
         await client.ping()
     except (RedisConnectionError, OSError) as error:
-        reason = f"Redis does not answer at {REDIS_URL} ({error})"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}, and CI must run the Redis tests")
-        pytest.skip(reason)
+        missing(f"Redis does not answer at {REDIS_URL} ({error})")
     finally:
         await client.aclose()
     return REDIS_URL
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """The URL of a PostgreSQL database of the caller's own, dropped once it is done; without
+    PostgreSQL, ``missing``. Tests share one server, so each gets a database."""
+    server = schema.sync_url(POSTGRES_URL).set(drivername="postgresql")
+    name = f"livechat_test_{uuid.uuid4().hex}"
+    try:
+        admin = psycopg.connect(server.render_as_string(hide_password=False), autocommit=True)
+    except psycopg.OperationalError as error:
+        missing(f"PostgreSQL does not answer at {POSTGRES_URL} ({error})")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 async def eventually(

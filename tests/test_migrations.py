@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from livechat import schema
 from livechat.accounts.models import User
 from livechat.chat import messages, rooms, search
 from livechat.db import Base, Database, sqlite_path
-from tests.helpers import sqlite_url
+from tests.helpers import postgres_database, sqlite_url
 
 
 def _objects(path: Path) -> set[tuple[str, str]]:
@@ -52,18 +54,129 @@ def test_downgrade_to_base_removes_everything_and_upgrade_works_again(tmp_path: 
     assert _objects(path) == created
 
 
-def test_the_models_match_the_migrated_schema(tmp_path: Path) -> None:
-    path = tmp_path / "livechat.db"
-    schema.upgrade(sqlite_url(path))
-    engine = create_engine(f"sqlite:///{path}")
+def _differences(database_url: str) -> list[object]:
+    """What autogenerate would change to make the database match the models."""
+    engine = create_engine(schema.sync_url(database_url))
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(
                 connection, opts={"include_name": schema.include_name}
             )
-            assert compare_metadata(context, Base.metadata) == []
+            return list(compare_metadata(context, Base.metadata))
     finally:
         engine.dispose()
+
+
+def test_the_models_match_the_migrated_schema(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "livechat.db")
+    schema.upgrade(url)
+
+    assert _differences(url) == []
+
+
+# The same history on PostgreSQL, which runs livechat on several hosts.
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
+
+
+def _postgres_objects(database_url: str) -> set[tuple[str, str]]:
+    engine = create_engine(schema.sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT 'table', table_name FROM information_schema.tables"
+                    " WHERE table_schema = 'public'"
+                    " UNION SELECT 'index', indexname FROM pg_indexes WHERE schemaname = 'public'"
+                    " UNION SELECT 'trigger', trigger_name FROM information_schema.triggers"
+                    " UNION SELECT 'column', column_name FROM information_schema.columns"
+                    " WHERE table_name = 'messages'"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return {(kind, name) for kind, name in rows}
+
+
+def test_upgrade_on_postgresql_creates_the_tables_and_a_search_column(postgres_url: str) -> None:
+    applied = schema.upgrade(postgres_url)
+
+    assert [migration.revision for migration in applied] == ["0001", "0002", "0003", "0004", "0005"]
+    objects = _postgres_objects(postgres_url)
+    for table in ("users", "access_tokens", "rooms", "memberships", "messages", "attachments"):
+        assert ("table", table) in objects
+    assert ("column", "search_vector") in objects
+    assert ("index", "ix_messages_search_vector") in objects
+    # Neither FTS5 nor the trigger that takes a room's number: both are SQLite's alone.
+    assert not {name for kind, name in objects if kind == "trigger"}
+    assert not {name for _, name in objects if name.startswith("messages_fts")}
+
+
+def test_downgrade_on_postgresql_removes_everything_and_upgrade_works_again(
+    postgres_url: str,
+) -> None:
+    schema.upgrade(postgres_url)
+    created = _postgres_objects(postgres_url)
+
+    schema.downgrade(postgres_url, "base")
+    assert {name for kind, name in _postgres_objects(postgres_url) if kind == "table"} == {
+        "alembic_version"
+    }
+
+    schema.upgrade(postgres_url)
+    assert _postgres_objects(postgres_url) == created
+
+
+def test_the_models_match_the_schema_migrated_on_postgresql(postgres_url: str) -> None:
+    schema.upgrade(postgres_url)
+
+    assert _differences(postgres_url) == []
+
+
+def test_the_postgresql_search_column_finds_words_without_their_accents_or_case(
+    postgres_url: str,
+) -> None:
+    schema.upgrade(postgres_url)
+    engine = create_engine(schema.sync_url(postgres_url))
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, hashed_password, is_active, is_superuser,"
+                    " is_verified, display_name, inserted_at) VALUES"
+                    " (1, 'a@example.com', 'x', true, false, false, 'A', now());"
+                    " INSERT INTO rooms (id, name, slug, description, is_private, last_seq,"
+                    " inserted_at, updated_at) VALUES (1, 'R', 'r', '', false, 2, now(), now());"
+                    " INSERT INTO messages (id, room_id, user_id, body, seq, inserted_at) VALUES"
+                    " (1, 1, 1, 'Lunch at the CAFÉ, mail bob@example.com', 1, now()),"
+                    " (2, 1, 1, 'nothing to see', 2, now())"
+                )
+            )
+            found = {
+                word: connection.scalars(
+                    text(
+                        "SELECT id FROM messages WHERE search_vector @@"
+                        " to_tsquery('livechat_search', :query) ORDER BY id"
+                    ),
+                    {"query": word},
+                ).all()
+                for word in ("cafe", "Café", "lunch", "bob", "example", "see")
+            }
+    finally:
+        engine.dispose()
+
+    assert found == {
+        "cafe": [1],
+        "Café": [1],
+        "lunch": [1],
+        "bob": [1],
+        "example": [1],
+        "see": [2],
+    }
 
 
 def _schema(path: Path) -> set[tuple[str, str, str]]:

@@ -74,6 +74,8 @@ def _create_index(content: str) -> None:
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's index (0002) leaves tombstones out already
     # A later migration that rebuilds messages (batch mode copies the table, drops it and
     # renames the copy) must drop this view first and create it again after: SQLite refuses
     # the rename while a view refers to a table that is, for that moment, gone.
@@ -89,6 +91,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
     _drop_index()
     _create_index("messages")
     # 'rebuild' would index the tombstones too, since they are rows of messages.

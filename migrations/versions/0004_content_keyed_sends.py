@@ -34,13 +34,27 @@ def _digest(body: str, attachment_ids: list[int]) -> str:
 def upgrade() -> None:
     op.add_column("messages", sa.Column("content_digest", sa.String(length=32), nullable=True))
     connection = op.get_bind()
-    keyed = sa.text(
-        "SELECT m.id, m.body, group_concat(a.id) FROM messages AS m"
-        " LEFT JOIN attachments AS a ON a.message_id = m.id"
-        " WHERE m.client_msg_id IS NOT NULL AND m.content_digest IS NULL"
-        " GROUP BY m.id ORDER BY m.id LIMIT :batch"
+    messages = sa.table(
+        "messages",
+        sa.column("id", sa.Integer),
+        sa.column("body", sa.Text),
+        sa.column("client_msg_id", sa.String),
+        sa.column("content_digest", sa.String),
     )
-    while rows := connection.execute(keyed, {"batch": BATCH}).all():
+    attachments = sa.table(
+        "attachments", sa.column("id", sa.Integer), sa.column("message_id", sa.Integer)
+    )
+    # aggregate_strings: SQLite's group_concat, PostgreSQL's string_agg.
+    attachment_ids = sa.func.aggregate_strings(sa.cast(attachments.c.id, sa.Text), ",")
+    keyed = (
+        sa.select(messages.c.id, messages.c.body, attachment_ids)
+        .select_from(messages.outerjoin(attachments, attachments.c.message_id == messages.c.id))
+        .where(messages.c.client_msg_id.is_not(None), messages.c.content_digest.is_(None))
+        .group_by(messages.c.id, messages.c.body)
+        .order_by(messages.c.id)
+        .limit(BATCH)
+    )
+    while rows := connection.execute(keyed).all():
         connection.execute(
             sa.text("UPDATE messages SET content_digest = :digest WHERE id = :id"),
             [

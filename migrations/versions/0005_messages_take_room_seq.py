@@ -6,6 +6,10 @@ INSERT now reads the number from the room, and this trigger takes it for the roo
 post is one statement, which SQLite runs as a transaction of its own. A message inserted
 under a number the room has passed (as ``livechat seed`` does) leaves the room as it is.
 
+Only on SQLite, whose writers take turns on the whole database. On PostgreSQL, concurrent
+INSERTs would read the same number: there a post takes it by updating the room, whose
+row lock makes the next post wait for the number to move on.
+
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-03
@@ -22,6 +26,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
     op.execute(
         """
         CREATE TRIGGER messages_take_room_seq AFTER INSERT ON messages
@@ -34,4 +40,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
     op.execute("DROP TRIGGER IF EXISTS messages_take_room_seq")

@@ -277,8 +277,11 @@ async def finish_uncancelled(cleanup: Awaitable[None]) -> None:
 
 
 def sqlite_path(url: str) -> str | None:
-    """The file behind a SQLite URL, or None for an in-memory database."""
-    database = make_url(url).database
+    """The file behind a SQLite URL; None for an in-memory database, or another one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
     return database if database and database != ":memory:" else None
 
 

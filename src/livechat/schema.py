@@ -10,17 +10,34 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from livechat.db import sqlite_path
 from livechat.resources import ALEMBIC_INI, MIGRATIONS
 
 
 def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
-    """Which database objects Alembic compares with the models. The FTS5 table and its
-    shadow tables are managed by hand in their migration; the models do not describe them,
-    so autogenerate must not offer to drop them."""
-    return not (type_ == "table" and name is not None and name.startswith("messages_fts"))
+    """Which database objects Alembic compares with the models. The search index (SQLite's
+    FTS5 table and its shadow tables, PostgreSQL's tsvector column and its index) is
+    managed by hand in its migration; the models do not describe it, so autogenerate must
+    not offer to drop it."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith("messages_fts")
+    return name not in {"search_vector", "ix_messages_search_vector"}
+
+
+# Migrations run on a synchronous driver (see migrations/env.py): the one that goes with
+# each of the application's asynchronous ones.
+SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+
+
+def sync_url(database_url: str) -> URL:
+    """The database at ``database_url``, reached through a synchronous driver."""
+    url = make_url(database_url)
+    backend = url.get_backend_name()
+    return url.set(drivername=SYNC_DRIVERS.get(backend, backend))
 
 
 def alembic_config(database_url: str) -> Config:
@@ -41,8 +58,7 @@ class Migration:
 
 def current_revision(database_url: str) -> str | None:
     """The revision the database is at, or None before its first migration."""
-    url = make_url(database_url)
-    engine = create_engine(url.set(drivername=url.get_backend_name()))
+    engine = create_engine(sync_url(database_url))
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
