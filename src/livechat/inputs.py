@@ -16,8 +16,8 @@ from livechat.errors import BadRequest
 MAX_ID = 2**63 - 1
 
 # A Python string holds astral characters as single code points, so any surrogate code
-# point in one is a lone surrogate.
-_SURROGATES = re.compile("[\ud800-\udfff]")
+# point in one is a lone surrogate, which has no UTF-8 form. PostgreSQL's text refuses NUL.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
@@ -39,8 +39,8 @@ def parse_id(value: object) -> int | None:
 
 
 def is_text(value: str) -> bool:
-    """Whether ``value`` can be stored: it has a UTF-8 form, no lone surrogate."""
-    return _SURROGATES.search(value) is None
+    """Whether ``value`` can be stored: no lone surrogate, no NUL."""
+    return _UNSTORABLE.search(value) is None
 
 
 def require_text(value: str, refusal: str) -> str:
@@ -49,5 +49,6 @@ def require_text(value: str, refusal: str) -> str:
     return value
 
 
-def without_surrogates(value: str, replacement: str = "") -> str:
-    return _SURROGATES.sub(replacement, value)
+def storable(value: str, replacement: str = "") -> str:
+    """``value`` with what ``is_text`` refuses replaced."""
+    return _UNSTORABLE.sub(replacement, value)

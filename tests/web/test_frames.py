@@ -73,6 +73,7 @@ def test_frames_the_pages_send_are_understood(sent: str, parsed: frames.RoomFram
         (frame("message-form", body="Hi", client_msg_id={"$ne": 1}), "expired"),
         (frame("message-form", body="x\ud800", client_msg_id=KEY), "not valid text"),
         (frame("message-form", body="\udfff", client_msg_id=KEY), "not valid text"),
+        (frame("message-form", body="a\x00b", client_msg_id=KEY), "not valid text"),
         (frame("message-form", body="x", client_msg_id=KEY, attachment_ids="-1"), "files"),
         (frame("message-form", body="x", client_msg_id=KEY, attachment_ids=7), "files"),
         (

@@ -70,9 +70,9 @@ def content_digest(body: str, attachment_ids: Sequence[int]) -> str:
 
 
 def clean_body(body: str, *, allow_empty: bool = False) -> str:
+    body = CONTROL_CHARACTERS.sub("", body.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not is_text(body):
         raise BadRequest("That message has characters that are not valid text.")
-    body = CONTROL_CHARACTERS.sub("", body.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not body and not allow_empty:
         raise BadRequest("A message can't be empty.")
     if len(body) > MESSAGE_MAX_LENGTH:

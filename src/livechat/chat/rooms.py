@@ -32,7 +32,7 @@ from livechat.chat.models import (
 )
 from livechat.db import Database
 from livechat.errors import BadRequest, Forbidden, NotFound
-from livechat.inputs import is_id, is_text, require_text, without_surrogates
+from livechat.inputs import is_id, is_text, require_text, storable
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +265,7 @@ async def join_room(db: Database, user: User, slug: str) -> Membership:
 
 async def add_member(db: Database, admin: User, slug: str, email: str) -> Membership:
     """Invite someone, by email, into a room the caller administers."""
-    email = require_text(email, f"No one has signed up as {without_surrogates(email, '?')}.")
+    email = require_text(email, f"No one has signed up as {storable(email, '?')}.")
     async with db.write() as session:
         room = await readable_room(session, admin.id, slug)
         await require_admin(session, admin.id, room)

@@ -22,7 +22,7 @@ from livechat.accounts.models import User
 from livechat.chat.messages import CONTROL_CHARACTERS
 from livechat.db import Database, DriverStatement, UTCDateTime
 from livechat.errors import BadRequest
-from livechat.inputs import is_text, without_surrogates
+from livechat.inputs import is_text, storable
 
 MAX_QUERY_CHARACTERS = 200
 MAX_TERMS = 8
@@ -61,7 +61,7 @@ def to_fts_query(user_input: str) -> str | None:
     # FTS5 stops reading a query at a NUL, which would leave a quote open; a lone
     # surrogate cannot even be sent to SQLite.
     user_input = CONTROL_CHARACTERS.sub(" ", user_input[:MAX_QUERY_CHARACTERS])
-    user_input = without_surrogates(user_input, " ")
+    user_input = storable(user_input, " ")
     terms: list[tuple[str, bool]] = []
     for match in _TOKENS.finditer(user_input):
         phrase, word = match.groups()
