@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -14,9 +14,16 @@ from livechat import schema
 from livechat.accounts.auth import Accounts
 from livechat.accounts.models import User
 from livechat.app import create_app
-from livechat.db import Database
+from livechat.db import Database, sqlite_path
 from livechat.settings import Environment, Settings
-from tests.helpers import PASSWORD, MakeUser, reachable_redis, sqlite_url
+from tests.helpers import (
+    DATABASE,
+    PASSWORD,
+    MakeUser,
+    postgres_database,
+    reachable_redis,
+    sqlite_url,
+)
 
 # Run in parallel (``--dist loadgroup``), the browser tests and those that time deliveries
 # go to one worker, one after another: Chromium keeps two cores busy, which would be
@@ -31,11 +38,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One database migrated to head, copied for each test: migrating per test is slow."""
-    path = tmp_path_factory.mktemp("template") / "livechat.db"
-    schema.upgrade(sqlite_url(path))
-    return path
+    if DATABASE == "postgresql":
+        with postgres_database() as url:
+            schema.upgrade(url)
+            yield url
+        return
+    url = sqlite_url(tmp_path_factory.mktemp("template") / "livechat.db")
+    schema.upgrade(url)
+    yield url
 
 
 @pytest.fixture
@@ -45,10 +57,16 @@ async def redis_url() -> str:
 
 
 @pytest.fixture
-def database_url(migrated_template: Path, tmp_path: Path) -> str:
+def database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
+    if DATABASE == "postgresql":
+        with postgres_database(template=migrated_template) as url:
+            yield url
+        return
     path = tmp_path / "livechat.db"
-    shutil.copyfile(migrated_template, path)
-    return sqlite_url(path)
+    template = sqlite_path(migrated_template)
+    assert template is not None
+    shutil.copyfile(template, path)
+    yield sqlite_url(path)
 
 
 @pytest.fixture

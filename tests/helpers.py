@@ -25,10 +25,18 @@ from livechat.realtime.hub import Subscription
 
 PASSWORD = "a perfectly fine passphrase"
 REDIS_URL = os.environ.get("LIVECHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# The database every test runs on: SQLite, or with LIVECHAT_TEST_DATABASE=postgresql, a
+# PostgreSQL database of its own.
+DATABASE = os.environ.get("LIVECHAT_TEST_DATABASE", "sqlite")
 POSTGRES_URL = os.environ.get(
     "LIVECHAT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 MakeUser = Callable[..., Awaitable[User]]
+
+
+def only_on_sqlite(why: str) -> pytest.MarkDecorator:
+    """For a test of how livechat uses SQLite itself, which PostgreSQL does otherwise."""
+    return pytest.mark.skipif(DATABASE != "sqlite", reason=f"SQLite's own: {why}")
 
 
 def missing(reason: str) -> NoReturn:
@@ -52,9 +60,10 @@ async def reachable_redis() -> str:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """The URL of a PostgreSQL database of the caller's own, dropped once it is done; without
-    PostgreSQL, ``missing``. Tests share one server, so each gets a database."""
+def postgres_database(template: str | None = None, options: str = "") -> Iterator[str]:
+    """The URL of a PostgreSQL database of the caller's own, a copy of ``template`` (the
+    URL of another) if given, made with CREATE DATABASE's ``options``, dropped once it is
+    done; without PostgreSQL, ``missing``. Tests share one server, so each gets one."""
     server = schema.sync_url(POSTGRES_URL).set(drivername="postgresql")
     name = f"livechat_test_{uuid.uuid4().hex}"
     try:
@@ -62,7 +71,9 @@ def postgres_database() -> Iterator[str]:
     except psycopg.OperationalError as error:
         missing(f"PostgreSQL does not answer at {POSTGRES_URL} ({error})")
     with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        if template is not None:
+            options = f'TEMPLATE "{make_url(template).database}"'
+        admin.execute(f'CREATE DATABASE "{name}" {options}')
         try:
             yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
         finally:

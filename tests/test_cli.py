@@ -19,7 +19,7 @@ from livechat import cli
 from livechat.realtime.presence import Presence
 from livechat.seed import DEMO_PEOPLE, DEMO_ROOMS, MESSAGES_PER_ROOM
 from livechat.settings import Settings
-from tests.helpers import sqlite_url
+from tests.helpers import postgres_database, sqlite_url
 from tests.live import free_port, wait_until_healthy
 
 LIVECHAT = str(Path(sys.executable).with_name("livechat"))
@@ -168,6 +168,42 @@ def test_a_file_that_is_not_a_database_is_refused_by_path(
 
     assert f"cannot open the database {notes}" in message
     assert "not a database" in message
+
+
+def test_migrate_builds_a_postgresql_database(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with postgres_database() as url:
+        monkeypatch.setenv("LIVECHAT_DATABASE_URL", url)
+
+        cli.main(["migrate"])
+
+    printed = capsys.readouterr().out
+    assert "Applied 0001" in printed
+    assert "The database is now at revision 0005." in printed
+
+
+def test_a_postgresql_that_does_not_answer_is_named_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"postgresql+asyncpg://livechat:hunter22@127.0.0.1:{free_port()}/livechat"
+    monkeypatch.setenv("LIVECHAT_DATABASE_URL", url)
+
+    message = _refusal(capsys, ["migrate"])
+
+    assert "cannot reach the database postgresql+asyncpg://livechat:***@127.0.0.1:" in message
+    assert "hunter22" not in message
+
+
+def test_a_postgresql_database_that_cannot_search_accents_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with postgres_database(options="TEMPLATE template0 LC_CTYPE 'C' LC_COLLATE 'C'") as url:
+        monkeypatch.setenv("LIVECHAT_DATABASE_URL", url)
+
+        message = _refusal(capsys, ["migrate"])
+
+    assert "its LC_CTYPE is C; search needs a UTF-8 one" in message
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from livechat import schema
 from livechat.accounts.models import User
 from livechat.chat import messages, rooms, search
 from livechat.db import Base, Database, sqlite_path
-from tests.helpers import postgres_database, sqlite_url
+from tests.helpers import only_on_sqlite, postgres_database, sqlite_url
 
 
 def _objects(path: Path) -> set[tuple[str, str]]:
@@ -218,6 +218,7 @@ async def _found_ids(db: Database, user: User, query: str) -> list[int]:
     return sorted(result.message_id for result in results)
 
 
+@only_on_sqlite("FTS5's integrity check")
 async def test_the_search_index_passes_the_integrity_check_after_a_message_is_deleted(
     db: Database, alice: User, database_url: str
 ) -> None:
@@ -236,6 +237,7 @@ async def test_the_search_index_passes_the_integrity_check_after_a_message_is_de
     assert await _found_ids(db, alice, "secret") == []
 
 
+@only_on_sqlite("the FTS5 index 0003 rebuilds")
 async def test_downgrading_to_0002_and_upgrading_again_keeps_messages_searchable(
     db: Database, alice: User, database_url: str, tmp_path: Path
 ) -> None:

@@ -1,4 +1,4 @@
-"""The SQLite database: connection set-up and the single-writer discipline.
+"""The database: SQLite by default, with its single-writer discipline, or PostgreSQL.
 
 SQLite allows one writer at a time. A transaction that starts deferred, reads, then tries to
 write fails at once with "database is locked" when another connection wrote meanwhile: the
@@ -18,7 +18,11 @@ down by a supervisor, a timeout) also has its connection rolled back, then repla
 The busy timeout is left for the other processes that may share the file (``livechat seed``
 or a backup running next to the server).
 
-How long each write holds the writer is reported to ``on_write``, and how many wait for it
+PostgreSQL needs none of that: reads run in read-only REPEATABLE READ transactions, one
+snapshot each, and writes run side by side on a pool of writers, waiting only for the rows
+they lock; a room's event numbers are taken by locking its row (``chat/messages.py``).
+
+How long each write holds a writer is reported to ``on_write``, and how many wait for one
 is ``waiting_writes``, for the metrics: a queue that grows is the first sign of a store
 that cannot keep up.
 """
@@ -29,13 +33,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import aiosqlite
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator, event
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, Dialect, ExceptionContext, make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -62,6 +67,16 @@ READ_POOL_SIZE = 8
 # connections for seconds: at 10 s, most of 2,000 were sent away; at 30 s, a few.
 READ_WAIT_SECONDS = 30.0
 BUSY = "The server is busy; try again in a moment."
+# PostgreSQL's writers run side by side; more than the cores of a small database server
+# would only queue there instead of here.
+POSTGRESQL_WRITE_POOL_SIZE = 8
+# A transaction left open by a bug must not hold its row locks for good.
+POSTGRESQL_SETTINGS = {"idle_in_transaction_session_timeout": "30000"}
+POSTGRESQL_CONNECT_ARGS = {"server_settings": POSTGRESQL_SETTINGS}
+# Readers' connections may not write, whether through a session or on the driver alone.
+POSTGRESQL_READER_CONNECT_ARGS = {
+    "server_settings": POSTGRESQL_SETTINGS | {"default_transaction_read_only": "on"}
+}
 
 # Stable constraint names let Alembic drop and alter constraints on SQLite's table rebuilds.
 NAMING_CONVENTION = {
@@ -120,8 +135,22 @@ class Database:
         read_wait_seconds: float = READ_WAIT_SECONDS,
     ) -> None:
         self.url = url
+        self.dialect = make_url(url).get_backend_name()
+        if self.dialect == "sqlite":
+            self._sqlite_engines(read_pool_size, read_wait_seconds)
+            writers = 1
+        else:
+            self._postgresql_engines(read_pool_size, read_wait_seconds)
+            writers = POSTGRESQL_WRITE_POOL_SIZE
+        self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
+        self._write_sessions = async_sessionmaker(self._writer, expire_on_commit=False)
+        self._writers = asyncio.Semaphore(writers)
+        self._waiting = 0
+        self._on_write = on_write
+
+    def _sqlite_engines(self, read_pool_size: int, read_wait_seconds: float) -> None:
         self._reader = create_async_engine(
-            url, pool_size=read_pool_size, max_overflow=0, pool_timeout=read_wait_seconds
+            self.url, pool_size=read_pool_size, max_overflow=0, pool_timeout=read_wait_seconds
         )
         # Reads on the driver alone never open a transaction, so their connections go back
         # to the pool as they came out: the rollback the pool would make on their return
@@ -129,23 +158,43 @@ class Database:
         # its connection for one trip, so half as many connections serve them; each one's
         # page cache is memory the process keeps.
         self._lone_reader = create_async_engine(
-            url,
+            self.url,
             pool_size=max(1, read_pool_size // 2),
             max_overflow=0,
             pool_timeout=read_wait_seconds,
             pool_reset_on_return=None,
         )
-        self._writer = create_async_engine(url, pool_size=1, max_overflow=0)
+        self._writer = create_async_engine(self.url, pool_size=1, max_overflow=0)
         _configure(self._reader, begin="BEGIN", query_only=True)
         _configure(self._lone_reader, begin="BEGIN", query_only=True)
         _configure(self._writer, begin="BEGIN IMMEDIATE", query_only=False)
         event.listen(self._writer.sync_engine, "handle_error", _keep_cancelled_connection)
         event.listen(self._writer.sync_engine, "invalidate", _roll_back_before_closing)
-        self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
-        self._write_sessions = async_sessionmaker(self._writer, expire_on_commit=False)
-        self._write_lock = asyncio.Lock()
-        self._waiting = 0
-        self._on_write = on_write
+
+    def _postgresql_engines(self, read_pool_size: int, read_wait_seconds: float) -> None:
+        # Reads see one snapshot, as SQLite's query_only readers do.
+        self._reader = create_async_engine(
+            self.url,
+            pool_size=read_pool_size,
+            max_overflow=0,
+            pool_timeout=read_wait_seconds,
+            isolation_level="REPEATABLE READ",
+            connect_args=POSTGRESQL_READER_CONNECT_ARGS,
+        )
+        self._lone_reader = create_async_engine(
+            self.url,
+            pool_size=max(1, read_pool_size // 2),
+            max_overflow=0,
+            pool_timeout=read_wait_seconds,
+            connect_args=POSTGRESQL_READER_CONNECT_ARGS,
+        )
+        # Writers run side by side: a post waits only for the row lock of its own room.
+        self._writer = create_async_engine(
+            self.url,
+            pool_size=POSTGRESQL_WRITE_POOL_SIZE,
+            max_overflow=0,
+            connect_args=POSTGRESQL_CONNECT_ARGS,
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -158,7 +207,7 @@ class Database:
                 raise Unavailable(BUSY, retry_after_seconds=1) from error
 
     @asynccontextmanager
-    async def read_alone(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def read_alone(self) -> AsyncIterator[Driver]:
         """A reader's driver connection outside any transaction, for reads that are one
         ``DriverStatement`` each: every trip to the driver's thread waits its turn on a busy
         event loop, and such a read takes one where a session's takes seven. When no
@@ -191,34 +240,35 @@ class Database:
             await finish_uncancelled(session.close())
 
     @asynccontextmanager
-    async def write_alone(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def write_alone(self) -> AsyncIterator[Driver]:
         """The writer's driver connection, outside any transaction, for statements of
         ``DriverStatement`` that each make a whole write: each is a transaction of its
         own. SQLite takes the write lock as a statement that writes starts, as ``BEGIN
         IMMEDIATE`` does, and commits as it ends, so such a write needs no trip to the
         driver's thread to begin or to commit. A statement cut short by a cancellation
-        still runs to its end on that thread, and leaves no transaction open behind it."""
+        still runs to its end on that thread, and leaves no transaction open behind it.
+        asyncpg runs a statement outside a transaction as a transaction of its own too."""
         async with self._writing(), self._writer.connect() as connection:
             yield await _driver(connection)
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[None]:
-        """Hold the one writer, counted while waiting for it and timed while holding it."""
+        """Hold a writer (SQLite's one), counted while waiting and timed while holding."""
         self._waiting += 1
         try:
-            await self._write_lock.acquire()
+            await self._writers.acquire()
         finally:
             self._waiting -= 1
         started = time.perf_counter()
         try:
             yield
         finally:
-            self._write_lock.release()
+            self._writers.release()
             self._on_write(time.perf_counter() - started)
 
     @property
     def waiting_writes(self) -> int:
-        """Writes queued behind the one in progress."""
+        """Writes queued for a writer."""
         return self._waiting
 
     async def dispose(self) -> None:
@@ -306,12 +356,45 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-# The dialect the engines speak: statements compiled with it run as SQLAlchemy would.
-_DIALECT = SQLiteDialect_aiosqlite()
+# The dialects the engines speak: statements compiled with them run as SQLAlchemy would.
+_DIALECTS: dict[str, Dialect] = {
+    "sqlite": SQLiteDialect_aiosqlite(),
+    "postgresql": PGDialect_asyncpg(),  # type: ignore[no-untyped-call]
+}
+
+
+class Driver:
+    """A driver's connection, for the statements of ``DriverStatement``: aiosqlite's, whose
+    statement and fetch are one trip to its thread, or asyncpg's."""
+
+    def __init__(self, dialect: str, connection: Any) -> None:
+        self.dialect = dialect
+        self._connection = connection
+
+    async def fetch(self, sql: str, parameters: tuple[Any, ...]) -> list[Sequence[Any]]:
+        if self.dialect == "sqlite":
+            return list(await self._connection.execute_fetchall(sql, parameters))
+        return list(await self._connection.fetch(sql, *parameters))
+
+
+class _InSession(Driver):
+    """A session's connection, in its transaction: SQLAlchemy begins asyncpg's lazily, so
+    its statements go through SQLAlchemy, which begins it first."""
+
+    async def fetch(self, sql: str, parameters: tuple[Any, ...]) -> list[Sequence[Any]]:
+        return list((await self._connection.exec_driver_sql(sql, parameters)).all())
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    convert: tuple[Callable[[Any], Any] | None, ...]
+    results: tuple[Callable[[Any], Any] | None, ...]
 
 
 class DriverStatement:
-    """A statement SQLAlchemy builds once and the driver runs: on the writer, in a write
+    """A statement SQLAlchemy builds once and the driver runs: on a writer, in a write
     session's transaction (``driver_of``) or as a transaction of its own (``write_alone``),
     or on a reader as a read of its own (``read_alone``). It is for the hottest paths, a
     post and the reads every request and search make: there SQLAlchemy's execution, with a
@@ -320,58 +403,82 @@ class DriverStatement:
     driver runs a statement and fetches its rows in one hop. Parameters are passed by name
     and converted by their columns' types, and so are the columns of the rows; a value
     SQLAlchemy would compute at execution (a Python default, an ``onupdate``) is refused
-    when the statement is built, since the driver would not compute it."""
+    when the statement is built, since the driver would not compute it.
 
-    def __init__(self, statement: ClauseElement) -> None:
-        compiled = statement.compile(dialect=_DIALECT)
+    ``variants`` are the statement for other dialects, by name, where it differs; each is
+    compiled for its dialect the first time it runs there."""
+
+    def __init__(self, statement: ClauseElement, **variants: ClauseElement) -> None:
+        self._statements = {"sqlite": statement, **variants}
+        self._compiled: dict[str, _Compiled] = {}
+        self._compile("sqlite")  # so that a mistake in it shows at import
+        columns = statement.exported_columns if isinstance(statement, ReturnsRows) else ()
+        self.keys = tuple(column.key for column in columns)
+
+    def _compile(self, dialect_name: str) -> _Compiled:
+        compiled_form = self._compiled.get(dialect_name)
+        if compiled_form is not None:
+            return compiled_form
+        dialect = _DIALECTS[dialect_name]
+        statement = self._statements.get(dialect_name, self._statements["sqlite"])
+        compiled = statement.compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)
         computed = [*compiled.insert_prefetch, *compiled.update_prefetch]
         if computed:
             names = ", ".join(column.name for column in computed)
             raise ValueError(f"give every value the statement needs as a parameter: {names}")
-        self.sql = str(compiled)
-        self._names = tuple(compiled.positiontup or ())
-        self._convert = tuple(
-            compiled.binds[name].type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
-            for name in self._names
-        )
+        order = tuple(compiled.positiontup or ())
         columns = statement.exported_columns if isinstance(statement, ReturnsRows) else ()
-        self.keys = tuple(column.key for column in columns)
-        self._results = tuple(
-            column.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None)
-            for column in columns
+        compiled_form = self._compiled[dialect_name] = _Compiled(
+            str(compiled),
+            order,
+            tuple(
+                compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+                for name in order
+            ),
+            tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in columns
+            ),
         )
+        return compiled_form
 
-    async def rows(
-        self, driver: aiosqlite.Connection, values: dict[str, Any]
-    ) -> list[tuple[Any, ...]]:
+    @property
+    def sql(self) -> str:
+        """The statement as SQLite runs it."""
+        return self._compile("sqlite").sql
+
+    async def rows(self, driver: Driver, values: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Run the statement on ``driver`` and return its rows, one value per column of
         ``keys``."""
+        compiled = self._compile(driver.dialect)
         parameters = tuple(
             value if convert is None else convert(value)
             for value, convert in zip(
-                (values[name] for name in self._names), self._convert, strict=True
+                (values[name] for name in compiled.names), compiled.convert, strict=True
             )
         )
-        rows = await driver.execute_fetchall(self.sql, parameters)
-        if not any(self._results):
+        rows = await driver.fetch(compiled.sql, parameters)
+        if not any(compiled.results):
             return [tuple(row) for row in rows]
         return [
             tuple(
                 value if convert is None else convert(value)
-                for value, convert in zip(row, self._results, strict=True)
+                for value, convert in zip(row, compiled.results, strict=True)
             )
             for row in rows
         ]
 
 
-async def driver_of(session: AsyncSession) -> aiosqlite.Connection:
+async def driver_of(session: AsyncSession) -> Driver:
     """The driver's connection under ``session``, in its transaction, for the statements
     of ``DriverStatement``."""
-    return await _driver(await session.connection())
+    connection = await session.connection()
+    dialect = connection.dialect.name
+    return await _driver(connection) if dialect == "sqlite" else _InSession(dialect, connection)
 
 
-async def _driver(connection: AsyncConnection) -> aiosqlite.Connection:
+async def _driver(connection: AsyncConnection) -> Driver:
     driver = (await connection.get_raw_connection()).driver_connection
-    assert isinstance(driver, aiosqlite.Connection)
-    return driver
+    assert driver is not None, "a connection handed out is open"
+    return Driver(connection.dialect.name, driver)

@@ -8,22 +8,31 @@ every request.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import tempfile
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 from pydantic import ValidationError
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from livechat import schema
 from livechat.db import sqlite_path
 from livechat.settings import ConfigurationError, Settings
 
-SUPPORTED_DRIVER = "sqlite+aiosqlite"
+SQLITE_DRIVER = "sqlite+aiosqlite"
+POSTGRESQL_DRIVER = "postgresql+asyncpg"
+SUPPORTED_DRIVERS = (
+    f"{SQLITE_DRIVER}:///path/to/livechat.db or {POSTGRESQL_DRIVER}://user@host/database"
+)
+POSTGRESQL_MIN_VERSION = 130000  # unaccent may be created by a database's owner from 13 on
+POSTGRESQL_TIMEOUT_S = 5
 # A Redis on the same network answers within milliseconds; one that takes longer than
 # this to accept a connection is as good as down for a chat.
 REDIS_TIMEOUT_S = 3.0
@@ -52,17 +61,21 @@ def _describe(error: ValidationError) -> str:
 
 
 def check_database(url: str) -> None:
-    """The URL names a SQLite database this process can open, create and write."""
+    """The URL names a SQLite database this process can open, create and write, or a
+    PostgreSQL database it can reach, that searches as livechat needs."""
     try:
         driver = make_url(url).drivername
     except ArgumentError:
         raise ConfigurationError(
-            f"LIVECHAT_DATABASE_URL is not a database URL; use {SUPPORTED_DRIVER}:///path/to/livechat.db"
+            f"LIVECHAT_DATABASE_URL is not a database URL; use {SUPPORTED_DRIVERS}"
         ) from None
-    if driver != SUPPORTED_DRIVER:
+    if driver == POSTGRESQL_DRIVER:
+        _check_postgresql(url)
+        return
+    if driver != SQLITE_DRIVER:
         raise ConfigurationError(
             f"LIVECHAT_DATABASE_URL uses {driver}, which livechat does not support;"
-            f" use {SUPPORTED_DRIVER}:///path/to/livechat.db"
+            f" use {SUPPORTED_DRIVERS}"
         )
     path = sqlite_path(url)
     if path is None:
@@ -81,6 +94,39 @@ def check_database(url: str) -> None:
             f"cannot open the database {path} (LIVECHAT_DATABASE_URL): {reason};"
             " check that the path is a file this user can write, in a folder it can write"
         ) from None
+
+
+def _check_postgresql(url: str) -> None:
+    where = make_url(url).render_as_string(hide_password=True)
+    try:
+        with psycopg.connect(
+            schema.sync_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
+            connect_timeout=POSTGRESQL_TIMEOUT_S,
+        ) as connection:
+            version, ctype, unaccent = connection.execute(
+                "SELECT current_setting('server_version_num')::int,"
+                " (SELECT datctype FROM pg_database WHERE datname = current_database()),"
+                " EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'unaccent')"
+            ).fetchone() or (0, "", False)
+    except psycopg.Error as error:
+        reason = " ".join(str(error).split())
+        raise ConfigurationError(
+            f"cannot reach the database {where} (LIVECHAT_DATABASE_URL): {reason}"
+        ) from None
+    problem = (
+        "PostgreSQL 13 or newer is needed"
+        if version < POSTGRESQL_MIN_VERSION
+        # Search splits words on anything but letters: in a C locale, é is not one.
+        else f"its LC_CTYPE is {ctype}; search needs a UTF-8 one"
+        if not re.search(r"utf-?8", ctype, re.IGNORECASE)
+        else "search needs the unaccent extension (Debian's postgresql-contrib)"
+        if not unaccent
+        else None
+    )
+    if problem:
+        raise ConfigurationError(
+            f"the database {where} (LIVECHAT_DATABASE_URL) cannot serve livechat: {problem}"
+        )
 
 
 def check_uploads_dir(path: Path) -> None:

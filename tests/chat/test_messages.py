@@ -14,6 +14,7 @@ from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Message, Room
 from livechat.db import Database
 from livechat.errors import BadRequest, Forbidden, NotFound
 from livechat.inputs import MAX_ID
+from tests.helpers import only_on_sqlite
 
 
 async def general(db: Database, admin: User, *members: User) -> str:
@@ -234,6 +235,7 @@ async def test_a_posted_message_is_handed_on_as_the_store_holds_it(
     assert touched.updated_at == posted.inserted_at  # the room's clock moved with the post
 
 
+@only_on_sqlite("the statements its driver runs")
 async def test_a_post_is_one_statement_that_is_a_transaction_of_its_own(
     db: Database, alice: User
 ) -> None:

@@ -154,6 +154,13 @@ async def upload(
     await files.write_file(path, data)
     try:
         async with db.write() as session:
+            # Where writers run side by side (PostgreSQL), the person's uploads to the room
+            # take turns here, so that two at once cannot both find room for one more.
+            await session.execute(
+                select(Membership.id)
+                .where(Membership.user_id == user.id, Membership.room_id == room.id)
+                .with_for_update()
+            )
             if await _pending_count(session, user, room.id) >= MAX_PENDING:
                 raise BadRequest(f"A message can carry {MAX_PENDING} files at most.")
             attachment = Attachment(

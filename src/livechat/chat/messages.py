@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
+from asyncpg import UniqueViolationError
 from sqlalchemy import (
     ColumnElement,
     Insert,
@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -40,7 +41,7 @@ from livechat.chat.access import (
     require_membership,
 )
 from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Attachment, Membership, Message, Room
-from livechat.db import Database, DriverStatement, driver_of, utcnow
+from livechat.db import Database, Driver, DriverStatement, driver_of, utcnow
 from livechat.errors import BadRequest, Forbidden, NotFound
 from livechat.inputs import MAX_ID, is_id, is_text
 
@@ -109,12 +110,16 @@ _MESSAGES = Message.metadata.tables[Message.__tablename__]
 _SENT = ("user_id", "body", "client_msg_id", "content_digest", "inserted_at")
 
 
-def _post(room: ColumnElement[bool]) -> Insert:
-    """Insert a message under the next sequence number of ``room``, which the insert's
-    trigger then takes for the room (migration 0005), and return its id, room and number:
-    only if the poster is a member and the send repeats none already stored. A refusal or
-    a resend inserts nothing, and the common case needs no statement of its own to check.
-    A send without a key binds NULL, which equals no stored key."""
+def _post(room: ColumnElement[bool], *, locking: bool = False) -> Insert:
+    """Insert a message under the next sequence number of ``room`` and return its id, room
+    and number: only if the poster is a member and the send repeats none already stored.
+    A refusal or a resend inserts nothing, and the common case needs no statement of its
+    own to check. A send without a key binds NULL, which equals no stored key.
+
+    On SQLite, whose writers take turns, the insert's trigger then moves the room on to
+    the number (migration 0005). Where writers run side by side (``locking``), the room is
+    moved on first, in the same statement: its row lock holds every other post to the room
+    until this one commits, and they then read the number it left."""
     sent = {name: bindparam(name, type_=_MESSAGES.c[name].type) for name in _SENT}
     is_member = exists().where(
         _MEMBERSHIPS.c.room_id == _ROOMS.c.id, _MEMBERSHIPS.c.user_id == sent["user_id"]
@@ -125,16 +130,32 @@ def _post(room: ColumnElement[bool]) -> Insert:
         _MESSAGES.c.client_msg_id == sent["client_msg_id"],
         _MESSAGES.c.content_digest == sent["content_digest"],
     )
-    numbered = select(_ROOMS.c.id, _ROOMS.c.last_seq + literal_column("1"), *sent.values())
+    if locking:
+        moved_on = (
+            update(_ROOMS)
+            .where(room, is_member, ~resent)
+            .values(
+                last_seq=_ROOMS.c.last_seq + literal_column("1"), updated_at=sent["inserted_at"]
+            )
+            .returning(_ROOMS.c.id, _ROOMS.c.last_seq)
+            .cte("moved_on")
+        )
+        numbered = select(moved_on.c.id, moved_on.c.last_seq, *sent.values())
+    else:
+        numbered = select(
+            _ROOMS.c.id, _ROOMS.c.last_seq + literal_column("1"), *sent.values()
+        ).where(room, is_member, ~resent)
     return (
         insert(_MESSAGES)
-        .from_select(["room_id", "seq", *_SENT], numbered.where(room, is_member, ~resent))
+        .from_select(["room_id", "seq", *_SENT], numbered)
         .returning(_MESSAGES.c.id, _MESSAGES.c.room_id, _MESSAGES.c.seq)
     )
 
 
-_POST_BY_ID = DriverStatement(_post(_ROOMS.c.id == bindparam("room")))
-_POST_BY_SLUG = DriverStatement(_post(_ROOMS.c.slug == bindparam("room")))
+_BY_ID = _ROOMS.c.id == bindparam("room")
+_BY_SLUG = _ROOMS.c.slug == bindparam("room")
+_POST_BY_ID = DriverStatement(_post(_BY_ID), postgresql=_post(_BY_ID, locking=True))
+_POST_BY_SLUG = DriverStatement(_post(_BY_SLUG), postgresql=_post(_BY_SLUG, locking=True))
 
 
 async def create_message(
@@ -167,14 +188,19 @@ async def create_message(
     files: list[Attachment] = []
     if could_name_a_room(room_ref):
         post = _POST_BY_ID if isinstance(room_ref, int) else _POST_BY_SLUG
-        if attachment_ids:
-            async with db.write() as session:
-                message = await _store(await driver_of(session), post, sent)
-                if message is not None:
-                    files = await _attach(session, user, message, attachment_ids)
-        else:
-            async with db.write_alone() as driver:
-                message = await _store(driver, post, sent)
+        try:
+            if attachment_ids:
+                async with db.write() as session:
+                    message = await _store(await driver_of(session), post, sent)
+                    if message is not None:
+                        files = await _attach(session, user, message, attachment_ids)
+            else:
+                async with db.write_alone() as driver:
+                    message = await _store(driver, post, sent)
+        except (IntegrityError, UniqueViolationError):
+            # The same send through two processes at once, where writers run side by
+            # side: both found it new, and the unique key let one store it.
+            message = None
     if message is None:
         return Posted(await _resent(db, user, room_ref, client_msg_id, digest), created=False)
     # Built from what was written rather than read back, the message is handed on as one
@@ -185,9 +211,7 @@ async def create_message(
     return Posted(message, created=True)
 
 
-async def _store(
-    driver: aiosqlite.Connection, post: DriverStatement, sent: dict[str, Any]
-) -> Message | None:
+async def _store(driver: Driver, post: DriverStatement, sent: dict[str, Any]) -> Message | None:
     """Run ``post`` on the writer's ``driver``; the message it stored, or None if it stored
     none. The time is taken there, so that the times of a room's messages rise with seq."""
     now = utcnow()
