@@ -76,6 +76,33 @@ def test_user_input_becomes_a_safe_fts_query(user_input: str, fts_query: str | N
     assert search.to_fts_query(user_input) == fts_query
 
 
+@pytest.mark.parametrize(
+    ("user_input", "tsquery"),
+    [
+        ("hello", "('hello':*)"),
+        ("hello world", "('hello') & ('world':*)"),
+        ('"hello world"', "('hello' <-> 'world')"),
+        ('"hello world" again', "('hello' <-> 'world') & ('again':*)"),
+        ('"hello wor', "('hello' <-> 'wor')"),
+        ("café", "('café':*)"),
+        ("deploy-pipe", "('deploy' <-> 'pipe':*)"),
+        ("it's", "('it' <-> 's':*)"),
+        ("a & b | !c <-> d:*", "('a') & ('b') & ('c') & ('d':*)"),
+        ("'x' \\ (", "('x':*)"),
+        ("foo NOT bar", "('foo') & ('NOT') & ('bar':*)"),
+        ("snake_case", "('snake' <-> 'case':*)"),
+        ("___", None),
+        ("( ) * - :", None),
+        ("🎉", None),
+        ("", None),
+    ],
+)
+def test_user_input_becomes_a_tsquery_of_quoted_words_alone(
+    user_input: str, tsquery: str | None
+) -> None:
+    assert search.to_tsquery(user_input) == tsquery
+
+
 def test_a_very_long_query_is_truncated() -> None:
     fts_query = search.to_fts_query("x" * 10_000)
 
