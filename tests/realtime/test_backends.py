@@ -188,3 +188,12 @@ async def test_a_hub_cut_off_from_redis_connects_again_and_has_its_pages_catch_u
 
     assert batch == [sent]
     assert not running.done(), "the dispatcher took the outage for a crash"
+
+
+async def test_publishing_through_a_redis_backend_not_connected_is_refused_at_once(
+    redis_url: str,
+) -> None:
+    backend = RedisBackend(redis_url)
+
+    with pytest.raises(BackendUnreachable, match="not connected"):
+        await backend.publish(a_topic(), b"lost")

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from livechat.realtime.backends.base import BackendUnreachable
 from livechat.realtime.backends.memory import MemoryBackend
 from livechat.realtime.hub import (
     Broadcast,
@@ -226,3 +227,23 @@ async def test_a_subscription_cut_short_while_it_waits_leaves_no_subscriber_behi
         await subscribing
 
     assert hub.subscriber_count(ROOM) == 0
+
+
+class _CutOff(MemoryBackend):
+    """A backend whose way to the other processes is down."""
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        raise BackendUnreachable("down")
+
+
+async def test_an_event_that_cannot_reach_other_processes_still_reaches_this_ones(
+    background: Background,
+) -> None:
+    hub = Hub(_CutOff())
+    background.start(hub.run())
+
+    async with hub.subscribe(room_topic(7)) as subscription:
+        await hub.publish(room_topic(7), message(1))
+
+        async with asyncio.timeout(1):
+            assert await next_batch(subscription) == [message(1)]

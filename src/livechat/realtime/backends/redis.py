@@ -7,9 +7,11 @@ has confirmed a subscription: only then does an event published anywhere reach t
 process, which is the contract every backend keeps. The connection also stays subscribed
 to a channel of this backend's own, so that there is always something to read.
 
-Pub/sub keeps nothing: an event published while this process is not connected never
-reaches it. If the connection fails, ``next_published`` raises ``BackendUnreachable``, and
-the hub connects again, subscribed afresh.
+Publishing never waits for Redis: an event goes into a bounded outbox, and a sender task
+writes everything waiting there in one round trip, in order, so that a room server goes
+on to its next post at once. Pub/sub keeps nothing: an event published while this
+process is not connected never reaches it. If the connection fails, ``next_published``
+raises ``BackendUnreachable``, and the hub connects again, subscribed afresh.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class RedisBackend:
         self._queue_size = queue_size
         self._published: asyncio.Queue[tuple[str, bytes] | Exception]
         self._reader: asyncio.Task[None] | None = None
+        # Published events wait here for the sender, which writes all that waits in one
+        # round trip: a room server that publishes never waits for Redis's answer.
+        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(queue_size)
+        self._sender: asyncio.Task[None] | None = None
         self._live: set[str] = set()
         self._confirmed: dict[str, asyncio.Future[None]] = {}
 
@@ -48,16 +54,18 @@ class RedisBackend:
             confirmed = await self._request(self.name)
             self._reader = asyncio.create_task(self._read(), name="redis-hub-reader")
             await confirmed
+            self._sender = asyncio.create_task(self._send(), name="redis-hub-sender")
         except BaseException:
             await self.disconnect()
             raise
 
     async def disconnect(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-            self._reader = None
+        for task in (self._sender, self._reader):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._sender = self._reader = None
         await self._pubsub.aclose()
         await self._redis.aclose()
         self._live.clear()
@@ -78,16 +86,33 @@ class RedisBackend:
         await self._pubsub.unsubscribe(self._prefix + topic)
 
     async def publish(self, topic: str, payload: bytes) -> None:
+        if self._sender is None or self._sender.done():
+            raise BackendUnreachable("not connected to Redis")
         try:
-            await self._redis.publish(self._prefix + topic, payload)
-        except (RedisError, OSError) as error:
-            raise BackendUnreachable(str(error)) from error
+            self._outbox.put_nowait((self._prefix + topic, payload))
+        except asyncio.QueueFull:
+            raise BackendUnreachable("Redis is not taking events as fast as they come") from None
 
     async def next_published(self) -> tuple[str, bytes]:
         item = await self._published.get()
         if isinstance(item, Exception):
             raise item
         return item
+
+    async def _send(self) -> None:
+        """Write what was published, in order, as much as waits at a time; a failure
+        fails the dispatcher too, which connects again."""
+        try:
+            while True:
+                batch = [await self._outbox.get()]
+                while not self._outbox.empty():
+                    batch.append(self._outbox.get_nowait())
+                pipeline = self._redis.pipeline(transaction=False)
+                for channel, payload in batch:
+                    pipeline.publish(channel, payload)
+                await pipeline.execute()
+        except (RedisError, OSError) as error:
+            await self._published.put(BackendUnreachable(f"lost Redis: {error}"))
 
     async def _request(self, topic: str) -> asyncio.Future[None]:
         """Ask Redis for ``topic``, unless a request is under way: done once it confirmed."""
