@@ -31,7 +31,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +77,7 @@ class Phase:
 @dataclass
 class Result:
     rate: int
+    sent: int
     refused: int
     loss: int
     duplicates: int
@@ -85,6 +86,7 @@ class Result:
     deliveries_per_s: float
     cpu_per_delivery_us: float
     ack_p50: float | None
+    ack_p99: float | None
 
     @property
     def healthy(self) -> bool:
@@ -101,6 +103,8 @@ class Room:
 
     def __init__(self) -> None:
         self.pages: list[Page] = []
+        # The pages that send, in turn; all of them when empty.
+        self.senders: list[Page] = []
         self.phases: list[Phase] = []
         self._seen: dict[Page, set[tuple[int, int]]] = {}
         self._pending_ack: dict[Page, float] = {}
@@ -124,16 +128,22 @@ class Room:
                 del self._pending_ack[page]
 
     async def run_phase(self, server: Server, rate: int) -> Result:
-        count = int(rate * PHASE_S)
+        return await self.measure([server], rate, PHASE_S)
+
+    async def measure(self, servers: Sequence[Server], rate: int, seconds: float) -> Result:
+        """One phase of ``seconds`` at ``rate``, sent from the pages in turn, whichever
+        of ``servers`` each is on; the CPU per delivery is theirs together."""
+        senders = self.senders or self.pages
+        count = int(rate * seconds)
         phase = Phase(rate)
         self.phases.append(phase)
         number = len(self.phases) - 1
-        cpu, started = cpu_seconds(server.pid), time.monotonic()
+        cpu, started = _cpu_seconds(servers), time.monotonic()
         for message in range(count):
             delay = started + message / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            page = self.pages[(number * 7919 + message) % len(self.pages)]
+            page = senders[(number * 7919 + message) % len(senders)]
             body = f"bench-{number}-{message}"
             phase.sent_at[message] = time.monotonic()
             self._pending_ack[page] = phase.sent_at[message]
@@ -148,25 +158,41 @@ class Room:
                 break
             await asyncio.sleep(0.05)
         elapsed = time.monotonic() - started
-        cpu = cpu_seconds(server.pid) - cpu
+        cpu = _cpu_seconds(servers) - cpu
         delivered = len(phase.latencies)
         latencies = sorted(phase.latencies) or [float("inf")]
         return Result(
             rate=rate,
+            sent=count,
             refused=phase.refused,
             loss=expected - delivered,
             duplicates=phase.duplicates,
             p50=statistics.median(latencies),
-            p99=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-            deliveries_per_s=delivered / min(elapsed, PHASE_S + DRAIN_S),
+            p99=_p99(latencies),
+            deliveries_per_s=delivered / min(elapsed, seconds + DRAIN_S),
             cpu_per_delivery_us=cpu / max(delivered, 1) * 1e6,
             ack_p50=statistics.median(phase.acks) if phase.acks else None,
+            ack_p99=_p99(sorted(phase.acks)) if phase.acks else None,
         )
+
+
+def _p99(ordered: list[float]) -> float:
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 async def open_pages(
     server: Server, path: str, tokens: list[str | None], on_frame: Callable[[Page, bytes], None]
 ) -> list[Page]:
+    pages = await join_pages(server, path, tokens, on_frame)
+    await settle([server], pages)
+    return pages
+
+
+async def join_pages(
+    server: Server, path: str, tokens: list[str | None], on_frame: Callable[[Page, bytes], None]
+) -> list[Page]:
+    """A page on ``server`` for each of ``tokens``, each answered once, without waiting
+    for the room to calm down."""
     gate = asyncio.Semaphore(JOINING_AT_ONCE)
 
     async def one(token: str | None) -> Page:
@@ -179,23 +205,25 @@ async def open_pages(
             await page.answered
             return page
 
-    pages = await asyncio.gather(*(one(token) for token in tokens))
-    await _settle(server, pages)
-    return list(pages)
+    return list(await asyncio.gather(*(one(token) for token in tokens)))
 
 
-async def _settle(server: Server, pages: list[Page]) -> None:
-    """Wait until the pages have been sent nothing for a while and the server is idle: the
-    room has calmed down after the sockets joined, or after the last phase."""
+async def settle(servers: Sequence[Server], pages: list[Page]) -> None:
+    """Wait until the pages have been sent nothing for a while and the servers are idle:
+    the room has calmed down after the sockets joined, or after the last phase."""
     while True:
         quiet_for = time.monotonic() - max((page.last_frame for page in pages), default=0)
         if quiet_for < SETTLED_S:
             await asyncio.sleep(SETTLED_S - quiet_for)
             continue
-        cpu = cpu_seconds(server.pid)
+        cpu = _cpu_seconds(servers)
         await asyncio.sleep(IDLE_CHECK_S)
-        if cpu_seconds(server.pid) - cpu < IDLE_CHECK_S * IDLE_CPU_SHARE:
+        if _cpu_seconds(servers) - cpu < IDLE_CHECK_S * IDLE_CPU_SHARE:
             return
+
+
+def _cpu_seconds(servers: Sequence[Server]) -> float:
+    return sum(cpu_seconds(server.pid) for server in servers)
 
 
 def _print(name: str, result: Result) -> None:
@@ -220,7 +248,7 @@ async def _sweep(
         result = await room.run_phase(server, rate)
         _print(name, result)
         results.append(result)
-        await _settle(server, room.pages)
+        await settle([server], room.pages)
         if not result.healthy and result.loss > result.rate * PHASE_S * len(tokens) / 2:
             break  # past the ceiling: the next rate would only lose more
     for page in room.pages:

@@ -19,7 +19,7 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,18 +176,23 @@ def migrated_database(folder: str) -> str:
 
 
 @asynccontextmanager
-async def serving_livechat(folder: str, database_url: str) -> AsyncIterator[Server]:
-    """``livechat serve`` on ``database_url``, logging into ``folder``; once stopped, how
-    many errors it logged."""
+async def serving_livechat(
+    folder: str,
+    database_url: str,
+    name: str = "livechat",
+    environment: Mapping[str, str] | None = None,
+) -> AsyncIterator[Server]:
+    """``livechat serve`` on ``database_url``, with ``environment`` added to its settings,
+    logging into ``folder`` as ``name``; once stopped, how many errors it logged."""
     port = free_port()
-    environment = livechat_environment(folder, database_url)
-    log = Path(folder) / "livechat.log"
-    server = await start_server(livechat_command(port), environment, port, log)
+    settings = {**livechat_environment(folder, database_url), **(environment or {})}
+    log = Path(folder) / f"{name}.log"
+    server = await start_server(livechat_command(port), settings, port, log)
     try:
         yield server
     finally:
         await server.stop()
-        report_errors("livechat", server)
+        report_errors(name, server)
 
 
 _OPCODE_TEXT, _OPCODE_CLOSE, _OPCODE_PING, _OPCODE_PONG = 0x1, 0x8, 0x9, 0xA
