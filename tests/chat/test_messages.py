@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from itertools import pairwise
 
 import pytest
@@ -323,6 +324,51 @@ async def test_rooms_have_separate_sequences(db: Database, alice: User) -> None:
     assert message.seq == 1
     assert await last_seq(db, alice, other.slug) == 1
     assert await last_seq(db, alice, general_slug) == 3
+
+
+async def test_processes_posting_to_one_room_at_once_share_one_gapless_sequence(
+    db: Database, database_url: str, alice: User, bob: User
+) -> None:
+    slug = await general(db, alice, bob)
+    # Each Database stands for a process of its own: its own pool, its own writers.
+    processes = [Database(database_url) for _ in range(3)]
+    try:
+        posted = await asyncio.gather(
+            *(
+                messages.create_message(process, person, slug, f"{n} from {person.id}")
+                for n in range(20)
+                for process in processes
+                for person in (alice, bob)
+            )
+        )
+    finally:
+        for process in processes:
+            await process.dispose()
+
+    seqs = sorted(result.message.seq for result in posted)
+    assert seqs == list(range(1, len(posted) + 1))
+    assert await last_seq(db, alice, slug) == len(posted)
+
+
+async def test_the_same_send_racing_through_processes_is_stored_once(
+    db: Database, database_url: str, alice: User
+) -> None:
+    slug = await general(db, alice)
+    processes = [Database(database_url) for _ in range(4)]
+    try:
+        posted = await asyncio.gather(
+            *(
+                messages.create_message(process, alice, slug, "only once", "same-key")
+                for process in processes
+            )
+        )
+    finally:
+        for process in processes:
+            await process.dispose()
+
+    assert sum(result.created for result in posted) == 1
+    assert len({result.message.id for result in posted}) == 1
+    assert await last_seq(db, alice, slug) == 1
 
 
 # Idempotent posting
