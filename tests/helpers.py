@@ -39,6 +39,23 @@ def only_on_sqlite(why: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(DATABASE != "sqlite", reason=f"SQLite's own: {why}")
 
 
+def only_on_postgresql(why: str) -> pytest.MarkDecorator:
+    """For a test of what only a database server does; ``make test`` runs it on the
+    PostgreSQL pass."""
+    return pytest.mark.skipif(DATABASE != "postgresql", reason=f"PostgreSQL's own: {why}")
+
+
+def terminate_connections(database_url: str) -> int:
+    """Cut every connection to the database, as a restart of its server would; how many."""
+    server = schema.sync_url(POSTGRES_URL).set(drivername="postgresql")
+    with psycopg.connect(server.render_as_string(hide_password=False), autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+            (make_url(database_url).database,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def missing(reason: str) -> NoReturn:
     """Skip a test for want of a service, saying why; fail it in CI, where a skipped test
     would go unnoticed."""

@@ -17,7 +17,7 @@ from livechat.accounts.models import User
 from livechat.chat.models import Room
 from livechat.db import BUSY_TIMEOUT_MS, Database, DriverStatement, driver_of
 from livechat.errors import Unavailable
-from tests.helpers import only_on_sqlite
+from tests.helpers import only_on_postgresql, only_on_sqlite, terminate_connections
 
 CONCURRENT_WRITERS = 200
 
@@ -444,3 +444,23 @@ async def test_rows_read_on_the_driver_come_back_typed_as_sqlalchemy_would(db: D
     assert on_the_driver["inserted_at"].tzinfo is UTC
     assert on_the_driver["is_active"] is True
     assert on_the_driver["display_name"] == "Ann"
+
+
+@only_on_postgresql("a server that drops its connections")
+async def test_connections_the_server_cut_are_replaced_not_handed_out(
+    db: Database, database_url: str
+) -> None:
+    async def use_every_pool() -> None:
+        async with db.read_alone() as driver:
+            assert list(await driver.fetch("SELECT 1", ())) == [(1,)]
+        async with db.write_alone() as driver:
+            await driver.fetch("SELECT 1", ())
+        async with db.read() as session:
+            assert await session.scalar(text("SELECT 1")) == 1
+        async with db.write() as session:
+            await session.execute(text("SELECT 1"))
+
+    await use_every_pool()
+    assert terminate_connections(database_url) >= 3  # one in each pool, at least
+
+    await use_every_pool()

@@ -172,9 +172,13 @@ class Database:
         event.listen(self._writer.sync_engine, "invalidate", _roll_back_before_closing)
 
     def _postgresql_engines(self, read_pool_size: int, read_wait_seconds: float) -> None:
+        # Every engine checks a connection as it hands it out: a server restarted, or a
+        # connection cut by the network, leaves connections in the pool that would fail
+        # every request they served, since the driver's own use never tells the pool.
         # Reads see one snapshot, as SQLite's query_only readers do.
         self._reader = create_async_engine(
             self.url,
+            pool_pre_ping=True,
             pool_size=read_pool_size,
             max_overflow=0,
             pool_timeout=read_wait_seconds,
@@ -183,6 +187,7 @@ class Database:
         )
         self._lone_reader = create_async_engine(
             self.url,
+            pool_pre_ping=True,
             pool_size=max(1, read_pool_size // 2),
             max_overflow=0,
             pool_timeout=read_wait_seconds,
@@ -191,6 +196,7 @@ class Database:
         # Writers run side by side: a post waits only for the row lock of its own room.
         self._writer = create_async_engine(
             self.url,
+            pool_pre_ping=True,
             pool_size=POSTGRESQL_WRITE_POOL_SIZE,
             max_overflow=0,
             connect_args=POSTGRESQL_CONNECT_ARGS,
