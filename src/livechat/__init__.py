@@ -7,6 +7,7 @@ Layout, outside in:
 - ``accounts``  users, sessions, the auth pages and the log-in throttle
 - ``chat``      the Chat service: rooms, memberships, messages and search; business rules
 - ``realtime``  every concurrent process: hub, supervisors, room servers, presence, limits
-- ``db``        engines, sessions and the single-writer discipline; ``schema`` migrates
+- ``db``        engines and sessions, SQLite's single writer or PostgreSQL's pool;
+                ``schema`` migrates
 - ``settings``  every knob, from ``LIVECHAT_*`` environment variables
 """
