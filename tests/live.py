@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import socket
 import subprocess
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,6 +36,7 @@ from tests.helpers import PASSWORD
 
 FRAME_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 10.0
+PROCESS_START_TIMEOUT_S = 30.0
 
 
 def free_port() -> int:
@@ -264,6 +268,61 @@ async def room_page(
         await client.catch_up(seq, last_id)
         await client.expect('id="presence"')
         yield client
+
+
+LIVECHAT = str(Path(sys.executable).with_name("livechat"))
+
+
+@dataclass
+class Process:
+    """A ``livechat serve`` of its own, and the file its log goes to."""
+
+    address: Address
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+
+Start = Callable[..., Process]
+
+
+@contextmanager
+def livechat_processes(settings: Settings, redis_url: str, folder: Path) -> Iterator[Start]:
+    """Starts ``livechat serve`` processes that share the test's database, uploads and
+    Redis (under a prefix of the test's own), with settings overridden by keyword; all are
+    stopped when the block ends."""
+    environment = {
+        **os.environ,
+        "LIVECHAT_ENV": "test",
+        "LIVECHAT_DATABASE_URL": settings.database_url,
+        "LIVECHAT_UPLOADS_DIR": str(settings.uploads_dir),
+        "LIVECHAT_SECRET_KEY": settings.secret_key,
+        "LIVECHAT_REDIS_URL": redis_url,
+        "LIVECHAT_REDIS_PREFIX": f"test-{uuid.uuid4().hex}",
+    }
+    started: list[Process] = []
+
+    def start(**overrides: str) -> Process:
+        port = free_port()
+        log = folder / f"livechat-{port}.log"
+        with log.open("wb") as output:
+            popen = subprocess.Popen(  # noqa: S603  (our own entry point, fixed arguments)
+                [LIVECHAT, "serve", "--port", str(port)],
+                env=environment | overrides,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        process = Process(Address(f"http://127.0.0.1:{port}"), popen, log)
+        started.append(process)
+        wait_until_healthy(process.address.url, popen, PROCESS_START_TIMEOUT_S)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.popen.terminate()
+        for process in started:
+            process.popen.wait(timeout=30)
 
 
 def wait_until_healthy(url: str, server: subprocess.Popen[Any], timeout_s: float = 30.0) -> None:

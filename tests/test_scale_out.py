@@ -11,10 +11,7 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -30,29 +27,18 @@ from tests.helpers import eventually
 from tests.live import (
     Address,
     Client,
+    Start,
     free_port,
+    livechat_processes,
     room_page,
     session_cookie,
     socket_client,
     submit_in,
-    wait_until_healthy,
 )
 
-LIVECHAT = str(Path(sys.executable).with_name("livechat"))
-START_TIMEOUT_S = 30.0
 # A killed process's people leave within its peers' expiry and one heartbeat (20 s); the
 # issue's promise is 30.
 GHOSTS_GONE_WITHIN_S = 30.0
-
-
-@dataclass
-class Process:
-    address: Address
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-
-Start = Callable[..., Process]
 
 
 @pytest.fixture
@@ -65,39 +51,8 @@ async def general(db: Database, alice: User, bob: User) -> Room:
 
 @pytest.fixture
 def start(settings: Settings, redis_url: str, tmp_path: Path) -> Iterator[Start]:
-    """Starts ``livechat serve`` processes sharing the test's database, uploads and Redis
-    (under a prefix of the test's own); all are stopped when the test ends."""
-    environment = {
-        **os.environ,
-        "LIVECHAT_ENV": "test",
-        "LIVECHAT_DATABASE_URL": settings.database_url,
-        "LIVECHAT_UPLOADS_DIR": str(settings.uploads_dir),
-        "LIVECHAT_SECRET_KEY": settings.secret_key,
-        "LIVECHAT_REDIS_URL": redis_url,
-        "LIVECHAT_REDIS_PREFIX": f"test-{uuid.uuid4().hex}",
-    }
-    started: list[Process] = []
-
-    def start(**overrides: str) -> Process:
-        port = free_port()
-        log = tmp_path / f"livechat-{port}.log"
-        with log.open("wb") as output:
-            popen = subprocess.Popen(  # noqa: S603  (our own entry point, fixed arguments)
-                [LIVECHAT, "serve", "--port", str(port)],
-                env=environment | overrides,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        process = Process(Address(f"http://127.0.0.1:{port}"), popen, log)
-        started.append(process)
-        wait_until_healthy(process.address.url, popen, START_TIMEOUT_S)
-        return process
-
-    yield start
-    for process in started:
-        process.popen.terminate()
-    for process in started:
-        process.popen.wait(timeout=30)
+    with livechat_processes(settings, redis_url, tmp_path) as start:
+        yield start
 
 
 async def say(page: Client, body: str) -> str:
