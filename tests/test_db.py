@@ -18,6 +18,7 @@ from livechat.chat.models import Room
 from livechat.db import BUSY_TIMEOUT_MS, Database, DriverStatement, driver_of
 from livechat.errors import Unavailable
 from tests.helpers import only_on_postgresql, only_on_sqlite, terminate_connections
+from tests.live import free_port
 
 CONCURRENT_WRITERS = 200
 
@@ -464,3 +465,37 @@ async def test_connections_the_server_cut_are_replaced_not_handed_out(
     assert terminate_connections(database_url) >= 3  # one in each pool, at least
 
     await use_every_pool()
+
+
+async def _select_in_a_read(db: Database) -> None:
+    async with db.read() as session:
+        await session.execute(text("SELECT 1"))
+
+
+async def _select_alone(db: Database) -> None:
+    async with db.read_alone() as driver:
+        await driver.fetch("SELECT 1", ())
+
+
+async def _select_in_a_write(db: Database) -> None:
+    async with db.write() as session:
+        await session.execute(text("SELECT 1"))
+
+
+async def _select_on_the_writer(db: Database) -> None:
+    async with db.write_alone() as driver:
+        await driver.fetch("SELECT 1", ())
+
+
+@pytest.mark.parametrize(
+    "use", [_select_in_a_read, _select_alone, _select_in_a_write, _select_on_the_writer]
+)
+async def test_a_database_server_out_of_reach_is_said_to_be_so(
+    use: Callable[[Database], Awaitable[None]],
+) -> None:
+    db = Database(f"postgresql+asyncpg://livechat@127.0.0.1:{free_port()}/livechat")
+    try:
+        with pytest.raises(Unavailable, match="cannot reach its database"):
+            await use(db)
+    finally:
+        await db.dispose()

@@ -33,16 +33,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import asyncpg
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator, event
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, Dialect, ExceptionContext, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -67,6 +69,16 @@ READ_POOL_SIZE = 8
 # connections for seconds: at 10 s, most of 2,000 were sent away; at 30 s, a few.
 READ_WAIT_SECONDS = 30.0
 BUSY = "The server is busy; try again in a moment."
+UNREACHABLE = "The server cannot reach its database right now; try again in a moment."
+# What a database server that is down, restarting or cut off raises, through the driver
+# or through SQLAlchemy: an outage, said as one, never a bug.
+_CUT_OFF = (
+    ConnectionError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+)
 # PostgreSQL's writers run side by side; more than the cores of a small database server
 # would only queue there instead of here.
 POSTGRESQL_WRITE_POOL_SIZE = 8
@@ -208,7 +220,8 @@ class Database:
         connection frees up in time, ``Unavailable``: the caller is to come back later."""
         async with self._read_sessions() as session:
             try:
-                yield session
+                with _reachable():
+                    yield session
             except PoolTimeout as error:
                 raise Unavailable(BUSY, retry_after_seconds=1) from error
 
@@ -219,11 +232,13 @@ class Database:
         event loop, and such a read takes one where a session's takes seven. When no
         connection frees up in time, ``Unavailable``."""
         try:
-            connection = await self._lone_reader.connect()
+            with _reachable():
+                connection = await self._lone_reader.connect()
         except PoolTimeout as error:
             raise Unavailable(BUSY, retry_after_seconds=1) from error
         try:
-            yield await _driver(connection)
+            with _reachable():
+                yield await _driver(connection)
         finally:
             # Not ``async with``, which closes in a task of its own so that a cancellation
             # cannot cut the close short: on a busy loop that task waits its turn twice,
@@ -238,8 +253,9 @@ class Database:
         async with self._writing():
             session = self._write_sessions()
             try:
-                yield session
-                await session.commit()
+                with _reachable():
+                    yield session
+                    await session.commit()
             except BaseException as error:
                 await finish_uncancelled(_abandon(session, error))
                 raise
@@ -254,8 +270,9 @@ class Database:
         driver's thread to begin or to commit. A statement cut short by a cancellation
         still runs to its end on that thread, and leaves no transaction open behind it.
         asyncpg runs a statement outside a transaction as a transaction of its own too."""
-        async with self._writing(), self._writer.connect() as connection:
-            yield await _driver(connection)
+        with _reachable():
+            async with self._writing(), self._writer.connect() as connection:
+                yield await _driver(connection)
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[None]:
@@ -281,6 +298,20 @@ class Database:
         await self._reader.dispose()
         await self._lone_reader.dispose()
         await self._writer.dispose()
+
+
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """Turn a database server out of reach into ``Unavailable``: pages say so, and ask to
+    be tried again, instead of apologising for a bug."""
+    try:
+        yield
+    except _CUT_OFF as error:
+        raise Unavailable(UNREACHABLE, retry_after_seconds=1) from error
+    except DBAPIError as error:
+        if error.connection_invalidated or isinstance(error.orig, _CUT_OFF):
+            raise Unavailable(UNREACHABLE, retry_after_seconds=1) from error
+        raise
 
 
 def _keep_cancelled_connection(context: ExceptionContext) -> None:
