@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from livechat.accounts.models import User
 from livechat.chat.models import Room
 from livechat.db import BUSY_TIMEOUT_MS, Database, DriverStatement, driver_of
-from livechat.errors import Unavailable
+from livechat.errors import Conflict, Unavailable
 from tests.helpers import only_on_postgresql, only_on_sqlite, terminate_connections
 from tests.live import free_port
 
@@ -499,3 +499,19 @@ async def test_a_database_server_out_of_reach_is_said_to_be_so(
             await use(db)
     finally:
         await db.dispose()
+
+
+async def test_a_write_a_constraint_refuses_is_a_conflict_to_try_again(db: Database) -> None:
+    async with db.write() as session:
+        session.add(User(email="ann@example.com", display_name="Ann", hashed_password="-"))
+
+    with pytest.raises(Conflict, match="at the same moment; try again"):
+        async with db.write() as session:
+            session.add(User(email="ann@example.com", display_name="Ann", hashed_password="-"))
+    with pytest.raises(Conflict):
+        async with db.write_alone() as driver:
+            await driver.fetch(
+                "INSERT INTO memberships (user_id, room_id, role, joined_at)"
+                " SELECT id, 424242, 'member', inserted_at FROM users",
+                (),
+            )

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -44,7 +45,7 @@ from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator, e
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, Dialect, ExceptionContext, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -58,7 +59,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.sql.selectable import ReturnsRows
 
-from livechat.errors import Unavailable
+from livechat.errors import Conflict, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ READ_POOL_SIZE = 8
 READ_WAIT_SECONDS = 30.0
 BUSY = "The server is busy; try again in a moment."
 UNREACHABLE = "The server cannot reach its database right now; try again in a moment."
+CONFLICT = "Someone else changed this at the same moment; try again."
 # What a database server that is down, restarting or cut off raises, through the driver
 # or through SQLAlchemy: an outage, said as one, never a bug.
 _CUT_OFF = (
@@ -253,7 +255,7 @@ class Database:
         async with self._writing():
             session = self._write_sessions()
             try:
-                with _reachable():
+                with _reachable(), _unconflicted():
                     yield session
                     await session.commit()
             except BaseException as error:
@@ -270,7 +272,7 @@ class Database:
         driver's thread to begin or to commit. A statement cut short by a cancellation
         still runs to its end on that thread, and leaves no transaction open behind it.
         asyncpg runs a statement outside a transaction as a transaction of its own too."""
-        with _reachable():
+        with _reachable(), _unconflicted():
             async with self._writing(), self._writer.connect() as connection:
                 yield await _driver(connection)
 
@@ -312,6 +314,21 @@ def _reachable() -> Iterator[None]:
         if error.connection_invalidated or isinstance(error.orig, _CUT_OFF):
             raise Unavailable(UNREACHABLE, retry_after_seconds=1) from error
         raise
+
+
+@contextlib.contextmanager
+def _unconflicted() -> Iterator[None]:
+    """Turn a write that a constraint refused into ``Conflict``. The checks before a write
+    find what is already stored; on PostgreSQL, writers run side by side, and one that
+    passed them may still meet a unique key or a foreign key another made true since."""
+    try:
+        yield
+    except (
+        IntegrityError,  # through SQLAlchemy
+        sqlite3.IntegrityError,  # through either driver alone
+        asyncpg.exceptions.IntegrityConstraintViolationError,
+    ) as error:
+        raise Conflict(CONFLICT) from error
 
 
 def _keep_cancelled_connection(context: ExceptionContext) -> None:

@@ -43,6 +43,14 @@ class RateLimited(LivechatError):
         return max(1, -(-self.retry_after_ms // 1000))
 
 
+class Conflict(LivechatError):
+    """What was asked was fine a moment ago, but someone else's change got there first
+    (the same name taken, the same message sent, a room gone): asked again, it is
+    answered for what is there now."""
+
+    status_code = 409
+
+
 class Unavailable(LivechatError):
     """Something is recovering from a fault; the caller may try again after a while."""
 

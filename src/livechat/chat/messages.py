@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from asyncpg import UniqueViolationError
 from sqlalchemy import (
     ColumnElement,
     Insert,
@@ -26,7 +25,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -42,7 +40,7 @@ from livechat.chat.access import (
 )
 from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Attachment, Membership, Message, Room
 from livechat.db import Database, Driver, DriverStatement, driver_of, utcnow
-from livechat.errors import BadRequest, Forbidden, NotFound
+from livechat.errors import BadRequest, Conflict, Forbidden, NotFound
 from livechat.inputs import MAX_ID, is_id, is_text
 
 MESSAGE_MAX_LENGTH = 4000
@@ -197,7 +195,7 @@ async def create_message(
             else:
                 async with db.write_alone() as driver:
                     message = await _store(driver, post, sent)
-        except (IntegrityError, UniqueViolationError):
+        except Conflict:
             # The same send through two processes at once, where writers run side by
             # side: both found it new, and the unique key let one store it.
             message = None
