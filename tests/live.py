@@ -92,19 +92,24 @@ async def serving(settings: Settings, **options: Any) -> AsyncIterator[LiveServe
 
 async def session_cookie(server: Address, email: str, password: str = PASSWORD) -> str:
     """Log in over HTTP as a browser would and return the session cookie's value."""
+    response = await log_in(server, email, password)
+    assert response.status_code == 303, response.text
+    return response.cookies[SESSION_COOKIE]
+
+
+async def log_in(server: Address, email: str, password: str) -> httpx.Response:
+    """Submit the log-in form as a browser would; the answer."""
     async with httpx.AsyncClient(base_url=server.url) as http:
         page = await http.get("/users/log_in")
         token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page.text)
         assert token is not None
         # The cookies are Secure outside development and this is plain http: a browser on
         # localhost still sends them, httpx's cookie jar does not, so they go by hand.
-        response = await http.post(
+        return await http.post(
             "/users/log_in",
             data={"email": email, "password": password, "csrf_token": token.group(1)},
             headers={"Cookie": f"{CSRF_COOKIE}={page.cookies[CSRF_COOKIE]}"},
         )
-        assert response.status_code == 303, response.text
-        return response.cookies[SESSION_COOKIE]
 
 
 _ARTICLE = re.compile(

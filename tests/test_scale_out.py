@@ -23,13 +23,14 @@ from livechat.chat import rooms
 from livechat.chat.models import Room
 from livechat.db import Database
 from livechat.settings import Settings
-from tests.helpers import eventually
+from tests.helpers import PASSWORD, eventually
 from tests.live import (
     Address,
     Client,
     Start,
     free_port,
     livechat_processes,
+    log_in,
     room_page,
     session_cookie,
     socket_client,
@@ -121,6 +122,19 @@ async def test_signing_out_through_one_process_closes_the_sessions_pages_on_the_
         code, _ = await page.expect_closed()
     assert code == WS_1008_POLICY_VIOLATION
     assert any("You have been signed out" in frame for frame in page.seen)
+
+
+async def test_failed_log_ins_through_any_process_lock_the_account_out_on_every_one(
+    start: Start, alice: User
+) -> None:
+    here, there = start(), start()
+    tries = [await log_in((here, there)[n % 2].address, alice.email, "wrong") for n in range(5)]
+    assert [response.status_code for response in tries] == [401] * 5
+
+    for process in (here, there):
+        refused = await log_in(process.address, alice.email, PASSWORD)
+        assert refused.status_code == 429
+        assert "Too many failed attempts" in refused.text
 
 
 async def test_the_rate_limit_is_one_bucket_whichever_process_the_sends_go_through(

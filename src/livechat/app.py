@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from livechat.accounts import pages as account_pages
 from livechat.accounts.auth import Accounts
-from livechat.accounts.throttle import LoginThrottle
+from livechat.accounts.throttle import LoginThrottle, SharedLoginThrottle, Throttle
 from livechat.db import Database
 from livechat.logs import LogContextMiddleware
 from livechat.metrics import Metrics
@@ -69,6 +69,19 @@ def create_app(
     metrics = Metrics()
     sockets = OpenSockets(settings.sockets_per_user)
     metrics.open_sockets.set_function(sockets.total)
+    login_throttle: Throttle = (
+        SharedLoginThrottle(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            max_failures=settings.login_max_failures,
+            window_seconds=settings.login_lockout_seconds,
+        )
+        if settings.redis_url
+        else LoginThrottle(
+            max_failures=settings.login_max_failures,
+            window_seconds=settings.login_lockout_seconds,
+        )
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,6 +106,8 @@ def create_app(
                 yield
         finally:
             await db.dispose()
+            if isinstance(login_throttle, SharedLoginThrottle):
+                await login_throttle.close()
 
     app = Livechat(
         title="livechat", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
@@ -101,9 +116,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.sockets = sockets
     app.state.replays = SharedReplays()
-    app.state.login_throttle = LoginThrottle(
-        max_failures=settings.login_max_failures, window_seconds=settings.login_lockout_seconds
-    )
+    app.state.login_throttle = login_throttle
 
     app.add_middleware(
         CSRFMiddleware,

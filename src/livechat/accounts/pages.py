@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from livechat.accounts.auth import SESSION_COOKIE, session_id
-from livechat.accounts.throttle import LoginThrottle
+from livechat.accounts.throttle import Throttle, throttle_key
 from livechat.chat import broadcasts
 from livechat.errors import BadRequest
 from livechat.realtime.hub import Revocation, sessions_topic
@@ -64,9 +64,9 @@ async def log_in_page(request: Request, user: MaybeUser) -> Response:
 async def log_in(
     request: Request, accounts: AccountsDep, email: FormText = "", password: FormText = ""
 ) -> Response:
-    throttle: LoginThrottle = request.app.state.login_throttle
-    key = LoginThrottle.key(email, request.client.host if request.client else "")
-    wait = throttle.retry_after(key)
+    throttle: Throttle = request.app.state.login_throttle
+    key = throttle_key(email, request.client.host if request.client else "")
+    wait = await throttle.retry_after(key)
     if wait is not None:
         minutes = max(1, math.ceil(wait / 60))
         return render(
@@ -82,14 +82,14 @@ async def log_in(
         )
     user = await accounts.authenticate(email, password)
     if user is None:
-        throttle.record_failure(key)
+        await throttle.record_failure(key)
         return render(
             request,
             "accounts/log_in.html",
             {"form": {"email": email}, "error": "That email and password do not match."},
             status_code=401,
         )
-    throttle.reset(key)
+    await throttle.reset(key)
     return await accounts.log_in(user)
 
 
