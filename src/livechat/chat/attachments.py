@@ -200,12 +200,16 @@ async def discard(db: Database, user: User, attachment_id: int, uploads_dir: Pat
     if not is_id(attachment_id):
         raise NotFound("That file is no longer waiting to be sent.")
     async with db.write() as session:
+        # Locked, where writers run side by side: a post taking it meanwhile waits, and
+        # then finds it gone, instead of sending a message whose file was just deleted.
         attachment = await session.scalar(
-            select(Attachment).where(
+            select(Attachment)
+            .where(
                 Attachment.id == attachment_id,
                 Attachment.uploader_id == user.id,
                 Attachment.message_id.is_(None),
             )
+            .with_for_update()
         )
         if attachment is None:
             raise NotFound("That file is no longer waiting to be sent.")
@@ -252,15 +256,16 @@ async def remove_files(uploads_dir: Path, stored_names: list[str]) -> None:
 async def sweep_abandoned(db: Database, uploads_dir: Path, older_than_seconds: float) -> int:
     """Delete pending uploads no message took within ``older_than_seconds``; how many."""
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    # One statement that finds and deletes: where writers run side by side, a post may
+    # take an upload between a look and a delete, and its file would go with it.
     async with db.write() as session:
         stale = list(
             await session.scalars(
-                select(Attachment.stored_name).where(
-                    Attachment.message_id.is_(None), Attachment.inserted_at < cutoff
-                )
+                delete(Attachment)
+                .where(Attachment.message_id.is_(None), Attachment.inserted_at < cutoff)
+                .returning(Attachment.stored_name),
+                execution_options={"synchronize_session": False},
             )
         )
-        if stale:
-            await session.execute(delete(Attachment).where(Attachment.stored_name.in_(stale)))
     await remove_files(uploads_dir, stale)
     return len(stale)
