@@ -101,6 +101,9 @@ async def test_a_page_whose_process_dies_carries_on_on_another_and_misses_nothin
     await register(alice, balancer.url, "Alice Martin", "alice@example.com", PASSWORD)
     await register(bob, balancer.url, "Bob Okafor", "bob@example.com", PASSWORD)
     await create_room(alice, "Ops")
+    # This test is about a room's page, not the room list's: Bob's list may have been
+    # rendered before the room existed and its socket subscribed after it was announced.
+    await bob.reload()
     await expect(bob.locator("#rooms")).to_contain_text("Ops")
     await join_room(bob, "Ops")
     await send_message(alice, "before the move")
