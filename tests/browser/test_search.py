@@ -42,3 +42,18 @@ async def test_typing_updates_highlighted_results_and_a_result_opens_the_message
     target = page.locator("article.message:target")
     await expect(target).to_contain_text("The café opens at nine")
     await expect(target).to_be_in_viewport()
+
+
+async def test_pasted_text_is_searched_without_a_key_being_pressed(
+    page: Page, live_server: str
+) -> None:
+    await register(page, live_server, "Dana", "dana@example.com", PASSWORD)
+    await create_room(page, "Launch")
+    await send_message(page, "The café opens at nine")
+    await page.goto(f"{live_server}/search")
+    await settled(page)
+
+    # fill() sets the text as a paste or an autofill would: an input event, no keys.
+    await page.get_by_role("searchbox", name="Search messages").fill("cafe")
+
+    await expect(page.locator("#search-results mark")).to_have_text("café")
