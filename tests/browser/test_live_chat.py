@@ -101,3 +101,16 @@ async def test_the_sidebar_changes_entry_by_entry_and_counts_those_past_its_limi
     await expect(sidebar).to_have_text(["Alice Martin", "Carol Nguyen"])
     await expect(more).to_be_hidden()
     await expect(alice.locator("#online-count")).to_have_text("2 online")
+
+
+async def test_opening_a_room_puts_the_cursor_in_its_composer(
+    open_window: OpenWindow, live_server: str
+) -> None:
+    page = await open_window()
+    await register(page, live_server, "Alice Martin", "alice@example.com", PASSWORD)
+    await create_room(page, "Launch")
+    await page.goto(f"{live_server}/rooms")
+
+    await page.locator("#rooms").get_by_role("link", name="Launch").click()
+
+    await expect(composer(page)).to_be_focused()
