@@ -81,6 +81,12 @@ _CUT_OFF = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
 )
+# What a write a constraint refused raises: through SQLAlchemy, or either driver alone.
+_REFUSED = (
+    IntegrityError,
+    sqlite3.IntegrityError,
+    asyncpg.exceptions.IntegrityConstraintViolationError,
+)
 # PostgreSQL's writers run side by side; more than the cores of a small database server
 # would only queue there instead of here.
 POSTGRESQL_WRITE_POOL_SIZE = 8
@@ -186,34 +192,35 @@ class Database:
         event.listen(self._writer.sync_engine, "invalidate", _roll_back_before_closing)
 
     def _postgresql_engines(self, read_pool_size: int, read_wait_seconds: float) -> None:
+        # Reads see one snapshot, as SQLite's query_only readers do.
+        self._reader = self._postgresql_engine(
+            read_pool_size,
+            read_wait_seconds,
+            POSTGRESQL_READER_CONNECT_ARGS,
+            isolation_level="REPEATABLE READ",
+        )
+        self._lone_reader = self._postgresql_engine(
+            max(1, read_pool_size // 2), read_wait_seconds, POSTGRESQL_READER_CONNECT_ARGS
+        )
+        # Writers run side by side: a post waits only for the row lock of its own room.
+        self._writer = self._postgresql_engine(
+            POSTGRESQL_WRITE_POOL_SIZE, read_wait_seconds, POSTGRESQL_CONNECT_ARGS
+        )
+
+    def _postgresql_engine(
+        self, size: int, wait_seconds: float, connect_args: dict[str, Any], **options: Any
+    ) -> AsyncEngine:
         # Every engine checks a connection as it hands it out: a server restarted, or a
         # connection cut by the network, leaves connections in the pool that would fail
         # every request they served, since the driver's own use never tells the pool.
-        # Reads see one snapshot, as SQLite's query_only readers do.
-        self._reader = create_async_engine(
+        return create_async_engine(
             self.url,
             pool_pre_ping=True,
-            pool_size=read_pool_size,
+            pool_size=size,
             max_overflow=0,
-            pool_timeout=read_wait_seconds,
-            isolation_level="REPEATABLE READ",
-            connect_args=POSTGRESQL_READER_CONNECT_ARGS,
-        )
-        self._lone_reader = create_async_engine(
-            self.url,
-            pool_pre_ping=True,
-            pool_size=max(1, read_pool_size // 2),
-            max_overflow=0,
-            pool_timeout=read_wait_seconds,
-            connect_args=POSTGRESQL_READER_CONNECT_ARGS,
-        )
-        # Writers run side by side: a post waits only for the row lock of its own room.
-        self._writer = create_async_engine(
-            self.url,
-            pool_pre_ping=True,
-            pool_size=POSTGRESQL_WRITE_POOL_SIZE,
-            max_overflow=0,
-            connect_args=POSTGRESQL_CONNECT_ARGS,
+            pool_timeout=wait_seconds,
+            connect_args=connect_args,
+            **options,
         )
 
     @asynccontextmanager
@@ -222,7 +229,7 @@ class Database:
         connection frees up in time, ``Unavailable``: the caller is to come back later."""
         async with self._read_sessions() as session:
             try:
-                with _reachable():
+                with _as_outcome():
                     yield session
             except PoolTimeout as error:
                 raise Unavailable(BUSY, retry_after_seconds=1) from error
@@ -234,12 +241,12 @@ class Database:
         event loop, and such a read takes one where a session's takes seven. When no
         connection frees up in time, ``Unavailable``."""
         try:
-            with _reachable():
+            with _as_outcome():
                 connection = await self._lone_reader.connect()
         except PoolTimeout as error:
             raise Unavailable(BUSY, retry_after_seconds=1) from error
         try:
-            with _reachable():
+            with _as_outcome():
                 yield await _driver(connection)
         finally:
             # Not ``async with``, which closes in a task of its own so that a cancellation
@@ -255,7 +262,7 @@ class Database:
         async with self._writing():
             session = self._write_sessions()
             try:
-                with _reachable(), _unconflicted():
+                with _as_outcome():
                     yield session
                     await session.commit()
             except BaseException as error:
@@ -272,7 +279,7 @@ class Database:
         driver's thread to begin or to commit. A statement cut short by a cancellation
         still runs to its end on that thread, and leaves no transaction open behind it.
         asyncpg runs a statement outside a transaction as a transaction of its own too."""
-        with _reachable(), _unconflicted():
+        with _as_outcome():
             async with self._writing(), self._writer.connect() as connection:
                 yield await _driver(connection)
 
@@ -303,32 +310,22 @@ class Database:
 
 
 @contextlib.contextmanager
-def _reachable() -> Iterator[None]:
-    """Turn a database server out of reach into ``Unavailable``: pages say so, and ask to
-    be tried again, instead of apologising for a bug."""
+def _as_outcome() -> Iterator[None]:
+    """Say what went wrong with the database as the pages say it: a server out of reach
+    (down, restarting, cut off) is ``Unavailable``, to be tried again, not a bug; a write
+    a constraint refused is ``Conflict``. The checks before a write find what is stored,
+    but where writers run side by side (PostgreSQL), one that passed them may still meet
+    a unique or foreign key another made true since."""
     try:
         yield
     except _CUT_OFF as error:
         raise Unavailable(UNREACHABLE, retry_after_seconds=1) from error
+    except _REFUSED as error:
+        raise Conflict(CONFLICT) from error
     except DBAPIError as error:
         if error.connection_invalidated or isinstance(error.orig, _CUT_OFF):
             raise Unavailable(UNREACHABLE, retry_after_seconds=1) from error
         raise
-
-
-@contextlib.contextmanager
-def _unconflicted() -> Iterator[None]:
-    """Turn a write that a constraint refused into ``Conflict``. The checks before a write
-    find what is already stored; on PostgreSQL, writers run side by side, and one that
-    passed them may still meet a unique key or a foreign key another made true since."""
-    try:
-        yield
-    except (
-        IntegrityError,  # through SQLAlchemy
-        sqlite3.IntegrityError,  # through either driver alone
-        asyncpg.exceptions.IntegrityConstraintViolationError,
-    ) as error:
-        raise Conflict(CONFLICT) from error
 
 
 def _keep_cancelled_connection(context: ExceptionContext) -> None:
