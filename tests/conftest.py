@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: a migrated database per test, people, an app."""
+"""Fixtures shared by the whole suite: a migrated database per test, people, a room, an app."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from livechat import schema
 from livechat.accounts.auth import Accounts
 from livechat.accounts.models import User
 from livechat.app import create_app
+from livechat.chat import rooms
+from livechat.chat.models import Room
 from livechat.db import Database, sqlite_path
 from livechat.settings import Environment, Settings
 from tests.helpers import (
@@ -115,6 +117,14 @@ async def bob(make_user: MakeUser) -> User:
 @pytest.fixture
 async def carol(make_user: MakeUser) -> User:
     return await make_user("Carol Nguyen")
+
+
+@pytest.fixture
+async def general(db: Database, alice: User, bob: User) -> Room:
+    """A public room of Alice's that Bob has joined."""
+    room = await rooms.create_room(db, alice, name="General")
+    await rooms.join_room(db, bob, room.slug)
+    return room
 
 
 @pytest.fixture

@@ -359,16 +359,18 @@ def test_a_mistake_ends_the_real_command_in_one_line_and_no_traceback(tmp_path: 
     assert not (tmp_path / "livechat.db").exists()
 
 
-def test_serve_logs_one_json_object_a_line_when_asked(tmp_path: Path) -> None:
+def _serve_until_healthy(tmp_path: Path, settings: dict[str, str], *flags: str) -> tuple[int, str]:
+    """Start ``livechat serve`` on a fresh database with ``settings``, stop it with
+    SIGTERM once it answers /healthz; how it exited, and what it logged."""
     port = free_port()
     environment = {
         **os.environ,
-        "LIVECHAT_LOG_FORMAT": "json",
         "LIVECHAT_DATABASE_URL": sqlite_url(tmp_path / "livechat.db"),
         "LIVECHAT_UPLOADS_DIR": str(tmp_path / "uploads"),
+        **settings,
     }
     server = subprocess.Popen(  # noqa: S603  (our own entry point, fixed arguments)
-        [LIVECHAT, "serve", "--port", str(port)],
+        [LIVECHAT, "serve", "--port", str(port), *flags],
         env=environment,
         stderr=subprocess.PIPE,
         text=True,
@@ -378,6 +380,11 @@ def test_serve_logs_one_json_object_a_line_when_asked(tmp_path: Path) -> None:
     finally:
         server.terminate()
         _, logged = server.communicate(timeout=30)
+    return server.returncode, logged
+
+
+def test_serve_logs_one_json_object_a_line_when_asked(tmp_path: Path) -> None:
+    _, logged = _serve_until_healthy(tmp_path, {"LIVECHAT_LOG_FORMAT": "json"})
 
     lines = [json.loads(line) for line in logged.splitlines()]
     messages = [line["message"] for line in lines]
@@ -389,27 +396,14 @@ def test_serve_logs_one_json_object_a_line_when_asked(tmp_path: Path) -> None:
 
 
 def test_serve_with_redis_runs_the_workers_asked_for(tmp_path: Path, redis_url: str) -> None:
-    port = free_port()
-    environment = {
-        **os.environ,
-        "LIVECHAT_DATABASE_URL": sqlite_url(tmp_path / "livechat.db"),
-        "LIVECHAT_UPLOADS_DIR": str(tmp_path / "uploads"),
+    settings = {
         "LIVECHAT_REDIS_URL": redis_url,
         "LIVECHAT_REDIS_PREFIX": f"test-{uuid.uuid4().hex}",
     }
-    server = subprocess.Popen(  # noqa: S603  (our own entry point, fixed arguments)
-        [LIVECHAT, "serve", "--port", str(port), "--workers", "2"],
-        env=environment,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_until_healthy(f"http://127.0.0.1:{port}", server)
-    finally:
-        server.terminate()
-        _, logged = server.communicate(timeout=30)
 
-    assert server.returncode == 0
+    returncode, logged = _serve_until_healthy(tmp_path, settings, "--workers", "2")
+
+    assert returncode == 0
     assert logged.count("Application startup complete.") == 2
     assert logged.count("Application shutdown complete.") == 2
     assert "Traceback" not in logged

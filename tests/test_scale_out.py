@@ -19,9 +19,7 @@ import pytest
 from starlette.status import WS_1008_POLICY_VIOLATION
 
 from livechat.accounts.models import User
-from livechat.chat import rooms
 from livechat.chat.models import Room
-from livechat.db import Database
 from livechat.settings import Settings
 from tests.helpers import PASSWORD, eventually
 from tests.live import (
@@ -40,14 +38,6 @@ from tests.live import (
 # A killed process's people leave within its peers' expiry and one heartbeat (20 s); the
 # issue's promise is 30.
 GHOSTS_GONE_WITHIN_S = 30.0
-
-
-@pytest.fixture
-async def general(db: Database, alice: User, bob: User) -> Room:
-    """A public room of Alice's that Bob has joined."""
-    room = await rooms.create_room(db, alice, name="General")
-    await rooms.join_room(db, bob, room.slug)
-    return room
 
 
 @pytest.fixture

@@ -7,15 +7,11 @@ import pytest
 from playwright.async_api import FloatRect, expect
 
 from tests.browser.conftest import OpenWindow
-from tests.browser.vocabulary import composer, create_room, register
+from tests.browser.vocabulary import composer, create_room, register, send_until_refused
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 PASSWORD = "a perfectly fine passphrase"
-SENT_OR_REFUSED = """() =>
-    document.querySelector("#message-body").value === "" ? "sent"
-    : document.querySelector("#flash").textContent.includes("too fast") ? "refused"
-    : false"""
 
 
 def _overlap(one: FloatRect, other: FloatRect) -> bool:
@@ -35,12 +31,7 @@ async def test_a_refusal_leaves_the_composer_and_its_send_button_free(
     await register(page, live_server, "Alice Martin", f"alice{width}@example.com", PASSWORD)
     await create_room(page, f"Launch {width}")
 
-    for number in range(20):
-        await composer(page).fill(f"burst {number}")
-        await composer(page).press("Enter")
-        outcome = await page.wait_for_function(SENT_OR_REFUSED)
-        if await outcome.json_value() == "refused":
-            break
+    await send_until_refused(page)
     flash = page.locator("#flash .flash")
     await expect(flash).to_contain_text("too fast")
 

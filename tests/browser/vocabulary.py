@@ -47,6 +47,25 @@ async def send_message(page: Page, text: str) -> None:
     await expect(composer(page)).to_have_value("")  # cleared by the server's acknowledgement
 
 
+SENT_OR_REFUSED = """() =>
+    document.querySelector("#message-body").value === "" ? "sent"
+    : document.querySelector("#flash").textContent.includes("too fast") ? "refused"
+    : false"""
+
+
+async def send_until_refused(page: Page, tries: int = 20) -> str:
+    """Send message after message, each once the last is answered, until one is refused
+    as too fast; the text of the refused one."""
+    for number in range(tries):
+        text = f"burst {number}"
+        await composer(page).fill(text)
+        await composer(page).press("Enter")
+        outcome = await page.wait_for_function(SENT_OR_REFUSED)
+        if await outcome.json_value() == "refused":
+            return text
+    raise AssertionError(f"{tries} messages in a row were all sent")
+
+
 async def join_room(page: Page, name: str) -> None:
     await page.locator("#rooms").get_by_role("link", name=name).click()
     await page.get_by_role("button", name="Join room").click()

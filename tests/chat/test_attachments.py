@@ -49,14 +49,6 @@ def uploads_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def general(db: Database, alice: User, bob: User) -> Room:
-    """A public room of Alice's that Bob has joined."""
-    room = await rooms.create_room(db, alice, name="General")
-    await rooms.join_room(db, bob, room.slug)
-    return room
-
-
-@pytest.fixture
 async def secret(db: Database, alice: User) -> Room:
     """A private room that only Alice is in."""
     return await rooms.create_room(db, alice, name="Secret Plans", is_private=True)
