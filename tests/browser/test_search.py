@@ -35,7 +35,7 @@ async def test_typing_updates_highlighted_results_and_a_result_opens_the_message
     results = page.locator("#search-results .search-result")
     await expect(results).to_have_count(1)
     await expect(results.locator("mark")).to_have_text("café")
-    await expect(page).to_have_url(f"{live_server}/search?q=cafe")
+    await expect(page).to_have_url(f"{live_server}/search?q=cafe&scope=mine")
 
     await results.get_by_role("link").click()
     await expect(page).to_have_url(re.compile(r"/rooms/launch\?around=\d+#message-\d+$"))
@@ -57,3 +57,23 @@ async def test_pasted_text_is_searched_without_a_key_being_pressed(
     await page.get_by_role("searchbox", name="Search messages").fill("cafe")
 
     await expect(page.locator("#search-results mark")).to_have_text("café")
+
+
+async def test_choosing_public_rooms_searches_rooms_never_joined(
+    page: Page, live_server: str
+) -> None:
+    await register(page, live_server, "Dana", "dana@example.com", PASSWORD)
+    await create_room(page, "Launch")
+    await send_message(page, "The café opens at nine")
+    await page.get_by_role("button", name="Leave").click()
+    await page.goto(f"{live_server}/search")
+    await settled(page)
+    await page.get_by_role("searchbox", name="Search messages").fill("cafe")
+    await expect(page.locator("#search-results")).to_contain_text("No messages match")
+
+    await page.get_by_label("Where to search").select_option(
+        label="In my rooms and all public rooms"
+    )
+
+    await expect(page.locator("#search-results mark")).to_have_text("café")
+    await expect(page).to_have_url(f"{live_server}/search?q=cafe&scope=public")

@@ -357,8 +357,10 @@ async def test_a_private_rooms_messages_are_never_found_by_non_members(
     secret = await room_with(db, alice, "the secret password", name="Secret", is_private=True)
     await room_with(db, alice, "no secret here", name="General")
 
-    assert await found_bodies(db, bob, "secret") == {"no secret here"}
-    assert await search.search_messages(db, bob, "password") == []
+    everywhere = await search.search_messages(db, bob, "secret", public_rooms=True)
+
+    assert [plain(result.snippet) for result in everywhere] == ["no secret here"]
+    assert await search.search_messages(db, bob, "password", public_rooms=True) == []
     assert await search.search_messages(db, bob, "secret", room=secret) == []
 
 
@@ -384,12 +386,27 @@ async def test_leaving_a_private_room_hides_its_messages_from_search(
     assert await search.search_messages(db, bob, "password") == []
 
 
-async def test_public_rooms_are_searchable_by_visitors(
+async def test_public_rooms_someone_never_joined_are_searched_only_when_asked(
     db: Database, alice: User, bob: User
 ) -> None:
-    await room_with(db, alice, "open announcement", name="General")
+    general = await room_with(db, alice, "open announcement", name="General")
 
-    assert await found_bodies(db, bob, "announcement") == {"open announcement"}
+    assert await found_bodies(db, bob, "announcement") == set()
+    [found] = await search.search_messages(db, bob, "announcement", public_rooms=True)
+    assert plain(found.snippet) == "open announcement"
+    assert await found_bodies(db, bob, "announcement", room=general) == {"open announcement"}
+
+
+async def test_my_rooms_include_the_private_ones_and_the_public_ones_i_joined(
+    db: Database, alice: User, bob: User
+) -> None:
+    secret = await room_with(db, alice, "standup moved", name="Secret", is_private=True)
+    general = await room_with(db, alice, "standup today", name="General")
+    await room_with(db, alice, "standup elsewhere", name="Random")
+    await rooms.add_member(db, alice, secret, bob.email)
+    await rooms.join_room(db, bob, general)
+
+    assert await found_bodies(db, bob, "standup") == {"standup moved", "standup today"}
 
 
 async def test_a_room_scope_limits_results_to_that_room(db: Database, alice: User) -> None:

@@ -84,6 +84,60 @@ async def test_a_room_scope_searches_that_room_only(
     assert "in random" in everywhere.text
 
 
+async def test_the_scopes_search_my_rooms_or_every_public_room_as_they_say(
+    client: httpx.AsyncClient, db: Database, alice: User, bob: User
+) -> None:
+    unjoined = await rooms.create_room(db, alice, name="Launches")
+    await messages.create_message(db, alice, unjoined.slug, "launch plan")
+    await log_in(client, bob)
+
+    page = await client.get("/search?q=launch")
+    mine = await client.get("/search?q=launch&scope=mine", headers=HTMX)
+    public = await client.get("/search?q=launch&scope=public", headers=HTMX)
+
+    assert "In my rooms and all public rooms" in page.text
+    assert "No messages match" in page.text
+    assert "No messages match" in mine.text
+    assert "<mark>launch</mark> plan" in public.text
+
+
+async def test_more_results_keep_the_scope_they_were_asked_for(
+    client: httpx.AsyncClient, db: Database, alice: User, bob: User
+) -> None:
+    unjoined = await rooms.create_room(db, alice, name="Standups")
+    for number in range(21):
+        await messages.create_message(db, alice, unjoined.slug, f"standup notes {number}")
+    await log_in(client, bob)
+
+    first = await client.get("/search?q=standup&scope=public", headers=HTMX)
+
+    assert "scope=public" in first.text
+    assert first.text.count('class="search-result"') == 20
+
+
+async def test_the_room_scope_is_offered_only_with_a_room(
+    client: httpx.AsyncClient, db: Database, general: Room, alice: User
+) -> None:
+    await log_in(client, alice)
+
+    with_room = await client.get(f"/search?room={general.slug}")
+    without = await client.get("/search?scope=room&q=anything")
+
+    assert '<option value="room" selected>In General</option>' in with_room.text
+    assert 'value="room"' not in without.text
+    assert '<option value="mine" selected>' in without.text
+
+
+async def test_an_unknown_scope_is_refused_without_a_server_error(
+    client: httpx.AsyncClient, general: Room, alice: User
+) -> None:
+    await log_in(client, alice)
+
+    response = await client.get("/search?q=x&scope=everything", headers=HTMX)
+
+    assert response.status_code == 400
+
+
 async def test_private_rooms_never_leak_into_results(
     client: httpx.AsyncClient, db: Database, alice: User, bob: User
 ) -> None:

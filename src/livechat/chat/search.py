@@ -1,4 +1,4 @@
-"""Full-text search over every message a user may read.
+"""Full-text search over the messages a user may read.
 
 User input never reaches ``MATCH`` as syntax: it is split into words and quoted phrases,
 each becomes a double-quoted FTS5 string (so ``AND``, ``NEAR(``, ``body:``, ``*`` and ``-``
@@ -135,7 +135,7 @@ JOIN rooms AS r ON r.id = m.room_id
 JOIN users AS u ON u.id = m.user_id
 WHERE messages_fts MATCH :query
   AND m.deleted_at IS NULL
-  AND (r.is_private = 0 OR EXISTS (
+  AND ((:public_rooms AND r.is_private = 0) OR EXISTS (
         SELECT 1 FROM memberships AS ms WHERE ms.room_id = r.id AND ms.user_id = :user_id))
   AND (:room_slug IS NULL OR r.slug = :room_slug)
 ORDER BY messages_fts.rowid DESC
@@ -164,7 +164,7 @@ FROM (
     JOIN rooms AS r ON r.id = m.room_id
     WHERE m.search_vector @@ to_tsquery('livechat_search'::regconfig, :query)
       AND m.deleted_at IS NULL
-      AND (NOT r.is_private OR EXISTS (
+      AND ((CAST(:public_rooms AS BOOLEAN) AND NOT r.is_private) OR EXISTS (
             SELECT 1 FROM memberships AS ms WHERE ms.room_id = r.id AND ms.user_id = :user_id))
       AND (CAST(:room_slug AS TEXT) IS NULL OR r.slug = CAST(:room_slug AS TEXT))
     ORDER BY m.id DESC
@@ -201,11 +201,13 @@ async def search_messages(
     query: str,
     room: str | None = None,
     *,
+    public_rooms: bool = False,
     limit: int = PAGE_SIZE,
     offset: int = 0,
 ) -> list[SearchResult]:
-    """Messages matching ``query`` in the rooms ``user`` may read (or in the room with slug
-    ``room``), newest first, up to the ``MAX_RESULTS``th."""
+    """Messages matching ``query`` in the rooms ``user`` is a member of, and in every
+    public room too with ``public_rooms``, or in the one room with slug ``room`` if they
+    may read it; newest first, up to the ``MAX_RESULTS``th."""
     if offset < 0:
         raise BadRequest("Results start at the first one.")
     parsed = to_tsquery(query) if db.dialect == "postgresql" else to_fts_query(query)
@@ -216,6 +218,8 @@ async def search_messages(
         "query": parsed,
         "user_id": user.id,
         "room_slug": room,
+        # One room is searched wherever its reader may read it, member or not.
+        "public_rooms": public_rooms or room is not None,
         "limit": limit,
         "offset": offset,
     }

@@ -1,8 +1,9 @@
-"""The search page: results as you type, from every room the reader may see or one room."""
+"""The search page: results as you type, from one room, the reader's rooms, or every
+room they may read."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -16,6 +17,9 @@ router = APIRouter()
 
 # Far more than anyone types; the search itself reads only the first 200 characters.
 QueryText = Annotated[str, Query(max_length=50_000)]
+# Where to look: one room, the rooms the reader belongs to, or those and every public room.
+# A page names a room only when it offers it, so without one "room" means "mine".
+Scope = Literal["room", "mine", "public"]
 
 
 @router.get("/search")
@@ -25,14 +29,24 @@ async def search_page(
     user: CurrentUser,
     q: QueryText = "",
     room: Annotated[str, Query(max_length=100)] = "",
+    scope: Scope | None = None,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> Response:
-    scope = (await rooms.get_room(db, user, room)).room if room else None
+    this_room = (await rooms.get_room(db, user, room)).room if room else None
+    if scope is None or (scope == "room" and this_room is None):
+        scope = "room" if this_room else "mine"
     results = await search.search_messages(
-        db, user, q, scope.slug if scope else None, limit=PAGE_SIZE + 1, offset=offset
+        db,
+        user,
+        q,
+        this_room.slug if this_room and scope == "room" else None,
+        public_rooms=scope == "public",
+        limit=PAGE_SIZE + 1,
+        offset=offset,
     )
     context = {
         "q": q,
+        "room": this_room,
         "scope": scope,
         "results": results[:PAGE_SIZE],
         "more": len(results) > PAGE_SIZE,
