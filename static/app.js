@@ -27,3 +27,11 @@ document.addEventListener("htmx:xhr:progress", (event) => {
   const bar = event.target.querySelector("progress");
   if (bar && event.detail.total) bar.value = (100 * event.detail.loaded) / event.detail.total;
 });
+// While a page's socket is down, the page says so. The ws extension reconnects by itself
+// after these close codes only, and a message sent meanwhile waits in its queue.
+const RECONNECTING_CODES = [1006, 1011, 1012, 1013];
+document.addEventListener("htmx:wsClose", (event) => {
+  const reconnecting = RECONNECTING_CODES.includes(event.detail.event.code);
+  document.body.classList.toggle("is-reconnecting", reconnecting);
+});
+document.addEventListener("htmx:wsOpen", () => document.body.classList.remove("is-reconnecting"));

@@ -119,8 +119,11 @@ async def test_two_people_go_through_the_whole_product(
     # The server restarts mid-conversation: a message sent while it is down arrives once.
     await expect(alice.locator("#presence")).to_contain_text("Bob Okafor")
     server_process.stop()
+    reconnecting = bob.get_by_role("status").filter(has_text="Reconnecting")
+    await expect(reconnecting).to_be_visible()
     await send_message_while_down(bob, "sent while the server was down")
     server_process.start()
+    await expect(reconnecting).to_be_hidden(timeout=RECONNECT_TIMEOUT_MS)
     arrived = alice.locator("#messages article", has_text="sent while the server was down")
     await expect(arrived).to_have_count(1, timeout=RECONNECT_TIMEOUT_MS)
     await expect(composer(bob)).to_have_value("", timeout=RECONNECT_TIMEOUT_MS)

@@ -7,7 +7,14 @@ from playwright.async_api import Page, expect
 
 from livechat.realtime import presence as presence_module
 from tests.browser.conftest import OpenWindow
-from tests.browser.vocabulary import composer, create_room, join_room, register, send_message
+from tests.browser.vocabulary import (
+    composer,
+    create_room,
+    join_room,
+    register,
+    send_message,
+    settled,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -114,3 +121,29 @@ async def test_opening_a_room_puts_the_cursor_in_its_composer(
     await page.locator("#rooms").get_by_role("link", name="Launch").click()
 
     await expect(composer(page)).to_be_focused()
+
+
+async def test_a_page_whose_room_closed_says_why_and_does_not_claim_to_reconnect(
+    open_window: OpenWindow, live_server: str
+) -> None:
+    first = await open_window()
+    await register(first, live_server, "Alice Martin", "alice@example.com", PASSWORD)
+    await create_room(first, "Launch")
+    second = await first.context.new_page()
+    await second.goto(first.url)
+    await settled(second)
+    await second.evaluate(CLASSES_ONCE_CLOSED)
+
+    await first.get_by_role("button", name="Leave").click()
+
+    await expect(second.locator("#flash")).to_contain_text("You left this room.")
+    classes = await second.evaluate("() => window.classesOnceClosed")
+    assert "is-reconnecting" not in classes
+    await expect(second.get_by_role("status").filter(has_text="Reconnecting")).to_be_hidden()
+
+
+# The body's classes just after the page has handled its socket closing.
+CLASSES_ONCE_CLOSED = """() => {
+  window.classesOnceClosed = new Promise((resolve) => document.addEventListener(
+    "htmx:wsClose", () => resolve(document.body.className), { once: true }));
+}"""
