@@ -73,6 +73,23 @@ async def test_a_forged_token_is_refused_even_with_a_matching_looking_cookie(
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize("where", ["form", "header"])
+async def test_a_token_that_is_not_ascii_is_refused_not_a_crash(
+    client: httpx.AsyncClient, alice: User, where: str
+) -> None:
+    await csrf_token(client, "/users/log_in")
+    forged = "é" * 64
+    fields = {"email": alice.email, "password": PASSWORD}
+
+    if where == "form":
+        response = await client.post("/users/log_in", data={**fields, "csrf_token": forged})
+    else:
+        headers = {b"X-CSRF-Token": forged.encode()}
+        response = await client.post("/users/log_in", data=fields, headers=headers)
+
+    assert response.status_code == 403
+
+
 async def test_htmx_requests_may_send_the_token_as_a_header(
     client: httpx.AsyncClient, db: Database, alice: User
 ) -> None:

@@ -33,6 +33,12 @@ def sign(secret: str, browser_id: str) -> str:
     return hmac.new(secret.encode(), browser_id.encode(), hashlib.sha256).hexdigest()
 
 
+def _same_token(submitted: str, expected: str) -> bool:
+    # Compared as bytes: compare_digest refuses text that is not ASCII with a TypeError,
+    # and what was submitted may be anything. Headers and the form are read as latin-1.
+    return hmac.compare_digest(submitted.encode("latin-1"), expected.encode())
+
+
 class CSRFMiddleware:
     def __init__(
         self,
@@ -73,7 +79,7 @@ class CSRFMiddleware:
                     return
                 submitted = parse_qs(body.decode("latin-1")).get(CSRF_FIELD, [None])[0]
                 receive = _replay(body)
-            if fresh or submitted is None or not hmac.compare_digest(submitted, expected):
+            if fresh or submitted is None or not _same_token(submitted, expected):
                 refusal = self.refusal(
                     Request(scope),
                     403,
