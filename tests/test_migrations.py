@@ -5,18 +5,30 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from livechat import schema
 from livechat.accounts.models import User
 from livechat.chat import messages, rooms, search
 from livechat.db import Base, Database, sqlite_path
-from tests.helpers import only_on_sqlite, postgres_database, sqlite_url
+from livechat.errors import Moved
+from tests.helpers import DATABASE, only_on_sqlite, postgres_database, sqlite_url
+
+TABLES = (
+    "users",
+    "access_tokens",
+    "rooms",
+    "former_slugs",
+    "memberships",
+    "messages",
+    "attachments",
+)
 
 
 def _objects(path: Path) -> set[tuple[str, str]]:
@@ -33,7 +45,7 @@ def test_upgrade_creates_the_database_file_with_tables_fts_and_triggers(tmp_path
     schema.upgrade(sqlite_url(path))
 
     objects = _objects(path)
-    for table in ("users", "access_tokens", "rooms", "memberships", "messages", "attachments"):
+    for table in TABLES:
         assert ("table", table) in objects
     assert ("table", "messages_fts") in objects
     for trigger in ("after_insert", "after_update", "after_delete"):
@@ -105,9 +117,16 @@ def _postgres_objects(database_url: str) -> set[tuple[str, str]]:
 def test_upgrade_on_postgresql_creates_the_tables_and_a_search_column(postgres_url: str) -> None:
     applied = schema.upgrade(postgres_url)
 
-    assert [migration.revision for migration in applied] == ["0001", "0002", "0003", "0004", "0005"]
+    assert [migration.revision for migration in applied] == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+    ]
     objects = _postgres_objects(postgres_url)
-    for table in ("users", "access_tokens", "rooms", "memberships", "messages", "attachments"):
+    for table in TABLES:
         assert ("table", table) in objects
     assert ("column", "search_vector") in objects
     assert ("index", "ix_messages_search_vector") in objects
@@ -301,3 +320,75 @@ async def test_a_message_sent_before_content_keys_is_still_recognised_when_sent_
         await db.dispose()
     assert not resent.created
     assert other.created
+
+
+@pytest.fixture
+def unmigrated_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of the kind the suite runs on, for a test to migrate by hand."""
+    if DATABASE == "postgresql":
+        with postgres_database() as url:
+            yield url
+        return
+    yield sqlite_url(tmp_path / "livechat.db")
+
+
+def _insert(database_url: str, *statements: tuple[str, dict[str, object]]) -> None:
+    engine = create_engine(schema.sync_url(database_url))
+    try:
+        with engine.begin() as connection:
+            for statement, values in statements:
+                connection.execute(text(statement), values)
+    finally:
+        engine.dispose()
+
+
+async def test_a_room_made_before_0006_keeps_its_old_slug_when_renamed_after_it(
+    unmigrated_url: str,
+) -> None:
+    schema.upgrade(unmigrated_url, "0005")
+    when = datetime(2026, 11, 1)
+    _insert(
+        unmigrated_url,
+        (
+            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser,"
+            " is_verified, display_name, inserted_at)"
+            " VALUES (1, 'ann@example.com', 'x', :yes, :no, :no, 'Ann', :when)",
+            {"yes": True, "no": False, "when": when},
+        ),
+        (
+            "INSERT INTO rooms (id, name, slug, description, is_private, last_seq,"
+            " inserted_at, updated_at) VALUES (1, 'General', 'general', '', :no, 0, :when, :when)",
+            {"no": False, "when": when},
+        ),
+        (
+            "INSERT INTO memberships (id, user_id, room_id, role, joined_at)"
+            " VALUES (1, 1, 1, 'admin', :when)",
+            {"when": when},
+        ),
+    )
+
+    schema.upgrade(unmigrated_url)
+
+    db = Database(unmigrated_url)
+    try:
+        async with db.read() as session:
+            ann = await session.get_one(User, 1)
+        renamed = await rooms.update_room(db, ann, "general", name="Town square", description="")
+        with pytest.raises(Moved) as moved:
+            await rooms.get_room(db, ann, "general")
+    finally:
+        await db.dispose()
+    assert renamed.slug == "town-square"
+    assert moved.value.slug == "town-square"
+
+    schema.downgrade(unmigrated_url, "0005")
+
+    engine = create_engine(schema.sync_url(unmigrated_url))
+    try:
+        with engine.connect() as connection:
+            kept = [tuple(row) for row in connection.execute(text("SELECT name, slug FROM rooms"))]
+            tables = inspect(connection).get_table_names()
+    finally:
+        engine.dispose()
+    assert kept == [("Town square", "town-square")]  # the room, by its name now
+    assert "former_slugs" not in tables

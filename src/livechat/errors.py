@@ -27,6 +27,16 @@ class NotFound(LivechatError):
     status_code = 404
 
 
+class Moved(NotFound):
+    """A room asked for by a slug it had before a rename, by someone who may read it: it
+    is at ``slug`` now. A kind of ``NotFound``, so that whatever does not follow renames
+    takes an old slug for an unknown one."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__("This room has a new name.")
+        self.slug = slug
+
+
 class PayloadTooLarge(LivechatError):
     status_code = 413
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import pytest
 from sqlalchemy import func, select
 
 from livechat.accounts.models import User
 from livechat.chat import messages, rooms
+from livechat.chat.access import unknown_room
 from livechat.chat.models import (
     ROOM_DESCRIPTION_MAX_LENGTH,
     ROOM_NAME_MAX_LENGTH,
+    FormerSlug,
     Message,
     Role,
     Room,
 )
 from livechat.db import Database
-from livechat.errors import BadRequest, Forbidden, NotFound
+from livechat.errors import BadRequest, Forbidden, Moved, NotFound
 from tests.helpers import MakeUser
 
 
@@ -471,8 +475,108 @@ async def test_an_admin_can_rename_a_room_which_changes_its_slug(db: Database, a
     assert updated.slug == "cafe-lounge"
     assert updated.description == "new"
     assert (await rooms.get_room(db, alice, "cafe-lounge")).room.id == room.id
-    with pytest.raises(NotFound):
+
+
+async def moved_to(action: Awaitable[object]) -> str:
+    """Where ``action``, a lookup by a room's former slug, says the room is now."""
+    with pytest.raises(Moved) as moved:
+        await action
+    return moved.value.slug
+
+
+async def test_a_renamed_room_is_still_found_by_its_old_slug_which_says_where_it_is_now(
+    db: Database, alice: User, bob: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await rooms.join_room(db, bob, room.slug)
+    await rooms.update_room(db, alice, room.slug, name="Town square", description="")
+
+    assert await moved_to(rooms.get_room(db, bob, "general")) == "town-square"
+    assert await moved_to(rooms.open_room(db, bob, "general")) == "town-square"
+    assert await moved_to(messages.list_messages(db, bob, "general")) == "town-square"
+    assert await moved_to(messages.create_message(db, bob, "general", "hi")) == "town-square"
+    assert await moved_to(rooms.leave_room(db, bob, "general")) == "town-square"
+    assert (await rooms.get_room(db, bob, "town-square")).is_member  # nothing was done
+
+
+async def test_every_slug_a_room_had_leads_to_its_slug_now(db: Database, alice: User) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await rooms.update_room(db, alice, "general", name="Town square", description="")
+    await rooms.update_room(db, alice, "town-square", name="Agora", description="")
+
+    for old in ("general", "town-square"):
+        assert await moved_to(rooms.get_room(db, alice, old)) == "agora"
+    assert (await rooms.get_room(db, alice, "agora")).room.id == room.id
+
+
+async def test_a_room_renamed_back_takes_its_old_slug_back(db: Database, alice: User) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await rooms.update_room(db, alice, "general", name="Town square", description="")
+
+    back = await rooms.update_room(db, alice, "town-square", name="General", description="")
+
+    assert back.slug == "general"
+    assert (await rooms.get_room(db, alice, "general")).room.id == room.id
+    assert await moved_to(rooms.get_room(db, alice, "town-square")) == "general"
+    again = await rooms.update_room(db, alice, "general", name="Town square", description="")
+    assert again.slug == "town-square"
+    assert await moved_to(rooms.get_room(db, alice, "general")) == "town-square"
+
+
+async def test_a_new_room_never_takes_the_old_slug_of_a_renamed_one(
+    db: Database, alice: User, bob: User
+) -> None:
+    await rooms.create_room(db, alice, name="General")
+    await rooms.update_room(db, alice, "general", name="Town square", description="")
+
+    newcomer = await rooms.create_room(db, bob, name="General")
+    other = await rooms.create_room(db, bob, name="Random")
+    moved_in = await rooms.update_room(db, bob, other.slug, name="General", description="")
+
+    assert newcomer.slug == "general-2"
+    assert moved_in.slug == "general-3"
+    assert await moved_to(rooms.get_room(db, bob, "general")) == "town-square"
+
+
+async def test_a_private_rooms_old_slug_tells_a_non_member_nothing(
+    db: Database, alice: User, bob: User, carol: User
+) -> None:
+    secret = await rooms.create_room(db, alice, name="Secret Plans", is_private=True)
+    await rooms.add_member(db, alice, secret.slug, bob.email)
+    await rooms.update_room(db, alice, secret.slug, name="Launch date", description="")
+
+    assert await moved_to(rooms.get_room(db, bob, "secret-plans")) == "launch-date"
+    with pytest.raises(NotFound) as raised:
+        await rooms.get_room(db, carol, "secret-plans")
+    assert not isinstance(raised.value, Moved)
+    assert raised.value.message == unknown_room().message
+    assert await rooms.room_of_member(db, carol.id, "secret-plans") is None
+
+
+async def test_a_members_socket_finds_the_room_by_an_old_slug(
+    db: Database, alice: User, bob: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await rooms.update_room(db, alice, room.slug, name="Town square", description="")
+
+    found = await rooms.room_of_member(db, alice.id, "general")
+
+    assert found == rooms.RoomSummary(room.id, "town-square", "Town square", is_private=False)
+    assert await rooms.room_of_member(db, bob.id, "general") is None  # not a member
+
+
+async def test_deleting_a_room_frees_its_old_slugs(db: Database, alice: User) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await rooms.update_room(db, alice, room.slug, name="Town square", description="")
+
+    await rooms.delete_room(db, alice, "town-square")
+
+    with pytest.raises(NotFound) as raised:
         await rooms.get_room(db, alice, "general")
+    assert not isinstance(raised.value, Moved)
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(FormerSlug)) == 0
+    assert (await rooms.create_room(db, alice, name="General")).slug == "general"
 
 
 async def test_changing_only_the_description_keeps_the_slug(db: Database, alice: User) -> None:
@@ -493,6 +597,8 @@ async def test_renaming_to_a_name_with_the_same_slug_keeps_the_slug(
 
     assert updated.name == "Café talk!"
     assert updated.slug == "cafe-talk"
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(FormerSlug)) == 0
 
 
 async def test_renaming_to_a_taken_slug_numbers_the_new_slug(db: Database, alice: User) -> None:

@@ -268,3 +268,127 @@ async def test_the_room_page_opens_while_presence_is_too_busy_to_say_who_is_onli
     assert response.status_code == 200
     assert 'id="message-form"' in response.text
     assert 'id="presence"' in response.text  # empty, until the page's socket asks again
+
+
+# Renamed rooms: their old addresses lead to them, for those who may read them
+
+
+async def test_a_renamed_rooms_old_address_redirects_to_its_new_one_query_and_all(
+    client: httpx.AsyncClient, db: Database, alice: User, bob: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    posted = await messages.create_message(db, alice, room.slug, "said before the rename")
+    await rooms.update_room(db, alice, room.slug, name="Town square", description="")
+    await log_in(client, bob)
+    message_id = posted.message.id
+
+    for old, new in [
+        ("/rooms/general", "/rooms/town-square"),
+        (f"/rooms/general?around={message_id}", f"/rooms/town-square?around={message_id}"),
+        (
+            f"/rooms/general/messages?before={message_id + 1}",
+            f"/rooms/town-square/messages?before={message_id + 1}",
+        ),
+    ]:
+        response = await client.get(old)
+        assert response.status_code == 308, old
+        assert response.headers["location"] == new
+        # The answer is this person's, until the room is renamed again: never kept.
+        assert response.headers["cache-control"] == "no-store"
+
+    page = await client.get("/rooms/general", follow_redirects=True)
+    assert page.status_code == 200
+    assert "said before the rename" in page.text
+
+
+async def test_a_form_on_a_page_opened_before_a_rename_is_posted_again_to_the_new_address(
+    client: httpx.AsyncClient, db: Database, alice: User, bob: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await rooms.join_room(db, bob, room.slug)
+    await log_in(client, bob)
+    token = await csrf_token(client, "/rooms/general")
+    await rooms.update_room(db, alice, room.slug, name="Town square", description="")
+
+    moved = await client.post("/rooms/general/leave", data={"csrf_token": token})
+    assert moved.status_code == 308  # the same method and body, at the new address
+    assert moved.headers["location"] == "/rooms/town-square/leave"
+    assert (await rooms.get_room(db, bob, "town-square")).is_member  # nothing done yet
+
+    left = await client.post(moved.headers["location"], data={"csrf_token": token})
+
+    assert left.status_code == 303
+    assert not (await rooms.get_room(db, bob, "town-square")).is_member
+
+
+async def test_a_private_rooms_old_address_is_a_plain_404_for_a_non_member(
+    client: httpx.AsyncClient, other_client: httpx.AsyncClient, db: Database, alice: User, bob: User
+) -> None:
+    secret = await rooms.create_room(db, alice, name="Secret plans", is_private=True)
+    await rooms.update_room(db, alice, secret.slug, name="Launch date", description="")
+    await log_in(client, bob)
+    await log_in(other_client, alice)
+
+    unknown = await client.get("/rooms/no-such-room")
+    for path in ("/rooms/secret-plans", "/rooms/secret-plans/messages?before=1"):
+        response = await client.get(path)
+        assert response.status_code == 404
+        assert response.text == unknown.text
+        assert "launch" not in str(response.headers).lower()
+    joined = await submit(client, "/rooms/secret-plans/join", {}, page="/rooms")
+    assert joined.status_code == 404
+    assert (await other_client.get("/rooms/secret-plans")).headers["location"] == (
+        "/rooms/launch-date"
+    )
+
+
+async def test_a_room_renamed_back_answers_at_its_first_address_again(
+    client: httpx.AsyncClient, db: Database, alice: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await log_in(client, alice)
+
+    renamed = await submit(
+        client, "/rooms/general/settings", {"name": "Town square"}, page="/rooms/general"
+    )
+    assert renamed.headers["location"] == "/rooms/town-square"
+    back = await submit(
+        client, "/rooms/town-square/settings", {"name": "General"}, page="/rooms/town-square"
+    )
+    assert back.headers["location"] == "/rooms/general"
+
+    assert (await client.get("/rooms/general")).status_code == 200
+    assert (await client.get("/rooms/town-square")).headers["location"] == "/rooms/general"
+    assert (await rooms.get_room(db, alice, "general")).room.id == room.id
+
+
+async def test_the_room_list_and_search_results_link_to_a_renamed_rooms_new_address(
+    client: httpx.AsyncClient, db: Database, alice: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    posted = await messages.create_message(db, alice, room.slug, "findable words")
+    await rooms.update_room(db, alice, room.slug, name="Town square", description="")
+    await log_in(client, alice)
+
+    listing = (await client.get("/rooms")).text
+    found = (await client.get("/search?q=findable")).text
+    # A search box on a page opened before the rename still searches that room.
+    in_room = await client.get("/search?q=findable&room=general")
+
+    assert 'href="/rooms/town-square"' in listing
+    assert 'href="/rooms/general"' not in listing
+    assert f'href="/rooms/town-square?around={posted.message.id}' in found
+    assert in_room.status_code == 200
+    assert f'href="/rooms/town-square?around={posted.message.id}' in in_room.text
+    assert 'name="room" value="town-square"' in in_room.text
+
+
+async def test_a_deleted_rooms_old_address_is_gone_with_it(
+    client: httpx.AsyncClient, db: Database, alice: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await rooms.update_room(db, alice, room.slug, name="Town square", description="")
+    await rooms.delete_room(db, alice, "town-square")
+    await log_in(client, alice)
+
+    assert (await client.get("/rooms/general")).status_code == 404

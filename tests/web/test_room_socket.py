@@ -547,14 +547,53 @@ async def test_shutting_down_closes_sockets_with_1012_so_pages_reconnect(
     assert code == WS_1012_SERVICE_RESTART
 
 
-async def test_renaming_the_room_moves_its_pages_to_the_new_address(
+async def test_a_page_open_through_a_rename_is_told_the_new_name_and_keeps_chatting(
     server: LiveServer, general: Room, alice: User, bob: User
 ) -> None:
-    async with room_page(server, bob, general) as bob_page:
-        rename = {"name": "Town square", "description": ""}
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
+        rename = {"name": "Town square", "description": "Everyone"}
         assert (
             await submit_as(server, alice.email, f"/rooms/{general.slug}/settings", rename) == 303
         )
+
+        told = await bob_page.expect("This room is now called")
+        assert "<strong>Town square</strong>" in told
+        assert 'id="room-heading"' in told
+        assert "Everyone" in told
+        await bob_page.say("still here after the rename")
+        await alice_page.expect("still here after the rename")
+        await bob_page.expect("still here after the rename")
+
+
+async def test_a_page_reconnecting_to_its_rooms_old_address_finds_the_room(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    renamed = await rooms.update_room(db, alice, general.slug, name="Town square", description="")
+    cookie = await session_cookie(server, bob.email)
+
+    async with (
+        room_page(server, alice, renamed) as alice_page,
+        socket_client(server, f"/rooms/{general.slug}/ws", cookie) as bob_page,
+    ):
+        await bob_page.catch_up(0, 0)
+        await bob_page.expect('id="presence"')
+        await bob_page.say("back, by the old address")
+
+        await alice_page.expect("back, by the old address")
+
+
+async def test_a_reconnect_to_a_private_rooms_old_address_is_refused_to_a_non_member(
+    server: LiveServer, db: Database, alice: User, bob: User
+) -> None:
+    secret = await rooms.create_room(db, alice, name="Secret plans", is_private=True)
+    await rooms.update_room(db, alice, secret.slug, name="Launch date", description="")
+    cookie = await session_cookie(server, bob.email)
+
+    async with socket_client(server, f"/rooms/{secret.slug}/ws", cookie) as bob_page:
         code, _ = await bob_page.expect_closed()
+
     assert code == WS_1008_POLICY_VIOLATION
-    assert any('href="/rooms/town-square"' in frame for frame in bob_page.seen)
+    assert not any("Launch" in frame or "launch-date" in frame for frame in bob_page.seen)

@@ -1,7 +1,8 @@
 """Who may read what: the one definition every query about rooms is scoped by.
 
 A private room is readable by its members only; to anyone else it does not exist, so
-lookups answer "not found" rather than "forbidden" and never confirm its name.
+lookups answer "not found" rather than "forbidden" and never confirm its name, nor the
+name it had before a rename.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livechat.chat.models import Membership, Room
-from livechat.errors import Forbidden, NotFound
+from livechat.chat.models import FormerSlug, Membership, Room
+from livechat.errors import Forbidden, Moved, NotFound
 from livechat.inputs import is_id, is_text
 
 
@@ -41,13 +42,28 @@ def unknown_room() -> NotFound:
     return NotFound("This room does not exist, or you are not a member of it.")
 
 
+async def missing_room(session: AsyncSession, user_id: int, ref: RoomRef) -> NotFound:
+    """What to say of ``ref``, which names no room the user may read now: ``Moved`` if it
+    is a slug a room they may read had before a rename, or else that it is unknown. To
+    anyone who may not read the room, a former slug says no more than any unknown one."""
+    if isinstance(ref, str) and could_name_a_room(ref):
+        slug = await session.scalar(
+            select(Room.slug)
+            .join(FormerSlug, FormerSlug.room_id == Room.id)
+            .where(FormerSlug.slug == ref, readable_by(user_id))
+        )
+        if slug is not None:
+            return Moved(slug)
+    return unknown_room()
+
+
 async def readable_room(session: AsyncSession, user_id: int, ref: RoomRef) -> Room:
     room = None
     if could_name_a_room(ref):
         key = Room.id == ref if isinstance(ref, int) else Room.slug == ref
         room = await session.scalar(select(Room).where(key, readable_by(user_id)))
     if room is None:
-        raise unknown_room()
+        raise await missing_room(session, user_id, ref)
     return room
 
 
@@ -81,7 +97,7 @@ async def readable_room_with_membership(
     query = _ROOM_WITH_MEMBERSHIP_BY_ID if isinstance(ref, int) else _ROOM_WITH_MEMBERSHIP_BY_SLUG
     found = (await session.execute(query, {"user_id": user_id, "ref": ref})).first()
     if found is None:
-        raise unknown_room()
+        raise await missing_room(session, user_id, ref)
     return found.Room, found.Membership
 
 

@@ -99,11 +99,10 @@ def presence_snapshot(sidebar: Sidebar) -> str:
     return render("broadcasts/presence_snapshot.html", sidebar=sidebar)
 
 
-def room_moved(room: Room) -> Broadcast:
-    """Sent to the pages of a renamed room: its address changed, so they move there."""
-    return Broadcast(
-        render("broadcasts/room_moved.html", room=room), close=WS_1008_POLICY_VIOLATION
-    )
+def room_changed(room: Room, *, renamed: bool) -> Broadcast:
+    """Sent to the pages of a room whose name or description changed: they show it, and
+    carry on where they are, since the room's former slugs still lead to it."""
+    return Broadcast(render("broadcasts/room_changed.html", room=room, renamed=renamed))
 
 
 def room_closed(reason: str) -> Broadcast:

@@ -21,6 +21,8 @@ from livechat.accounts.models import User
 from livechat.db import Base, UTCDateTime, utcnow
 
 ROOM_NAME_MAX_LENGTH = 60
+# A slug is at most a name long, and may take a number to tell it from its namesakes.
+ROOM_SLUG_MAX_LENGTH = ROOM_NAME_MAX_LENGTH + 8
 ROOM_DESCRIPTION_MAX_LENGTH = 280
 CLIENT_MSG_ID_MAX_LENGTH = 64
 
@@ -35,7 +37,7 @@ class Room(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(ROOM_NAME_MAX_LENGTH))
-    slug: Mapped[str] = mapped_column(String(ROOM_NAME_MAX_LENGTH + 8), unique=True)
+    slug: Mapped[str] = mapped_column(String(ROOM_SLUG_MAX_LENGTH), unique=True)
     description: Mapped[str] = mapped_column(String(ROOM_DESCRIPTION_MAX_LENGTH), default="")
     creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     is_private: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -44,6 +46,18 @@ class Room(Base):
     last_seq: Mapped[int] = mapped_column(default=0)
     inserted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class FormerSlug(Base):
+    """An address a room had before a rename, so that links to it still lead to the room.
+    No other room takes it while this one exists (``chat/rooms.py`` says why); the room
+    itself takes it back by being renamed back."""
+
+    __tablename__ = "former_slugs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(ROOM_SLUG_MAX_LENGTH), unique=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
 
 
 class Membership(Base):

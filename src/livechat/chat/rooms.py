@@ -6,13 +6,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, delete, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from livechat.accounts.models import User
 from livechat.chat.access import (
     could_name_a_room,
     find_membership,
+    missing_room,
     readable_by,
     readable_room,
     readable_room_as_member,
@@ -26,12 +28,13 @@ from livechat.chat.models import (
     ROOM_DESCRIPTION_MAX_LENGTH,
     ROOM_NAME_MAX_LENGTH,
     Attachment,
+    FormerSlug,
     Membership,
     Role,
     Room,
 )
 from livechat.db import Database
-from livechat.errors import BadRequest, Forbidden, NotFound
+from livechat.errors import BadRequest, Forbidden, Moved, NotFound
 from livechat.inputs import is_id, is_text, require_text, storable
 
 
@@ -94,13 +97,24 @@ def clean_room_fields(name: str, description: str) -> tuple[str, str]:
 
 
 async def _unique_slug(session: AsyncSession, name: str, room_id: int | None = None) -> str:
+    """A slug for ``name`` that no other room has, or had before a rename. A slug left
+    behind stays its room's until that room is deleted: bookmarks, links in messages and
+    search results out there still lead to it, so a room made later under the same name is
+    numbered rather than handed the old room's links. The room ``room_id`` may take back
+    a slug of its own."""
     base = slugify(name)
-    similar = select(Room.slug).where(
-        (Room.slug == base) | Room.slug.startswith(f"{base}-", autoescape=True)
-    )
+
+    def similar(slug: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+        return (slug == base) | slug.startswith(f"{base}-", autoescape=True)
+
+    current = select(Room.slug).where(similar(Room.slug))
+    former = select(FormerSlug.slug).where(similar(FormerSlug.slug))
     if room_id is not None:
-        similar = similar.where(Room.id != room_id)
-    taken = set(await session.scalars(similar))
+        current = current.where(Room.id != room_id)
+        former = former.where(FormerSlug.room_id != room_id)
+    # One statement, one snapshot: a room renamed meanwhile shows its slug in one table
+    # or the other, never in neither.
+    taken = set(await session.scalars(union_all(current, former)))
     slug, suffix = base, 2
     while slug in taken:
         slug, suffix = f"{base}-{suffix}", suffix + 1
@@ -131,13 +145,22 @@ async def create_room(
 
 
 async def update_room(db: Database, user: User, slug: str, *, name: str, description: str) -> Room:
-    """Rename or redescribe a room (admins only); a new name brings a new slug."""
+    """Rename or redescribe a room (admins only). A new name brings a new slug, and the
+    old one is kept so that links to it still lead to the room."""
     name, description = clean_room_fields(name, description)
     async with db.write() as session:
         room = await readable_room(session, user.id, slug)
         await require_admin(session, user.id, room)
         if name != room.name:
-            room.slug = await _unique_slug(session, name, room_id=room.id)
+            new_slug = await _unique_slug(session, name, room_id=room.id)
+            if new_slug != room.slug:
+                await session.execute(
+                    delete(FormerSlug).where(
+                        FormerSlug.room_id == room.id, FormerSlug.slug == new_slug
+                    )
+                )
+                session.add(FormerSlug(slug=room.slug, room_id=room.id))
+                room.slug = new_slug
         room.name, room.description = name, description
     return room
 
@@ -208,11 +231,15 @@ async def get_room(db: Database, user: User, slug: str) -> RoomAccess:
 
 
 async def room_of_member(db: Database, user_id: int, slug: str) -> RoomSummary | None:
-    """The room ``slug``, if ``user_id`` is a member of it; None if they are not, or may
-    not even know of it."""
+    """The room ``slug`` names, or named before a rename, if ``user_id`` is a member of
+    it; None if they are not, or may not even know of it."""
     try:
         async with db.read() as session:
-            room = await readable_room_as_member(session, user_id, slug)
+            try:
+                room = await readable_room_as_member(session, user_id, slug)
+            except Moved as moved:
+                # Asked again in the same snapshot, where the room is at its new slug.
+                room = await readable_room_as_member(session, user_id, moved.slug)
     except (NotFound, Forbidden):
         return None
     return RoomSummary(room.id, room.slug, room.name, room.is_private)
@@ -243,8 +270,8 @@ async def open_room(db: Database, user: User, slug: str) -> tuple[RoomAccess, li
         raise unknown_room()
     async with db.read() as session:
         rows = (await session.execute(_ROOM_PAGE, {"user_id": user.id, "slug": slug})).all()
-    if not rows:
-        raise unknown_room()
+        if not rows:
+            raise await missing_room(session, user.id, slug)
     room, membership, _ = rows[0]
     waiting = [row.Attachment for row in rows if row.Attachment is not None]
     return RoomAccess(room, membership), waiting

@@ -11,11 +11,12 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from livechat.errors import LivechatError, RateLimited, Unavailable
+from livechat.errors import LivechatError, Moved, RateLimited, Unavailable
 from livechat.web.deps import LoginRequired
 from livechat.web.templating import is_htmx, render
 
@@ -54,6 +55,21 @@ async def _livechat_error(request: Request, error: Exception) -> Response:
     return response
 
 
+async def _moved(request: Request, error: Exception) -> Response:
+    """A room asked for by a slug it had before a rename, by someone who may read it: the
+    same request at its slug now, query and all. 308 keeps the method and the body, so a
+    form on a page opened before the rename still does what it says. Not to be cached:
+    the answer is this person's alone, and lasts only until the room is renamed back."""
+    assert isinstance(error, Moved)
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or "slug" not in request.path_params:
+        return await _livechat_error(request, error)
+    location = str(route.url_path_for(route.name, **{**request.path_params, "slug": error.slug}))
+    if request.url.query:
+        location += f"?{request.url.query}"
+    return RedirectResponse(location, status_code=308, headers={"Cache-Control": "no-store"})
+
+
 async def _login_required(request: Request, _error: Exception) -> Response:
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": "/users/log_in"})
@@ -81,6 +97,7 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LivechatError, _livechat_error)
+    app.add_exception_handler(Moved, _moved)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)

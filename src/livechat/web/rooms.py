@@ -31,10 +31,16 @@ def _see(path: str) -> RedirectResponse:
 
 
 async def _announce(db: Database, realtime: Realtime, room: Room) -> None:
-    """Tell open room lists that a public room changed; private rooms are never announced."""
-    if not room.is_private:
-        count = await rooms.member_count(db, room)
-        await realtime.hub.publish(LOBBY_TOPIC, broadcasts.lobby_room_changed(room, count))
+    """Tell open room lists that a room changed: everyone's for a public room, and only
+    its members' own for a private one."""
+    if room.is_private:
+        members = await rooms.member_ids(db, room)
+        topics, count = [user_topic(member) for member in members], len(members)
+    else:
+        topics, count = [LOBBY_TOPIC], await rooms.member_count(db, room)
+    changed = broadcasts.lobby_room_changed(room, count)
+    for topic in topics:
+        await realtime.hub.publish(topic, changed)
 
 
 async def _index(
@@ -176,12 +182,11 @@ async def update(
     name: FormText = "",
     description: FormText = "",
 ) -> Response:
+    before = (await rooms.get_room(db, user, slug)).room
     room = await rooms.update_room(db, user, slug, name=name, description=description)
     await _announce(db, realtime, room)
-    if room.slug != slug:
-        # Open pages of the room still carry its old address in their links and forms.
-        moved = broadcasts.room_moved(room)
-        await realtime.hub.publish(room_topic(room.id), moved)
+    changed = broadcasts.room_changed(room, renamed=room.name != before.name)
+    await realtime.hub.publish(room_topic(room.id), changed)
     return _see(f"/rooms/{room.slug}")
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from livechat.chat import rooms, search
 from livechat.chat.search import PAGE_SIZE
+from livechat.errors import Moved
 from livechat.web.deps import DB, CurrentUser
 from livechat.web.templating import is_htmx, render
 
@@ -32,7 +33,12 @@ async def search_page(
     scope: Scope | None = None,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> Response:
-    this_room = (await rooms.get_room(db, user, room)).room if room else None
+    this_room = None
+    if room:
+        try:
+            this_room = (await rooms.get_room(db, user, room)).room
+        except Moved as moved:  # a search box on a page opened before a rename
+            this_room = (await rooms.get_room(db, user, moved.slug)).room
     if scope is None or (scope == "room" and this_room is None):
         scope = "room" if this_room else "mine"
     results = await search.search_messages(
