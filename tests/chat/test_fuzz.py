@@ -116,7 +116,7 @@ async def test_rooms_take_any_names_and_invitations_or_refuse_them(
     )
     assert isinstance(renamed, LivechatError) or renamed.id == room.id
     invited = await outcome(rooms.add_member(db, alice, room.slug, email))
-    assert isinstance(invited, LivechatError) or invited.room_id == room.id
+    assert isinstance(invited, LivechatError) or invited.room.id == room.id
     joined = await outcome(rooms.join_room(db, alice, name))
     assert isinstance(joined, LivechatError) or joined.user_id == alice.id
 

@@ -291,10 +291,12 @@ async def test_an_admin_can_add_someone_to_a_private_room_by_email(
 ) -> None:
     room = await rooms.create_room(db, alice, name="Secret Plans", is_private=True)
 
-    membership = await rooms.add_member(db, alice, room.slug, "  BOB@Example.COM ")
+    invitation = await rooms.add_member(db, alice, room.slug, "  BOB@Example.COM ")
 
-    assert membership.user_id == bob.id
-    assert membership.role == Role.MEMBER
+    assert invitation.added
+    assert invitation.invitee.id == bob.id
+    assert invitation.membership.user_id == bob.id
+    assert invitation.membership.role == Role.MEMBER
     access = await rooms.get_room(db, bob, room.slug)
     assert access.is_member
     assert not access.is_admin
@@ -307,9 +309,10 @@ async def test_adding_someone_who_is_already_a_member_changes_nothing(
     room = await rooms.create_room(db, alice, name="General")
     joined = await rooms.join_room(db, bob, room.slug)
 
-    added = await rooms.add_member(db, alice, room.slug, bob.email)
+    invitation = await rooms.add_member(db, alice, room.slug, bob.email)
 
-    assert added.id == joined.id
+    assert not invitation.added
+    assert invitation.membership.id == joined.id
     assert (await listing_by_slug(db, alice))["general"].member_count == 2
 
 

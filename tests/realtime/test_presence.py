@@ -10,6 +10,9 @@ import pytest
 from livechat.realtime import presence as presence_module
 from livechat.realtime.actor import ActorBusy, Tick
 from livechat.realtime.presence import (
+    Gone,
+    Here,
+    PeerEvent,
     Person,
     Presence,
     PresenceChange,
@@ -189,6 +192,47 @@ async def test_closing_an_unknown_connection_changes_nothing(
 
     assert len(changes) == 1
     assert await told(presence, ROOM) == Sidebar((ALICE,), 1)
+
+
+async def test_someone_who_left_the_room_is_out_at_once_though_their_pages_are_still_open(
+    presence: Presence, changes: Changes
+) -> None:
+    await arrive(presence, ALICE, "alice-tab-1")
+    await arrive(presence, ALICE, "alice-tab-2")
+    await arrive(presence, ALICE, "alice-elsewhere", OTHER_ROOM)
+    await arrive(presence, BOB, "bob-1")
+    await tick(presence)
+
+    presence.left(ROOM, ALICE.id)
+    await tick(presence)
+
+    assert presence.online_count(ROOM) == 1
+    assert changes[-1] == PresenceChange(ROOM, left=(ALICE,), count=1)
+    assert await told(presence, OTHER_ROOM) == Sidebar((ALICE,), 1)  # only that room
+    changes.clear()
+    await leave(presence, "alice-tab-1")  # her pages' sockets close after all
+    await leave(presence, "alice-tab-2")
+    await tick(presence)
+    assert changes == []
+
+
+async def test_someone_who_left_is_out_of_what_other_processes_said_and_they_are_told(
+    background: Background, changes: Changes, clock: FakeClock
+) -> None:
+    told_peers: list[PeerEvent] = []
+    presence = Presence(changes, tick_seconds=None, clock=clock, tell_peers=told_peers.append)
+    background.start(presence.run())
+    await arrive(presence, ALICE, "alice-here")
+    presence.from_peer("other-process", Here(ROOM, BOB, public=False))
+    presence.from_peer("other-process", Here(ROOM, ALICE, public=False))
+    await tick(presence)
+
+    presence.left(ROOM, ALICE.id)
+    presence.from_peer("other-process", Gone(ROOM, ALICE.id))  # its socket there closed
+    await tick(presence)
+
+    assert await told(presence) == Sidebar((BOB,), 1)
+    assert told_peers[-1] == Gone(ROOM, ALICE.id)
 
 
 async def test_online_answers_what_the_pages_were_last_told_so_later_changes_apply_to_it(

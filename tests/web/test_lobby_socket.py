@@ -123,3 +123,42 @@ async def test_how_many_are_in_a_private_room_never_reaches_the_lobby(
         async with room_page(server, alice, public):
             await bob_lobby.expect(f'id="room-{public.id}-online"')
     assert not any(f"room-{secret.id}-" in frame for frame in bob_lobby.seen)
+
+
+async def test_a_private_rooms_new_name_reaches_its_members_room_lists_only(
+    server: LiveServer, db: Database, alice: User, bob: User, carol: User
+) -> None:
+    secret = await rooms.create_room(db, alice, name="Secret plans", is_private=True)
+    await rooms.add_member(db, alice, secret.slug, bob.email)
+    bob_cookie = await session_cookie(server, bob.email)
+    carol_cookie = await session_cookie(server, carol.email)
+    async with (
+        socket_client(server, "/lobby/ws", bob_cookie) as bob_lobby,
+        socket_client(server, "/lobby/ws", carol_cookie) as carol_lobby,
+    ):
+        rename = {"name": "Launch date", "description": ""}
+        assert await submit_as(server, alice.email, f"/rooms/{secret.slug}/settings", rename) == 303
+        renamed = await bob_lobby.expect("Launch date")
+        assert 'href="/rooms/launch-date"' in renamed
+
+        assert await submit_as(server, alice.email, "/rooms", {"name": "Public"}) == 303
+        await carol_lobby.expect("Public")
+    assert not any("Launch" in frame for frame in carol_lobby.seen)
+
+
+async def test_inviting_someone_already_in_the_room_does_not_list_it_for_them_twice(
+    server: LiveServer, db: Database, alice: User, bob: User
+) -> None:
+    secret = await rooms.create_room(db, alice, name="Secret plans", is_private=True)
+    cookie = await session_cookie(server, bob.email)
+    async with socket_client(server, "/lobby/ws", cookie) as bob_lobby:
+        invite = {"email": bob.email}
+        for _ in range(2):
+            assert (
+                await submit_as(server, alice.email, f"/rooms/{secret.slug}/members", invite) == 303
+            )
+        assert await submit_as(server, alice.email, "/rooms", {"name": "Public"}) == 303
+        await bob_lobby.expect("Public")  # everything sent before it has come
+
+    added = [frame for frame in bob_lobby.seen if f'<li id="room-{secret.id}"' in frame]
+    assert len(added) == 1

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from livechat.accounts.models import User
 from livechat.chat import messages, rooms
+from livechat.chat.models import Room
 from livechat.db import Database
 from livechat.realtime.actor import ActorBusy
-from livechat.realtime.presence import Sidebar
-from tests.helpers import csrf_token, log_in, submit
+from livechat.realtime.hub import LOBBY_TOPIC, Broadcast, Subscription
+from livechat.realtime.presence import Person, Sidebar
+from livechat.realtime.tree import Realtime
+from tests.helpers import csrf_token, eventually, log_in, next_batch, submit
+from tests.live import FRAME_TIMEOUT_S
 
 
 async def test_the_room_list_shows_rooms_with_member_counts_and_the_callers_role(
@@ -392,3 +399,68 @@ async def test_a_deleted_rooms_old_address_is_gone_with_it(
     await log_in(client, alice)
 
     assert (await client.get("/rooms/general")).status_code == 404
+
+
+# Whoever leaves is counted out of the room at once, though their page is still open
+
+
+async def open_pages(realtime: Realtime, room: Room, *people: User) -> None:
+    """Room pages of ``people`` whose sockets stay open until the test ends, as a page's
+    does for a moment after its person left."""
+    for person in people:
+        page = Person(person.id, person.display_name)
+        realtime.presence.track(room.id, page, f"page-of-{person.id}", public=not room.is_private)
+
+    async def all_in() -> bool:
+        return realtime.presence.online_count(room.id) == len(people)
+
+    await eventually(all_in)
+
+
+async def next_online_count(lobby: Subscription, room: Room) -> str:
+    """The next online count for ``room`` that room lists are sent."""
+    pill = re.compile(rf'id="room-{room.id}-online"[^>]*>([^<]*)<')
+    while True:
+        batch = await next_batch(lobby)
+        assert batch is not None, "the room lists fell behind"
+        for item in batch:
+            if isinstance(item, Broadcast) and (found := pill.search(item.html)):
+                return found.group(1)
+
+
+async def test_right_after_leaving_the_room_list_no_longer_counts_you_in_the_room(
+    app: FastAPI, client: httpx.AsyncClient, general: Room, alice: User, bob: User
+) -> None:
+    await open_pages(app.state.realtime, general, alice, bob)
+    await log_in(client, bob)
+
+    await submit(client, f"/rooms/{general.slug}/leave", {}, page="/rooms")
+    listing = (await client.get("/rooms")).text
+
+    assert re.search(rf'id="room-{general.id}-online"[^>]*>1 online<', listing)
+
+
+async def test_someone_leaving_is_counted_out_of_everyone_elses_room_list(
+    app: FastAPI, client: httpx.AsyncClient, general: Room, alice: User, bob: User
+) -> None:
+    realtime: Realtime = app.state.realtime
+    await open_pages(realtime, general, alice, bob)
+    await log_in(client, bob)
+
+    async with realtime.hub.subscribe(LOBBY_TOPIC) as lobby:
+        await submit(client, f"/rooms/{general.slug}/leave", {}, page="/rooms")
+        async with asyncio.timeout(FRAME_TIMEOUT_S):
+            while await next_online_count(lobby, general) != "1 online":
+                pass  # the count from before, sent as the pages opened
+
+
+async def test_someone_removed_is_counted_out_of_the_room_at_once(
+    app: FastAPI, client: httpx.AsyncClient, general: Room, alice: User, bob: User
+) -> None:
+    await open_pages(app.state.realtime, general, alice, bob)
+    await log_in(client, alice)
+
+    await submit(client, f"/rooms/{general.slug}/members/{bob.id}/remove", {}, page="/rooms")
+    listing = (await client.get("/rooms")).text
+
+    assert re.search(rf'id="room-{general.id}-online"[^>]*>1 online<', listing)

@@ -61,6 +61,24 @@ class RoomSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class Invitation:
+    """Someone an admin let into a room; ``added`` is False if they were in it already."""
+
+    room: Room
+    invitee: User
+    membership: Membership
+    added: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """Someone an admin took out of a room."""
+
+    room: Room
+    member: User
+
+
+@dataclass(frozen=True, slots=True)
 class RoomAccess:
     """A room as one user may see it: ``membership`` is None for a visitor of a public room."""
 
@@ -290,7 +308,7 @@ async def join_room(db: Database, user: User, slug: str) -> Membership:
     return membership
 
 
-async def add_member(db: Database, admin: User, slug: str, email: str) -> Membership:
+async def add_member(db: Database, admin: User, slug: str, email: str) -> Invitation:
     """Invite someone, by email, into a room the caller administers."""
     email = require_text(email, f"No one has signed up as {storable(email, '?')}.")
     async with db.write() as session:
@@ -302,10 +320,11 @@ async def add_member(db: Database, admin: User, slug: str, email: str) -> Member
         if invitee is None:
             raise BadRequest(f"No one has signed up as {email.strip()}.")
         membership = await find_membership(session, invitee.id, room.id)
+        added = membership is None
         if membership is None:
             membership = Membership(user_id=invitee.id, room_id=room.id, role=Role.MEMBER)
             session.add(membership)
-    return membership
+    return Invitation(room, invitee, membership, added)
 
 
 async def members(db: Database, room: Room) -> list[tuple[User, Role]]:
@@ -320,7 +339,7 @@ async def members(db: Database, room: Room) -> list[tuple[User, Role]]:
         return [(user, Role(role)) for user, role in rows]
 
 
-async def remove_member(db: Database, admin: User, slug: str, member_id: int) -> Room:
+async def remove_member(db: Database, admin: User, slug: str, member_id: int) -> Removal:
     """Take someone out of a room the caller administers. Admins are not removed: a room
     must keep the people who run it, and one admin cannot overrule another."""
     async with db.write() as session:
@@ -333,8 +352,9 @@ async def remove_member(db: Database, admin: User, slug: str, member_id: int) ->
             raise NotFound("They are not a member of this room.")
         if membership.is_admin:
             raise Forbidden("Admins cannot be removed; an admin leaves by themselves.")
+        member = await session.get_one(User, member_id)
         await session.delete(membership)
-    return room
+    return Removal(room, member)
 
 
 async def leave_room(db: Database, user: User, slug: str) -> Room:

@@ -18,10 +18,10 @@ to every page after a restart. Rendering and publishing a change is not Presence
 business.
 
 Who is connected must survive a crash of the actor, or every sidebar would empty until
-each page reconnected. So ``track``, ``untrack`` and ``changed`` are plain methods that
-write a ledger of connections at once, as an ETS table with an heir outlives its owner in
-OTP, and then cast the change to the loop. A restarted Presence rebuilds its rooms from the
-ledger and sends every room its list anew; only who was typing is forgotten.
+each page reconnected. So ``track``, ``untrack``, ``left`` and ``changed`` are plain
+methods that write a ledger of connections at once, as an ETS table with an heir outlives
+its owner in OTP, and then cast the change to the loop. A restarted Presence rebuilds its
+rooms from the ledger and sends every room its list anew; only who was typing is forgotten.
 
 Several processes share presence through their peers (``presence_peers.py``): Presence
 tells ``tell_peers`` when its own connections put a person in a room or take them out,
@@ -275,6 +275,23 @@ class Presence(Actor[PresenceRequest]):
             self._here[key] = here
         else:
             self._tell_peers(Gone(*key))
+
+    def left(self, room_id: int, user_id: int) -> None:
+        """The person is no longer a member of the room (they left, or were removed),
+        though their pages' sockets may not have closed yet: they are taken out of the
+        room now, so that no room list counts them meanwhile, the one they are sent to
+        next included. Those sockets then untrack nothing. What other processes said of
+        them in the room goes too; those processes confirm it as their sockets close."""
+        for node, connections in self._from_peers.items():
+            connection = _peer_connection(node, room_id, user_id)
+            if connection in connections:
+                connections.discard(connection)
+                self._forget(connection)
+        # What the ledger holds of them now is this process's own; a scan of it, as someone
+        # leaving a room is rare next to the arrivals and departures of pages.
+        for connection, tracked in list(self._ledger.items()):
+            if tracked.room_id == room_id and tracked.person.id == user_id:
+                self.untrack(connection)
 
     def typing(self, room_id: int, user_id: int) -> None:
         self._tell_peers(Typing(room_id, user_id))

@@ -18,7 +18,9 @@ from livechat.realtime.actor import ActorBusy, ActorStopped
 from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic, user_topic
 from livechat.realtime.presence import Sidebar
 from livechat.realtime.tree import Realtime
+from livechat.web import notices
 from livechat.web.deps import DB, CurrentUser, PathId, QueryId, RealtimeDep, SettingsDep
+from livechat.web.notices import Notice
 from livechat.web.templating import is_htmx, render
 
 router = APIRouter(prefix="/rooms")
@@ -164,19 +166,25 @@ async def join(db: DB, realtime: RealtimeDep, user: CurrentUser, slug: str) -> R
 
 
 @router.post("/{slug}/leave")
-async def leave(db: DB, realtime: RealtimeDep, user: CurrentUser, slug: str) -> Response:
+async def leave(
+    db: DB, realtime: RealtimeDep, settings: SettingsDep, user: CurrentUser, slug: str
+) -> Response:
     room = await rooms.leave_room(db, user, slug)
+    # Their pages of the room close as the broadcast reaches them; the room list they are
+    # sent to, and everyone else's, must not count them as there meanwhile.
+    realtime.presence.left(room.id, user.id)
     await realtime.hub.publish(
         membership_topic(room.id, user.id), broadcasts.room_closed("You left this room.")
     )
     await _announce(db, realtime, room)
-    return _see("/rooms")
+    return notices.see_other("/rooms", settings, Notice.LEFT, room=room.name)
 
 
 @router.post("/{slug}/settings")
 async def update(
     db: DB,
     realtime: RealtimeDep,
+    settings: SettingsDep,
     user: CurrentUser,
     slug: str,
     name: FormText = "",
@@ -187,7 +195,7 @@ async def update(
     await _announce(db, realtime, room)
     changed = broadcasts.room_changed(room, renamed=room.name != before.name)
     await realtime.hub.publish(room_topic(room.id), changed)
-    return _see(f"/rooms/{room.slug}")
+    return notices.see_other(f"/rooms/{room.slug}", settings, Notice.SAVED, room=room.name)
 
 
 @router.post("/{slug}/delete")
@@ -213,30 +221,49 @@ async def delete(
     topics = [user_topic(member) for member in members] if room.is_private else [LOBBY_TOPIC]
     for topic in topics:
         await realtime.hub.publish(topic, gone)
-    return _see("/rooms")
+    return notices.see_other("/rooms", settings, Notice.DELETED, room=room.name)
 
 
 @router.post("/{slug}/members/{member_id}/remove")
 async def remove_member(
-    db: DB, realtime: RealtimeDep, user: CurrentUser, slug: str, member_id: PathId
+    db: DB,
+    realtime: RealtimeDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    slug: str,
+    member_id: PathId,
 ) -> Response:
-    room = await rooms.remove_member(db, user, slug, member_id)
+    removal = await rooms.remove_member(db, user, slug, member_id)
+    room, member = removal.room, removal.member
+    realtime.presence.left(room.id, member.id)  # as for leaving: counted out at once
     await realtime.hub.publish(
-        membership_topic(room.id, member_id),
+        membership_topic(room.id, member.id),
         broadcasts.room_closed(f"An admin removed you from {room.name}."),
     )
     if room.is_private:  # gone from their room list too
-        await realtime.hub.publish(user_topic(member_id), broadcasts.lobby_room_deleted(room))
+        await realtime.hub.publish(user_topic(member.id), broadcasts.lobby_room_deleted(room))
     await _announce(db, realtime, room)
-    return _see(f"/rooms/{slug}")
+    return notices.see_other(
+        f"/rooms/{room.slug}", settings, Notice.REMOVED, person=member.display_name, room=room.name
+    )
 
 
 @router.post("/{slug}/members")
 async def invite(
-    db: DB, realtime: RealtimeDep, user: CurrentUser, slug: str, email: FormText = ""
+    db: DB,
+    realtime: RealtimeDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    slug: str,
+    email: FormText = "",
 ) -> Response:
-    membership = await rooms.add_member(db, user, slug, email)
-    room = (await rooms.get_room(db, user, slug)).room
-    # The invitee's open room lists show the room at once, private or not.
-    await realtime.hub.publish(user_topic(membership.user_id), broadcasts.lobby_room_created(room))
-    return _see(f"/rooms/{slug}")
+    invitation = await rooms.add_member(db, user, slug, email)
+    room, invitee = invitation.room, invitation.invitee
+    if invitation.added:
+        # The invitee's open room lists show the room at once, private or not.
+        await realtime.hub.publish(user_topic(invitee.id), broadcasts.lobby_room_created(room))
+        await _announce(db, realtime, room)
+    notice = Notice.INVITED if invitation.added else Notice.ALREADY_A_MEMBER
+    return notices.see_other(
+        f"/rooms/{room.slug}", settings, notice, person=invitee.display_name, room=room.name
+    )

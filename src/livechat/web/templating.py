@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from livechat.resources import TEMPLATES
+from livechat.web import notices
 from livechat.web.fragments import MessageFragments
 
 
@@ -20,6 +21,8 @@ def _page_context(request: Request) -> dict[str, Any]:
     return {
         "csrf_token": request.scope.get("state", {}).get("csrf_token", ""),
         "current_user": getattr(request.state, "user", None),
+        # Called by whole pages only: a fragment must not use up a notice it cannot show.
+        "take_notice": lambda: notices.take(request),
     }
 
 
@@ -100,9 +103,11 @@ def render(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request, name, context or {}, status_code=status_code, headers=headers
     )
+    notices.clear(request, response)
+    return response
 
 
 def is_htmx(request: Request) -> bool:
