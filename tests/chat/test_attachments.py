@@ -546,17 +546,50 @@ async def test_the_uploader_may_fetch_a_pending_file_even_after_leaving_the_room
     assert fetched.id == bobs.id
 
 
-async def test_someone_outside_the_room_cannot_fetch_its_files(
-    db: Database, alice: User, carol: User, general: Room, secret: Room, uploads_dir: Path
+async def test_anyone_signed_in_may_fetch_the_files_of_a_public_rooms_messages_unjoined(
+    db: Database, alice: User, carol: User, general: Room, uploads_dir: Path
 ) -> None:
-    private = await share(db, alice, secret, uploads_dir)
-    public = await share(db, alice, general, uploads_dir)
-    for stored in (private, public):
-        await messages.create_message(db, alice, stored.room_id, "", attachment_ids=[stored.id])
+    photo = await share(db, alice, general, uploads_dir)
+    await messages.create_message(db, alice, general.slug, "", attachment_ids=[photo.id])
 
-    for stored in (private, public):
+    fetched = await attachments.readable_file(db, carol, photo.stored_name)
+
+    assert fetched.id == photo.id
+
+
+async def test_someone_outside_a_private_room_cannot_fetch_its_files(
+    db: Database, alice: User, carol: User, secret: Room, uploads_dir: Path
+) -> None:
+    photo = await share(db, alice, secret, uploads_dir)
+    await messages.create_message(db, alice, secret.slug, "", attachment_ids=[photo.id])
+
+    with pytest.raises(NotFound, match=re.escape("There is no such file.")):
+        await attachments.readable_file(db, carol, photo.stored_name)
+
+
+async def test_a_pending_file_is_its_uploaders_alone_even_in_a_public_room(
+    db: Database, alice: User, bob: User, carol: User, general: Room, uploads_dir: Path
+) -> None:
+    bobs = await share(db, bob, general, uploads_dir)
+
+    for someone_else in (alice, carol):  # the room's admin, and a visitor
         with pytest.raises(NotFound, match=re.escape("There is no such file.")):
-            await attachments.readable_file(db, carol, stored.stored_name)
+            await attachments.readable_file(db, someone_else, bobs.stored_name)
+    assert (await attachments.readable_file(db, bob, bobs.stored_name)).id == bobs.id
+
+
+async def test_a_member_removed_from_a_private_room_can_no_longer_fetch_its_files(
+    db: Database, alice: User, bob: User, secret: Room, uploads_dir: Path
+) -> None:
+    await rooms.add_member(db, alice, secret.slug, bob.email)
+    photo = await share(db, alice, secret, uploads_dir)
+    await messages.create_message(db, alice, secret.slug, "", attachment_ids=[photo.id])
+    assert (await attachments.readable_file(db, bob, photo.stored_name)).id == photo.id
+
+    await rooms.remove_member(db, alice, secret.slug, bob.id)
+
+    with pytest.raises(NotFound, match=re.escape("There is no such file.")):
+        await attachments.readable_file(db, bob, photo.stored_name)
 
 
 async def test_a_file_name_nobody_uploaded_is_not_found(db: Database, alice: User) -> None:

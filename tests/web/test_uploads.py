@@ -501,7 +501,7 @@ async def test_the_uploader_can_fetch_a_pending_file_for_its_preview(
     assert response.content == data
 
 
-async def test_someone_who_is_not_in_the_room_cannot_fetch_its_files(
+async def test_someone_previewing_a_public_room_fetches_the_files_its_messages_show(
     app: FastAPI,
     client: httpx.AsyncClient,
     other_client: httpx.AsyncClient,
@@ -510,17 +510,82 @@ async def test_someone_who_is_not_in_the_room_cannot_fetch_its_files(
     carol: User,
     general: Room,
 ) -> None:
-    await rooms.create_room(db, carol, name="Carol's corner")
+    data = png()
     token = await signed_in(client, alice)
-    await upload(client, general, token)
+    await upload(client, general, token, "photo.png", data)
     [stored] = await pending_files(db, alice, general)
     await sent_file(app, alice, general, stored)
+    await log_in(other_client, carol)
+    page = (await other_client.get(f"/rooms/{general.slug}")).text
+    assert f'<img src="/uploads/{stored.stored_name}"' in page
+
+    response = await other_client.get(f"/uploads/{stored.stored_name}")
+
+    assert response.status_code == 200
+    assert response.content == data
+    assert response.headers["cache-control"] == "private, no-store"
+
+
+async def test_someone_outside_a_private_room_cannot_fetch_its_files(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    other_client: httpx.AsyncClient,
+    db: Database,
+    alice: User,
+    carol: User,
+) -> None:
+    secret = await rooms.create_room(db, alice, name="Secret Plans", is_private=True)
+    token = await signed_in(client, alice)
+    await upload(client, secret, token)
+    [stored] = await pending_files(db, alice, secret)
+    await sent_file(app, alice, secret, stored)
     await log_in(other_client, carol)
 
     response = await other_client.get(f"/uploads/{stored.stored_name}")
 
     assert response.status_code == 404
     assert "There is no such file." in response.text
+
+
+async def test_a_file_waiting_to_be_sent_is_fetched_by_its_uploader_alone(
+    client: httpx.AsyncClient,
+    other_client: httpx.AsyncClient,
+    db: Database,
+    alice: User,
+    bob: User,
+    general: Room,
+) -> None:
+    token = await signed_in(client, alice)
+    await upload(client, general, token)
+    [waiting] = await pending_files(db, alice, general)
+    await log_in(other_client, bob)
+
+    response = await other_client.get(f"/uploads/{waiting.stored_name}")
+
+    assert response.status_code == 404
+    assert (await client.get(f"/uploads/{waiting.stored_name}")).status_code == 200
+
+
+async def test_a_member_removed_from_a_private_room_can_no_longer_fetch_its_files(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    other_client: httpx.AsyncClient,
+    db: Database,
+    alice: User,
+    bob: User,
+) -> None:
+    secret = await rooms.create_room(db, alice, name="Secret Plans", is_private=True)
+    await rooms.add_member(db, alice, secret.slug, bob.email)
+    token = await signed_in(client, alice)
+    await upload(client, secret, token)
+    [stored] = await pending_files(db, alice, secret)
+    await sent_file(app, alice, secret, stored)
+    await log_in(other_client, bob)
+    assert (await other_client.get(f"/uploads/{stored.stored_name}")).status_code == 200
+
+    await rooms.remove_member(db, alice, secret.slug, bob.id)
+
+    assert (await other_client.get(f"/uploads/{stored.stored_name}")).status_code == 404
 
 
 async def test_a_signed_out_visitor_is_sent_to_log_in_instead_of_getting_the_file(

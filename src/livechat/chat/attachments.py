@@ -19,13 +19,13 @@ from datetime import timedelta
 from pathlib import Path, PurePath
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livechat import files
 from livechat.accounts.models import User
-from livechat.chat.access import RoomRef, readable_room, require_membership
-from livechat.chat.models import Attachment, Membership
+from livechat.chat.access import RoomRef, readable_by, readable_room, require_membership
+from livechat.chat.models import Attachment, Membership, Message, Room
 from livechat.db import Database, utcnow
 from livechat.errors import BadRequest, NotFound, PayloadTooLarge
 from livechat.inputs import is_id, is_text
@@ -218,23 +218,30 @@ async def discard(db: Database, user: User, attachment_id: int, uploads_dir: Pat
 
 
 async def readable_file(db: Database, user: User, stored_name: str) -> Attachment:
-    """The attachment behind a stored name, if the user may fetch it: members of its room
-    may, and so may its uploader while it is pending. To anyone else it does not exist."""
+    """The attachment behind a stored name, if the user may fetch it. To anyone else it
+    does not exist."""
     if not is_text(stored_name):
         raise NotFound("There is no such file.")
+    # Whoever may read a message may see its files, by the rule that scopes every read of
+    # a room; a file no message carries yet is its uploader's alone. A deleted message's
+    # files go with it.
+    in_a_readable_message = and_(
+        Message.id.is_not(None), Message.deleted_at.is_(None), readable_by(user.id)
+    )
+    pending_for_its_uploader = and_(
+        Attachment.message_id.is_(None), Attachment.uploader_id == user.id
+    )
     async with db.read() as session:
         attachment = await session.scalar(
-            select(Attachment).where(Attachment.stored_name == stored_name)
-        )
-        if attachment is None:
-            raise NotFound("There is no such file.")
-        is_member = await session.scalar(
-            select(Membership.id).where(
-                Membership.room_id == attachment.room_id, Membership.user_id == user.id
+            select(Attachment)
+            .join(Room, Room.id == Attachment.room_id)
+            .outerjoin(Message, Message.id == Attachment.message_id)
+            .where(
+                Attachment.stored_name == stored_name,
+                or_(in_a_readable_message, pending_for_its_uploader),
             )
         )
-        own_pending = attachment.message_id is None and attachment.uploader_id == user.id
-        if is_member is None and not own_pending:
+        if attachment is None:
             raise NotFound("There is no such file.")
         return attachment
 

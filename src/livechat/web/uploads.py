@@ -85,8 +85,8 @@ async def fetch(db: DB, settings: SettingsDep, user: CurrentUser, stored_name: s
                 f"{disposition}; filename*=UTF-8''{quote(attachment.original_name)}"
             ),
             "Content-Security-Policy": FILE_POLICY,
-            # Whoever may read the room may fetch it, and only while they may: a browser
-            # that kept a copy would keep it after its owner left or was removed.
+            # Whoever may read its message may fetch it, and only while they may: a copy
+            # the browser kept would outlive a removal from a private room, or the message.
             "Cache-Control": "private, no-store",
         },
     )
