@@ -36,6 +36,7 @@ from starlette.status import WS_1008_POLICY_VIOLATION
 from websockets.asyncio.client import connect
 
 from livechat.accounts.auth import SESSION_COOKIE
+from livechat.chat.attachments import MAX_PENDING
 from livechat.settings import Settings
 from tests.helpers import PASSWORD, csrf_token, sqlite_url, submit
 from tests.live import Client, free_port
@@ -374,15 +375,16 @@ async def test_pages_of_other_origins_are_refused(deployment: Deployment, origin
 
 async def test_the_largest_upload_livechat_takes_passes_nginx(deployment: Deployment) -> None:
     largest = Settings.model_fields["upload_max_bytes"].default
+    names = [f"notes {number}.txt" for number in range(1, MAX_PENDING + 1)]
     async with room(deployment, "Dan") as (dan, path):
         uploaded = await dan.post(
             f"{path}/uploads",
-            files={"attachment": ("notes.txt", b"a" * largest, "text/plain")},
+            files=[("attachment", (name, b"a" * largest, "text/plain")) for name in names],
             headers={"X-CSRF-Token": await csrf_token(dan, path)},
         )
 
     assert uploaded.status_code == 200, uploaded.text
-    assert "notes.txt" in uploaded.text
+    assert all(name in uploaded.text for name in names)
 
 
 def test_nginx_forwards_to_where_the_unit_serves() -> None:

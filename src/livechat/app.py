@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -13,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from livechat.accounts import pages as account_pages
 from livechat.accounts.auth import Accounts
 from livechat.accounts.throttle import LoginThrottle, SharedLoginThrottle, Throttle
+from livechat.chat.attachments import MAX_PENDING, size_text
 from livechat.db import Database
 from livechat.logs import LogContextMiddleware
 from livechat.metrics import Metrics
@@ -125,11 +127,19 @@ def create_app(
         max_form_bytes=settings.form_max_bytes,
         refusal=error_response,
     )
-    upload_limit = settings.upload_max_bytes + UPLOAD_FORM_OVERHEAD_BYTES
+    one_file = settings.upload_max_bytes + UPLOAD_FORM_OVERHEAD_BYTES
+    too_large = f"That is more than the {size_text(settings.upload_max_bytes)} a request may carry."
     app.add_middleware(
         BodyLimitMiddleware,
-        limits=[(r"/rooms/[^/]+/uploads", upload_limit), (r"/profile/avatar", upload_limit)],
-        refusal=error_response,
+        limits=[
+            # All the files one message may carry can be chosen at once.
+            (uploads.UPLOADS_PATH.pattern, MAX_PENDING * one_file, uploads.too_large_to_read),
+            (
+                r"/profile/avatar",
+                one_file,
+                partial(error_response, status_code=413, message=too_large),
+            ),
+        ],
     )
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)

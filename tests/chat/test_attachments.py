@@ -1,6 +1,7 @@
 """Shared files: checked against their names before anything is kept, stored under random
-names, pending until a message carries them, fetched only by those who may read the room,
-and swept away when no message took them in time."""
+names, several at once each on its own, pending until a message carries them, fetched by
+whoever may read their message (and a pending one by its uploader alone), and swept away
+when no message took them in time."""
 
 from __future__ import annotations
 
@@ -16,7 +17,16 @@ from sqlalchemy import select, update
 
 from livechat.accounts.models import User
 from livechat.chat import attachments, messages, rooms
-from livechat.chat.attachments import MAX_PENDING, Inspected, display_name, inspect, stored_path
+from livechat.chat.attachments import (
+    MAX_PENDING,
+    Chosen,
+    Inspected,
+    Uploaded,
+    display_name,
+    inspect,
+    size_text,
+    stored_path,
+)
 from livechat.chat.models import Attachment, Room
 from livechat.db import Database, utcnow
 from livechat.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
@@ -70,6 +80,25 @@ async def share(
         data=data,
         uploads_dir=uploads_dir,
         max_bytes=MAX_BYTES,
+    )
+
+
+def chosen(filename: str, data: bytes = PNG, reads: list[str] | None = None) -> Chosen:
+    """A file chosen for an upload, which notes in ``reads`` when it is read."""
+
+    async def read() -> bytes:
+        if reads is not None:
+            reads.append(filename)
+        return data
+
+    return Chosen(filename, read)
+
+
+async def share_many(
+    db: Database, user: User, room: Room, uploads_dir: Path, files: list[Chosen]
+) -> Uploaded:
+    return await attachments.upload_many(
+        db, user, room.slug, files, uploads_dir=uploads_dir, max_bytes=MAX_BYTES
     )
 
 
@@ -221,13 +250,47 @@ def test_an_empty_file_is_refused() -> None:
         inspect(b"", "notes.txt", MAX_BYTES)
 
 
-def test_a_file_over_the_size_limit_is_refused_as_too_large() -> None:
-    with pytest.raises(PayloadTooLarge, match=re.escape("notes.txt is larger than 1 MB.")):
+def test_a_file_over_the_size_limit_is_refused_naming_its_size_and_the_limit() -> None:
+    with pytest.raises(
+        PayloadTooLarge, match=re.escape("holiday.txt is 14.3 MB: a file can be up to 10 MB.")
+    ):
+        inspect(b"a" * (14 * MB + 300 * 1024), "holiday.txt", 10 * MB)
+
+
+def test_a_file_one_byte_over_the_limit_does_not_read_as_the_limit_itself() -> None:
+    with pytest.raises(
+        PayloadTooLarge, match=re.escape("notes.txt is 1.1 MB: a file can be up to 1 MB.")
+    ):
         inspect(b"a" * (MB + 1), "notes.txt", MB)
 
 
 def test_a_file_of_exactly_the_size_limit_is_accepted() -> None:
     assert inspect(b"a" * MB, "notes.txt", MB) == Inspected("text/plain", None, None)
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1 KB"),
+        (1025, "2 KB"),
+        (500 * 1024, "500 KB"),
+        (MB - 1, "1024 KB"),
+        (MB, "1 MB"),
+        (MB + 1, "1.1 MB"),
+        (int(2.5 * MB), "2.5 MB"),
+        (10 * MB, "10 MB"),
+    ],
+)
+def test_a_size_reads_in_the_largest_whole_unit_rounded_up(size: int, shown: str) -> None:
+    assert size_text(size) == shown
+
+
+def test_what_may_be_attached_is_said_with_the_limits_in_force() -> None:
+    assert attachments.allowance(25 * MB) == (
+        "JPG, PNG, GIF, WebP, PDF and text files, up to 25 MB each, 3 to a message"
+    )
 
 
 def test_an_image_with_too_many_pixels_to_decode_safely_is_refused() -> None:
@@ -404,6 +467,86 @@ async def test_a_refused_file_is_neither_written_nor_recorded(
 
     assert files_in(uploads_dir) == []
     assert await pending_ids(db, alice, general) == []
+
+
+async def test_files_chosen_together_are_each_kept_or_refused_on_their_own(
+    db: Database, alice: User, general: Room, uploads_dir: Path
+) -> None:
+    files = [chosen("photo.png"), chosen("setup.exe", b"MZ\x90\x00"), chosen("plan.pdf", PDF)]
+
+    uploaded = await share_many(db, alice, general, uploads_dir, files)
+
+    assert [kept.original_name for kept in uploaded.kept] == ["photo.png", "plan.pdf"]
+    assert [refusal.message for refusal in uploaded.refusals] == [
+        "setup.exe: only JPG, PNG, GIF, WebP, PDF and text files can be shared."
+    ]
+    assert await pending_ids(db, alice, general) == [kept.id for kept in uploaded.kept]
+    assert len(files_in(uploads_dir)) == 2
+
+
+async def test_a_refused_file_leaves_its_place_in_the_message_to_the_next_one(
+    db: Database, alice: User, general: Room, uploads_dir: Path
+) -> None:
+    files = [chosen("a.png"), chosen("broken.png", b"MZ" + bytes(64)), chosen("b.png")]
+    files += [chosen("c.png"), chosen("d.png")]
+
+    uploaded = await share_many(db, alice, general, uploads_dir, files)
+
+    assert [kept.original_name for kept in uploaded.kept] == ["a.png", "b.png", "c.png"]
+    assert [refusal.message for refusal in uploaded.refusals] == [
+        "broken.png is not a valid image.",
+        "d.png was not added: a message can carry 3 files at most.",
+    ]
+
+
+async def test_files_a_message_has_no_room_for_are_refused_together_by_name_the_rest_unread(
+    db: Database, alice: User, general: Room, uploads_dir: Path
+) -> None:
+    waiting = await share(db, alice, general, uploads_dir, "waiting.png")
+    reads: list[str] = []
+    files = [chosen(f"page {number}.png", reads=reads) for number in range(1, 7)]
+
+    uploaded = await share_many(db, alice, general, uploads_dir, files)
+
+    assert [kept.original_name for kept in uploaded.kept] == ["page 1.png", "page 2.png"]
+    [refusal] = uploaded.refusals
+    assert isinstance(refusal, BadRequest)
+    assert refusal.message == (
+        "page 3.png, page 4.png and 2 more were not added: a message can carry 3 files at most."
+    )
+    assert "page 4.png" not in reads
+    assert "page 6.png" not in reads
+    assert await pending_ids(db, alice, general) == [waiting.id, *(k.id for k in uploaded.kept)]
+
+
+async def test_two_files_a_full_message_has_no_room_for_are_both_named(
+    db: Database, alice: User, general: Room, uploads_dir: Path
+) -> None:
+    for _ in range(MAX_PENDING):
+        await share(db, alice, general, uploads_dir)
+
+    uploaded = await share_many(
+        db, alice, general, uploads_dir, [chosen("late.png"), chosen("later.png")]
+    )
+
+    assert uploaded.kept == []
+    assert [refusal.message for refusal in uploaded.refusals] == [
+        "late.png and later.png were not added: a message can carry 3 files at most."
+    ]
+
+
+async def test_a_visitor_choosing_files_is_refused_once_for_the_room_and_nothing_is_read(
+    db: Database, carol: User, general: Room, uploads_dir: Path
+) -> None:
+    reads: list[str] = []
+
+    with pytest.raises(Forbidden, match="Join General"):
+        await share_many(
+            db, carol, general, uploads_dir, [chosen("a.png", reads=reads), chosen("b.png")]
+        )
+
+    assert reads == []
+    assert files_in(uploads_dir) == []
 
 
 # Sending files with a message

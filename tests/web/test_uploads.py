@@ -1,12 +1,15 @@
 """Uploading files into a room's next message over HTTP, as htmx does, and fetching them:
-previews and refusals come back as fragments, oversized bodies are cut off with 413, and a
-shared file is served only to the room's members, as data that can never run as a page."""
+previews and refusals come back as fragments, one for each file chosen, oversized bodies are
+cut off with 413 and a refusal that says the limits, and a shared file is served only to
+those who may read its message, as data that can never run as a page."""
 
 from __future__ import annotations
 
 import io
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
@@ -25,6 +28,7 @@ from livechat.settings import Settings
 from tests.helpers import csrf_token, log_in
 
 MB = 1024 * 1024
+BOUNDARY = "livechat-test-boundary"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 TEXT = "Meeting notes: café at 10:00.\n".encode()
 
@@ -54,6 +58,62 @@ async def upload(
         files={"attachment": (filename, png() if data is None else data, content_type)},
         headers={"X-CSRF-Token": token, "HX-Request": "true"},
     )
+
+
+async def upload_files(
+    client: httpx.AsyncClient, room: Room, token: str, files: list[tuple[str, bytes]]
+) -> httpx.Response:
+    """Upload several files in one request, as a file field chosen with several does."""
+    return await client.post(
+        f"/rooms/{room.slug}/uploads",
+        files=[("attachment", (name, data, "application/octet-stream")) for name, data in files],
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+    )
+
+
+@dataclass
+class UploadAnswer:
+    """An upload's answer as the page takes it in: the names on the previews it appends,
+    the refusals it puts in place of the last upload's, and the fresh upload form."""
+
+    previews: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    replaces_the_last_refusals: bool = False
+    resets_the_upload_form: bool = False
+
+
+class _AnswerReader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = UploadAnswer()
+        self._text: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        oob = attributes.get("hx-swap-oob")
+        if attributes.get("id") == "upload-refusals":
+            self.answer.replaces_the_last_refusals = oob == "innerHTML"
+        elif attributes.get("id") == "upload-form":
+            self.answer.resets_the_upload_form = oob == "true"
+        elif attributes.get("class") == "upload-name":
+            self._text = self.answer.previews
+            self._text.append("")
+        elif attributes.get("role") == "alert":
+            self._text = self.answer.refusals
+            self._text.append("")
+
+    def handle_data(self, data: str) -> None:
+        if self._text is not None:
+            self._text[-1] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        self._text = None
+
+
+def read_answer(response: httpx.Response) -> UploadAnswer:
+    reader = _AnswerReader()
+    reader.feed(response.text)
+    return reader.answer
 
 
 async def pending_files(db: Database, user: User, room: Room) -> list[Attachment]:
@@ -215,8 +275,9 @@ async def test_a_fourth_file_for_one_message_is_refused(
     response = await upload(client, general, token, "one too many.png")
 
     assert response.status_code == 400
-    assert "upload-rejected" in response.text
-    assert "A message can carry 3 files at most." in response.text
+    assert read_answer(response).refusals == [
+        "one too many.png was not added: a message can carry 3 files at most."
+    ]
     assert len(await pending_files(db, alice, general)) == attachments.MAX_PENDING
 
 
@@ -244,7 +305,48 @@ async def test_an_upload_without_a_file_asks_for_one(
     )
 
     assert response.status_code == 400
-    assert "Choose a file to attach." in response.text
+    assert read_answer(response).refusals == ["Choose a file to attach."]
+
+
+async def test_a_file_field_sent_with_nothing_chosen_asks_for_a_file(
+    client: httpx.AsyncClient, alice: User, general: Room
+) -> None:
+    token = await signed_in(client, alice)
+
+    response = await client.post(
+        f"/rooms/{general.slug}/uploads",
+        # What a browser sends for a file field with nothing chosen.
+        content=(
+            f"--{BOUNDARY}\r\n"
+            'Content-Disposition: form-data; name="attachment"; filename=""\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+            f"\r\n--{BOUNDARY}--\r\n"
+        ).encode(),
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            "X-CSRF-Token": token,
+            "HX-Request": "true",
+        },
+    )
+
+    assert response.status_code == 400
+    assert read_answer(response).refusals == ["Choose a file to attach."]
+
+
+async def test_text_sent_where_files_go_is_a_clear_400(
+    client: httpx.AsyncClient, alice: User, general: Room
+) -> None:
+    token = await signed_in(client, alice)
+
+    response = await client.post(
+        f"/rooms/{general.slug}/uploads",
+        files={"x": ("x.txt", b"x", "text/plain")},
+        data={"attachment": "not a file"},
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+    )
+
+    assert response.status_code == 400
+    assert "malformed: attachment" in response.text
 
 
 async def test_someone_who_has_not_joined_the_room_cannot_upload_into_it(
@@ -312,6 +414,106 @@ async def test_a_signed_out_visitor_is_sent_to_log_in_instead_of_uploading(
     assert stored_files(settings) == []
 
 
+# Several files chosen at once
+
+
+async def test_several_files_chosen_at_once_each_get_a_preview(
+    client: httpx.AsyncClient, db: Database, alice: User, general: Room
+) -> None:
+    token = await signed_in(client, alice)
+    files = [("photo.png", png()), ("plan.pdf", PDF), ("notes.txt", TEXT)]
+
+    response = await upload_files(client, general, token, files)
+
+    assert response.status_code == 200
+    answer = read_answer(response)
+    assert answer == UploadAnswer(
+        previews=["photo.png", "plan.pdf", "notes.txt"],
+        refusals=[],
+        replaces_the_last_refusals=True,
+        resets_the_upload_form=True,
+    )
+    waiting = await pending_files(db, alice, general)
+    assert [stored.original_name for stored in waiting] == ["photo.png", "plan.pdf", "notes.txt"]
+
+
+async def test_of_several_files_each_refused_one_gets_its_own_refusal_beside_the_kept_ones(
+    client: httpx.AsyncClient, db: Database, settings: Settings, alice: User, general: Room
+) -> None:
+    token = await signed_in(client, alice)
+    files = [("setup.exe", b"MZ\x90\x00"), ("photo.png", png()), ("report.pdf", b"not a pdf")]
+
+    response = await upload_files(client, general, token, files)
+
+    assert response.status_code == 200
+    answer = read_answer(response)
+    assert answer.previews == ["photo.png"]
+    assert answer.refusals == [
+        "setup.exe: only JPG, PNG, GIF, WebP, PDF and text files can be shared.",
+        "report.pdf is not a PDF document.",
+    ]
+    assert answer.replaces_the_last_refusals
+    assert len(await pending_files(db, alice, general)) == 1
+    assert len(stored_files(settings)) == 1
+
+
+async def test_files_a_message_has_no_room_left_for_are_named_in_one_refusal(
+    client: httpx.AsyncClient, db: Database, alice: User, general: Room
+) -> None:
+    token = await signed_in(client, alice)
+    await upload(client, general, token, "waiting.png")
+    files = [(name, png()) for name in ("a.png", "b.png", "c.png", "d.png")]
+
+    response = await upload_files(client, general, token, files)
+
+    assert response.status_code == 200
+    answer = read_answer(response)
+    assert answer.previews == ["a.png", "b.png"]
+    assert answer.refusals == [
+        "c.png and d.png were not added: a message can carry 3 files at most."
+    ]
+    assert len(await pending_files(db, alice, general)) == attachments.MAX_PENDING
+
+
+async def test_files_all_refused_answer_with_the_first_refusals_status(
+    client: httpx.AsyncClient, db: Database, alice: User, general: Room
+) -> None:
+    token = await signed_in(client, alice)
+
+    response = await upload_files(client, general, token, [("a.exe", b"MZ"), ("b.pdf", b"no")])
+
+    assert response.status_code == 400
+    assert len(read_answer(response).refusals) == 2
+    assert await pending_files(db, alice, general) == []
+
+
+async def test_a_visitor_choosing_several_files_gets_one_refusal_for_the_room(
+    client: httpx.AsyncClient, db: Database, carol: User, general: Room
+) -> None:
+    token = await signed_in(client, carol)
+
+    response = await upload_files(client, general, token, [("a.png", png()), ("b.png", png())])
+
+    assert response.status_code == 403
+    assert read_answer(response).refusals == ["Join General to take part in it."]
+    assert await pending_files(db, carol, general) == []
+
+
+async def test_the_attach_control_says_what_may_be_attached_before_anything_is_chosen(
+    client: httpx.AsyncClient, alice: User, general: Room
+) -> None:
+    await log_in(client, alice)
+
+    page = (await client.get(f"/rooms/{general.slug}")).text
+
+    allowance = "JPG, PNG, GIF, WebP, PDF and text files, up to 10 MB each, 3 to a message"
+    field = re.search(r'<input type="file" name="attachment" multiple[^>]*>', page)
+    assert field is not None
+    assert 'aria-describedby="upload-allowance"' in field.group()
+    assert f'<p id="upload-allowance" class="upload-allowance">{allowance}.</p>' in page
+    assert f'title="Attach files: {allowance}"' in page
+
+
 # Oversized bodies, against an app that takes files of up to 1 MB
 
 
@@ -330,9 +532,6 @@ async def small_limit_client(small_limit_app: FastAPI) -> AsyncIterator[httpx.As
     transport = httpx.ASGITransport(app=small_limit_app)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
         yield http
-
-
-BOUNDARY = "livechat-test-boundary"
 
 
 async def streamed_text_file(filename: str, size: int) -> AsyncIterator[bytes]:
@@ -357,13 +556,34 @@ async def test_a_body_declared_larger_than_the_limit_is_refused_with_413_before_
 ) -> None:
     token = await signed_in(small_limit_client, alice)
 
-    response = await upload(small_limit_client, general, token, "big.txt", b"a" * (2 * MB))
+    response = await upload(small_limit_client, general, token, "big.txt", b"a" * (4 * MB))
 
-    assert int(response.request.headers["content-length"]) > 2 * MB
+    assert int(response.request.headers["content-length"]) > 4 * MB
     assert response.status_code == 413
-    assert "That is more than the 1 MB a request may carry." in response.text
+    answer = read_answer(response)
+    assert answer.refusals == [
+        "What you chose is 4.1 MB: a file can be up to 1 MB, and a message can carry 3."
+    ]
+    assert answer.replaces_the_last_refusals
+    assert answer.resets_the_upload_form
     assert await pending_files(db, alice, general) == []
     assert stored_files(settings) == []
+
+
+async def test_a_body_over_the_limit_from_outside_the_page_gets_the_plain_error(
+    small_limit_client: httpx.AsyncClient, alice: User, general: Room
+) -> None:
+    token = await signed_in(small_limit_client, alice)
+
+    response = await small_limit_client.post(
+        f"/rooms/{general.slug}/uploads",
+        files={"attachment": ("big.txt", b"a" * (4 * MB), "text/plain")},
+        headers={"X-CSRF-Token": token},
+    )
+
+    assert response.status_code == 413
+    assert "What you chose is 4.1 MB" in response.text
+    assert "upload-refusals" not in response.text
 
 
 async def test_a_body_streaming_past_the_limit_without_a_declared_length_is_cut_off_with_413(
@@ -377,7 +597,7 @@ async def test_a_body_streaming_past_the_limit_without_a_declared_length_is_cut_
 
     response = await small_limit_client.post(
         f"/rooms/{general.slug}/uploads",
-        content=streamed_text_file("big.txt", 2 * MB),
+        content=streamed_text_file("big.txt", 4 * MB),
         headers={
             "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
             "X-CSRF-Token": token,
@@ -387,7 +607,10 @@ async def test_a_body_streaming_past_the_limit_without_a_declared_length_is_cut_
 
     assert "content-length" not in response.request.headers
     assert response.status_code == 413
-    assert "That is more than the 1 MB a request may carry." in response.text
+    assert read_answer(response).refusals == [
+        "What you chose is more than can be sent at once: a file can be up to 1 MB,"
+        " and a message can carry 3."
+    ]
     assert await pending_files(db, alice, general) == []
     assert stored_files(settings) == []
 
@@ -421,9 +644,47 @@ async def test_a_file_just_over_the_limit_is_refused_by_name_in_a_rejection_frag
     response = await upload(small_limit_client, general, token, "notes.txt", b"a" * (MB + 1))
 
     assert response.status_code == 413
-    assert "upload-rejected" in response.text
-    assert "notes.txt is larger than 1 MB." in response.text
+    assert read_answer(response).refusals == ["notes.txt is 1.1 MB: a file can be up to 1 MB."]
     assert await pending_files(db, alice, general) == []
+
+
+async def test_as_many_files_of_the_largest_size_as_a_message_carries_fit_in_one_upload(
+    small_limit_client: httpx.AsyncClient, db: Database, alice: User, general: Room
+) -> None:
+    token = await signed_in(small_limit_client, alice)
+    files = [(f"part {number}.txt", b"a" * MB) for number in range(1, attachments.MAX_PENDING + 1)]
+
+    response = await upload_files(small_limit_client, general, token, files)
+
+    assert response.status_code == 200
+    assert read_answer(response).previews == ["part 1.txt", "part 2.txt", "part 3.txt"]
+    assert len(await pending_files(db, alice, general)) == attachments.MAX_PENDING
+
+
+async def test_a_file_too_big_is_refused_by_name_size_and_limit_beside_the_kept_ones(
+    small_limit_client: httpx.AsyncClient, db: Database, alice: User, general: Room
+) -> None:
+    token = await signed_in(small_limit_client, alice)
+    files = [("big.txt", b"a" * (MB + MB // 2)), ("photo.png", png())]
+
+    response = await upload_files(small_limit_client, general, token, files)
+
+    assert response.status_code == 200
+    answer = read_answer(response)
+    assert answer.previews == ["photo.png"]
+    assert answer.refusals == ["big.txt is 1.5 MB: a file can be up to 1 MB."]
+    assert len(await pending_files(db, alice, general)) == 1
+
+
+async def test_the_attach_control_says_the_limit_the_server_was_given(
+    small_limit_client: httpx.AsyncClient, alice: User, general: Room
+) -> None:
+    await log_in(small_limit_client, alice)
+
+    page = (await small_limit_client.get(f"/rooms/{general.slug}")).text
+
+    assert "up to 1 MB each, 3 to a message" in page
+    assert "10 MB" not in page
 
 
 # Fetching shared files

@@ -5,15 +5,18 @@ images must decode with Pillow as the format their name claims, PDFs must start 
 text must be UTF-8 without NUL bytes. The client's filename is kept for display only; on
 disk a file is a random name in the uploads folder. An upload is *pending* until a message
 carries it; pending uploads older than an hour are swept away, and deleting a message
-deletes its files.
+deletes its files. Whoever may read a message may fetch its files; a pending file is its
+uploader's alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import math
 import re
 import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path, PurePath
@@ -27,10 +30,11 @@ from livechat.accounts.models import User
 from livechat.chat.access import RoomRef, readable_by, readable_room, require_membership
 from livechat.chat.models import Attachment, Membership, Message, Room
 from livechat.db import Database, utcnow
-from livechat.errors import BadRequest, NotFound, PayloadTooLarge
+from livechat.errors import BadRequest, LivechatError, NotFound, PayloadTooLarge
 from livechat.inputs import is_id, is_text
 
 MAX_PENDING = 3  # files one message may carry
+MB = 1024 * 1024
 ORIGINAL_NAME_MAX_LENGTH = 120
 # A decoded image this large would take hundreds of megabytes of memory: refused.
 MAX_IMAGE_PIXELS = 40_000_000
@@ -44,6 +48,7 @@ ALLOWED_TYPES = {
     ".pdf": "application/pdf",
     ".txt": "text/plain",
 }
+SHAREABLE = "JPG, PNG, GIF, WebP, PDF and text files"
 # Pillow's names for what each type may be. Cameras and phones write JPEGs that carry a
 # second picture; Pillow calls those MPO, and they are JPEGs all the same.
 _PILLOW_FORMATS = {
@@ -60,11 +65,49 @@ _UNSAFE_NAME_CHARACTERS = re.compile(
 )
 
 
+class TooManyFiles(BadRequest):
+    """The message the file was for already carries all the files it can."""
+
+
 @dataclass(frozen=True, slots=True)
 class Inspected:
     content_type: str
     width: int | None
     height: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """One file of an upload, and how to read it: each is read when its turn comes, so
+    that those past a full message never are."""
+
+    filename: str
+    read: Callable[[], Awaitable[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Uploaded:
+    """What became of the files of one upload: those kept, in the order chosen, and a
+    refusal for each of the others."""
+
+    kept: list[Attachment]
+    refusals: list[LivechatError]
+
+
+def size_text(size: int) -> str:
+    """A size as people read it. It rounds up, so that a file just over a limit never
+    reads as the limit itself."""
+    if size < 1024:
+        return f"{size} B"
+    if size < MB:
+        return f"{math.ceil(size / 1024)} KB"
+    tenths = math.ceil(size * 10 / MB)
+    return f"{tenths // 10} MB" if tenths % 10 == 0 else f"{tenths / 10:.1f} MB"
+
+
+def allowance(max_bytes: int) -> str:
+    """What may be attached, as the composer tells people before they choose."""
+    return f"{SHAREABLE}, up to {size_text(max_bytes)} each, {MAX_PENDING} to a message"
 
 
 def display_name(filename: str) -> str:
@@ -78,11 +121,13 @@ def inspect(data: bytes, filename: str, max_bytes: int) -> Inspected:
     name = display_name(filename)
     content_type = ALLOWED_TYPES.get(PurePath(name).suffix.lower())
     if content_type is None:
-        raise BadRequest(f"{name}: only JPG, PNG, GIF, WebP, PDF and text files can be shared.")
+        raise BadRequest(f"{name}: only {SHAREABLE} can be shared.")
     if not data:
         raise BadRequest(f"{name} is empty.")
     if len(data) > max_bytes:
-        raise PayloadTooLarge(f"{name} is larger than {max_bytes // (1024 * 1024)} MB.")
+        raise PayloadTooLarge(
+            f"{name} is {size_text(len(data))}: a file can be up to {size_text(max_bytes)}."
+        )
     if content_type in _PILLOW_FORMATS:
         width, height = _image_size(data, _PILLOW_FORMATS[content_type], name)
         return Inspected(content_type, width, height)
@@ -146,7 +191,7 @@ async def upload(
         room = await readable_room(session, user.id, room_ref)
         await require_membership(session, user.id, room)
         if await _pending_count(session, user, room.id) >= MAX_PENDING:
-            raise BadRequest(f"A message can carry {MAX_PENDING} files at most.")
+            raise TooManyFiles(f"A message can carry {MAX_PENDING} files at most.")
     inspected = await asyncio.to_thread(inspect, data, filename, max_bytes)
     extension = PurePath(display_name(filename)).suffix.lower()
     stored_name = secrets.token_hex(16) + extension
@@ -162,7 +207,7 @@ async def upload(
                 .with_for_update()
             )
             if await _pending_count(session, user, room.id) >= MAX_PENDING:
-                raise BadRequest(f"A message can carry {MAX_PENDING} files at most.")
+                raise TooManyFiles(f"A message can carry {MAX_PENDING} files at most.")
             attachment = Attachment(
                 room_id=room.id,
                 uploader_id=user.id,
@@ -178,6 +223,55 @@ async def upload(
         await files.remove_files([path])
         raise
     return attachment
+
+
+async def upload_many(
+    db: Database,
+    user: User,
+    room_ref: RoomRef,
+    chosen: Sequence[Chosen],
+    *,
+    uploads_dir: Path,
+    max_bytes: int,
+) -> Uploaded:
+    """Check and keep each chosen file, in the order chosen, for the user's next message:
+    each is kept or refused on its own, and those the message has no room left for are
+    refused together. A room the user may not upload into refuses them all."""
+    async with db.read() as session:
+        room = await readable_room(session, user.id, room_ref)
+        await require_membership(session, user.id, room)
+    kept: list[Attachment] = []
+    refusals: list[LivechatError] = []
+    for index, file in enumerate(chosen):
+        try:
+            data = await file.read()
+            kept.append(
+                await upload(
+                    db,
+                    user,
+                    room.id,
+                    filename=file.filename,
+                    data=data,
+                    uploads_dir=uploads_dir,
+                    max_bytes=max_bytes,
+                )
+            )
+        except TooManyFiles:
+            refusals.append(TooManyFiles(_not_added([left.filename for left in chosen[index:]])))
+            break
+        except LivechatError as error:
+            refusals.append(error)
+    return Uploaded(kept, refusals)
+
+
+def _not_added(filenames: list[str]) -> str:
+    names = [display_name(filename) for filename in filenames]
+    if len(names) <= 2:
+        listed = " and ".join(names)
+    else:
+        listed = f"{names[0]}, {names[1]} and {len(names) - 2} more"
+    verb = "was" if len(names) == 1 else "were"
+    return f"{listed} {verb} not added: a message can carry {MAX_PENDING} files at most."
 
 
 async def pending(db: Database, user: User, room_id: int) -> list[Attachment]:

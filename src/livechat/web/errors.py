@@ -84,7 +84,13 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 async def _invalid_request(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    fields = sorted({str(problem["loc"][-1]) for problem in error.errors()})
+    # A field's name, not the position of one of its values ("attachment", not 0).
+    fields = sorted(
+        {
+            next(str(p) for p in reversed(problem["loc"]) if isinstance(p, str))
+            for problem in error.errors()
+        }
+    )
     return error_response(
         request, 400, f"Some of what was sent is missing or malformed: {', '.join(fields)}."
     )

@@ -3,45 +3,48 @@
 For the routes that take files, a ``Content-Length`` over the limit is refused at once,
 and a body that streams past the limit (a lying or missing length, a chunked body) is cut
 off the moment it does: the client gets 413 and the application sees a disconnect, so an
-oversized upload is never read whole into memory or onto disk.
+oversized upload is never read whole into memory or onto disk. Each route says how it
+answers such a request, as it alone knows what its page needs to hear.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-Refusal = Callable[[Request, int, str], Response]
+# The answer to a request whose body is over its route's limit: a 413 for the page.
+Refusal = Callable[[Request], Response]
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, limits: list[tuple[str, int]], refusal: Refusal) -> None:
+    def __init__(self, app: ASGIApp, *, limits: Sequence[tuple[str, int, Refusal]]) -> None:
+        """``limits``: for each route, a pattern its whole path matches, the most bytes
+        its body may have, and how it refuses more."""
         self.app = app
-        self.limits = [(re.compile(pattern), limit) for pattern, limit in limits]
-        self.refusal = refusal
+        self.limits = [(re.compile(pattern), limit, refusal) for pattern, limit, refusal in limits]
 
-    def _limit(self, scope: Scope) -> int | None:
+    def _limit(self, scope: Scope) -> tuple[int, Refusal] | None:
         if scope["type"] != "http" or scope["method"] not in {"POST", "PUT", "PATCH"}:
             return None
-        for pattern, limit in self.limits:
+        for pattern, limit, refusal in self.limits:
             if pattern.fullmatch(scope["path"]):
-                return limit
+                return limit, refusal
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self._limit(scope)
-        if limit is None:
+        found = self._limit(scope)
+        if found is None:
             await self.app(scope, receive, send)
             return
-        message = f"That is more than the {limit // (1024 * 1024)} MB a request may carry."
+        limit, refusal = found
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self.refusal(Request(scope), 413, message)(scope, receive, send)
+            await refusal(Request(scope))(scope, receive, send)
             return
 
         received = 0
@@ -56,7 +59,7 @@ class BodyLimitMiddleware:
                 received += len(incoming.get("body", b""))
                 if received > limit:
                     refused = True
-                    await self.refusal(Request(scope), 413, message)(scope, receive, send)
+                    await refusal(Request(scope))(scope, receive, send)
                     return {"type": "http.disconnect"}
             return incoming
 

@@ -12,15 +12,20 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from livechat.chat import attachments
 from livechat.resources import TEMPLATES
+from livechat.settings import Settings
 from livechat.web import notices
 from livechat.web.fragments import MessageFragments
 
 
 def _page_context(request: Request) -> dict[str, Any]:
+    settings: Settings = request.app.state.settings
     return {
         "csrf_token": request.scope.get("state", {}).get("csrf_token", ""),
         "current_user": getattr(request.state, "user", None),
+        # Said wherever files are attached, so that no one learns the limits by a refusal.
+        "upload_allowance": attachments.allowance(settings.upload_max_bytes),
         # Called by whole pages only: a fragment must not use up a notice it cannot show.
         "take_notice": lambda: notices.take(request),
     }
@@ -65,14 +70,6 @@ def typing_sentence(people: Sequence[Any]) -> str:
     return "Several people are typing…"
 
 
-def _filesize(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def _clock_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%H:%M")
 
@@ -84,7 +81,7 @@ def _calendar_day(moment: datetime) -> str:
 templates = Jinja2Templates(TEMPLATES, context_processors=[_page_context])
 templates.env.filters["initials"] = _initials
 templates.env.filters["linkify"] = _linkify
-templates.env.filters["filesize"] = _filesize
+templates.env.filters["filesize"] = attachments.size_text
 templates.env.globals["typing_sentence"] = typing_sentence
 templates.env.filters["clock_time"] = _clock_time
 templates.env.filters["calendar_day"] = _calendar_day

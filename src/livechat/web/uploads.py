@@ -1,4 +1,9 @@
-"""Uploading files into a room's next message, and fetching shared files and avatars."""
+"""Uploading files into a room's next message, and fetching shared files and avatars.
+
+An upload answers with a preview for each file kept, appended to ``#upload-previews``, and
+with the refusals of this upload in place of the last one's in ``#upload-refusals``: a
+refusal says what was wrong until the next files are chosen, or until it is dismissed.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,17 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from livechat.chat import attachments, rooms
-from livechat.errors import BadRequest, LivechatError, NotFound
+from livechat.chat.attachments import MAX_PENDING, size_text
+from livechat.chat.models import Attachment
+from livechat.errors import BadRequest, LivechatError, NotFound, PayloadTooLarge
+from livechat.settings import Settings
 from livechat.web.deps import DB, CurrentUser, PathId, SettingsDep
-from livechat.web.templating import render
+from livechat.web.errors import error_response
+from livechat.web.templating import is_htmx, render
 
 router = APIRouter()
 
+UPLOADS_PATH = re.compile(r"/rooms/(?P<slug>[^/]+)/uploads")
 _STORED_NAME = re.compile(r"[0-9a-f]{32}\.[a-z]{3,4}")
 # A shared file is data, never a page: nothing in it may run, load or be framed.
 FILE_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
@@ -29,35 +39,68 @@ async def upload(
     settings: SettingsDep,
     user: CurrentUser,
     slug: str,
-    attachment: Annotated[UploadFile | None, File()] = None,
+    attachment: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     access = await rooms.get_room(db, user, slug)
-    context = {"room": access.room}
-    if attachment is None or not attachment.filename:
-        return render(
-            request,
-            "partials/upload_rejected.html",
-            {**context, "message": "Choose a file to attach."},
-            status_code=400,
-        )
+    chosen = [
+        attachments.Chosen(file.filename, file.read)
+        for file in attachment or []
+        if file.filename  # a browser sends a nameless file for a field left empty
+    ]
+    if not chosen:
+        return _answer(request, access.room.slug, [], [BadRequest("Choose a file to attach.")])
     try:
-        stored = await attachments.upload(
+        uploaded = await attachments.upload_many(
             db,
             user,
             access.room.id,
-            filename=attachment.filename,
-            data=await attachment.read(),
+            chosen,
             uploads_dir=settings.uploads_dir,
             max_bytes=settings.upload_max_bytes,
         )
     except LivechatError as error:
-        return render(
-            request,
-            "partials/upload_rejected.html",
-            {**context, "message": error.message},
-            status_code=error.status_code,
-        )
-    return render(request, "partials/upload_preview.html", {**context, "attachment": stored})
+        return _answer(request, access.room.slug, [], [error])
+    return _answer(request, access.room.slug, uploaded.kept, uploaded.refusals)
+
+
+def too_large_to_read(request: Request) -> Response:
+    """The answer to an upload over what one message's files may come to, read no further
+    than it was: the limits the attach control states, said again among the previews."""
+    settings: Settings = request.app.state.settings
+    declared = request.headers.get("content-length", "")
+    amount = (
+        f"is {size_text(int(declared))}"
+        if declared.isdigit()
+        else "is more than can be sent at once"
+    )
+    refusal = PayloadTooLarge(
+        f"What you chose {amount}: a file can be up to {size_text(settings.upload_max_bytes)},"
+        f" and a message can carry {MAX_PENDING}."
+    )
+    if not is_htmx(request):
+        return error_response(request, refusal.status_code, refusal.message)
+    found = UPLOADS_PATH.fullmatch(request.scope["path"])
+    assert found is not None, "only the upload route's limit answers this way"
+    return _answer(request, found["slug"], [], [refusal])
+
+
+def _answer(
+    request: Request, slug: str, kept: list[Attachment], refusals: list[LivechatError]
+) -> Response:
+    # Refused outright, the request fails as its first refusal says; anything kept and
+    # it succeeded, though some files were refused.
+    status_code = refusals[0].status_code if refusals and not kept else 200
+    return render(
+        request,
+        "partials/uploaded.html",
+        {
+            # The fresh upload form posts back where this request came from.
+            "room": {"slug": slug},
+            "kept": kept,
+            "refusals": [refusal.message for refusal in refusals],
+        },
+        status_code=status_code,
+    )
 
 
 @router.delete("/uploads/{attachment_id}")
