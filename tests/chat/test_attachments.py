@@ -565,7 +565,7 @@ async def test_a_message_carries_the_uploads_it_names_and_may_have_no_text(
     assert posted.message.body == ""
     assert sorted(a.original_name for a in posted.message.attachments) == ["photo.png", "plan.pdf"]
     assert await pending_ids(db, alice, general) == []
-    [shown] = await messages.list_messages(db, alice, general.slug)
+    [shown] = (await messages.history(db, alice, general.slug)).messages
     assert sorted(a.id for a in shown.attachments) == [photo.id, plan.id]
 
 
@@ -593,7 +593,7 @@ async def test_a_message_without_text_whose_files_are_not_waiting_is_refused(
     with pytest.raises(BadRequest, match="no longer waiting to be sent"):
         await messages.create_message(db, alice, general.slug, "  ", attachment_ids=[bobs.id])
 
-    assert await messages.list_messages(db, alice, general.slug) == []
+    assert (await messages.history(db, alice, general.slug)).messages == []
     assert await pending_ids(db, bob, general) == [bobs.id]
     assert (await rooms.get_room(db, alice, general.slug)).room.last_seq == 0
 
@@ -609,7 +609,7 @@ async def test_an_upload_already_sent_is_not_attached_to_another_message(
     )
 
     assert again.message.attachments == []
-    shown = await messages.list_messages(db, alice, general.slug)
+    shown = (await messages.history(db, alice, general.slug)).messages
     assert [[a.id for a in message.attachments] for message in shown] == [[photo.id], []]
     assert shown[0].id == first.message.id
 

@@ -83,12 +83,29 @@ async def test_editing_or_deleting_any_id_is_done_or_refused(
 
 
 @FUZZ
-@given(before=st.none() | integers, around=st.none() | integers, seq=integers, slug=texts)
+@given(
+    before=st.none() | integers,
+    after=st.none() | integers,
+    around=st.none() | integers,
+    until=st.none() | integers,
+    seq=integers,
+    slug=texts,
+)
 async def test_reading_history_from_any_point_answers_or_refuses(
-    db: Database, room: Room, bob: User, before: int | None, around: int | None, seq: int, slug: str
+    db: Database,
+    room: Room,
+    bob: User,
+    before: int | None,
+    after: int | None,
+    around: int | None,
+    until: int | None,
+    seq: int,
+    slug: str,
 ) -> None:
-    page = await outcome(messages.list_messages(db, bob, room.slug, before=before, around=around))
-    assert isinstance(page, LivechatError) or len(page) <= messages.PAGE_SIZE
+    window = await outcome(
+        messages.history(db, bob, room.slug, before=before, after=after, around=around, until=until)
+    )
+    assert isinstance(window, LivechatError) or len(window.messages) <= messages.PAGE_SIZE
     changes = await outcome(messages.changes_since(db, bob.id, room.id, seq))
     assert isinstance(changes, LivechatError) or all(m.seq > seq for m in changes.messages)
     elsewhere = await outcome(rooms.get_room(db, bob, slug))

@@ -61,7 +61,7 @@ async def test_a_member_can_post_a_message(db: Database, alice: User) -> None:
     assert posted.message.author.display_name == "Alice Martin"
     assert posted.message.edited_at is None
     assert not posted.message.is_deleted
-    assert [m.id for m in await messages.list_messages(db, alice, slug)] == [posted.message.id]
+    assert [m.id for m in (await messages.history(db, alice, slug)).messages] == [posted.message.id]
 
 
 async def test_a_visitor_of_a_public_room_must_join_before_posting(
@@ -390,7 +390,7 @@ async def test_posting_twice_with_the_same_client_msg_id_stores_one_message(
     assert second.message.author.id == alice.id
     assert await stored_count(db) == 1
     assert await last_seq(db, alice, slug) == seq_after_first
-    assert [m.body for m in await messages.list_messages(db, alice, slug)] == ["hello"]
+    assert [m.body for m in (await messages.history(db, alice, slug)).messages] == ["hello"]
 
 
 async def test_the_same_key_with_other_text_is_a_new_message_never_a_dropped_one(
@@ -408,7 +408,7 @@ async def test_the_same_key_with_other_text_is_a_new_message_never_a_dropped_one
     assert edited.created
     assert not edited_again.created
     assert edited_again.message.id == edited.message.id
-    assert [m.body for m in await messages.list_messages(db, alice, slug)] == [
+    assert [m.body for m in (await messages.history(db, alice, slug)).messages] == [
         "see you at 3",
         "see you at 4",
     ]
@@ -423,7 +423,7 @@ async def test_the_same_key_in_another_room_is_another_message(db: Database, ali
 
     assert here.created
     assert there.created
-    assert [m.body for m in await messages.list_messages(db, alice, other_slug)] == ["hello"]
+    assert [m.body for m in (await messages.history(db, alice, other_slug)).messages] == ["hello"]
 
 
 async def test_two_people_using_the_same_client_msg_id_post_two_messages(
@@ -437,7 +437,7 @@ async def test_two_people_using_the_same_client_msg_id_post_two_messages(
     assert from_alice.created
     assert from_bob.created
     assert from_alice.message.id != from_bob.message.id
-    assert [m.body for m in await messages.list_messages(db, alice, slug)] == [
+    assert [m.body for m in (await messages.history(db, alice, slug)).messages] == [
         "from alice",
         "from bob",
     ]
@@ -473,7 +473,7 @@ async def test_history_is_the_newest_page_oldest_first(db: Database, alice: User
     slug = await general(db, alice)
     posted = await post_many(db, alice, slug, PAGE_SIZE + 10)
 
-    page = await messages.list_messages(db, alice, slug)
+    page = (await messages.history(db, alice, slug)).messages
 
     assert PAGE_SIZE == 50
     assert [m.id for m in page] == [m.id for m in posted[-PAGE_SIZE:]]
@@ -487,9 +487,9 @@ async def test_paging_back_with_before_covers_the_whole_history_without_gaps_or_
     slug = await general(db, alice)
     posted = await post_many(db, alice, slug, 2 * PAGE_SIZE + 17)
 
-    pages = [await messages.list_messages(db, alice, slug)]
+    pages = [(await messages.history(db, alice, slug)).messages]
     while True:
-        older = await messages.list_messages(db, alice, slug, before=pages[-1][0].id)
+        older = (await messages.history(db, alice, slug, before=pages[-1][0].id)).messages
         if not older:
             break
         pages.append(older)
@@ -506,7 +506,7 @@ async def test_before_with_a_limit_returns_the_messages_just_before(
     slug = await general(db, alice)
     posted = await post_many(db, alice, slug, 10)
 
-    page = await messages.list_messages(db, alice, slug, before=posted[6].id, limit=3)
+    page = (await messages.history(db, alice, slug, before=posted[6].id, limit=3)).messages
 
     assert [m.body for m in page] == ["message 3", "message 4", "message 5"]
 
@@ -519,7 +519,7 @@ async def test_around_returns_messages_on_both_sides_of_the_target(
     target = posted[40]
     limit = 10
 
-    page = await messages.list_messages(db, alice, slug, around=target.id, limit=limit)
+    page = (await messages.history(db, alice, slug, around=target.id, limit=limit)).messages
 
     ids = [m.id for m in page]
     all_ids = [m.id for m in posted]
@@ -538,11 +538,82 @@ async def test_around_the_first_message_returns_it_with_newer_ones(
     slug = await general(db, alice)
     posted = await post_many(db, alice, slug, 20)
 
-    page = await messages.list_messages(db, alice, slug, around=posted[0].id, limit=10)
+    page = (await messages.history(db, alice, slug, around=posted[0].id, limit=10)).messages
 
     assert page[0].id == posted[0].id
     assert [m.id for m in page] == [m.id for m in posted[: len(page)]]
     assert len(page) > 1
+
+
+async def test_a_window_says_whether_older_messages_exist(db: Database, alice: User) -> None:
+    slug = await general(db, alice)
+    posted = await post_many(db, alice, slug, 12)
+
+    newest = await messages.history(db, alice, slug, limit=10)
+    whole = await messages.history(db, alice, slug, limit=12)
+    early = await messages.history(db, alice, slug, around=posted[3].id, limit=10)
+    late = await messages.history(db, alice, slug, around=posted[8].id, limit=10)
+
+    assert (newest.older, whole.older) == (True, False)
+    assert (early.older, late.older) == (False, True)
+
+
+async def test_a_window_around_an_old_message_counts_the_newer_ones_up_to_its_bound(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    posted = await post_many(db, alice, slug, 40)
+
+    window = await messages.history(
+        db, alice, slug, around=posted[5].id, until=posted[29].id, limit=10
+    )
+
+    assert [m.id for m in window.messages] == [m.id for m in posted[1:11]]
+    assert window.newer == 19  # messages 11 to 29; those after the bound are the socket's
+
+
+async def test_paging_forward_with_after_fills_a_gap_exactly_up_to_its_bound(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    posted = await post_many(db, alice, slug, 2 * PAGE_SIZE + 30)
+    until = posted[-10].id
+    start = await messages.history(db, alice, slug, around=posted[0].id, until=until)
+
+    windows = [start]
+    while windows[-1].newer:
+        last = windows[-1].messages[-1].id
+        windows.append(await messages.history(db, alice, slug, after=last, until=until))
+
+    seen = [m.id for window in windows for m in window.messages]
+    assert seen == [m.id for m in posted[:-9]]
+    assert [window.newer for window in windows] == [95, 45, 0]
+
+
+async def test_the_newer_count_stops_at_its_cap(
+    db: Database, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slug = await general(db, alice)
+    posted = await post_many(db, alice, slug, 5)
+    monkeypatch.setattr(messages, "MAX_COUNTED", 2)
+
+    window = await messages.history(db, alice, slug, around=posted[0].id, limit=2)
+
+    assert window.newer == 2  # of 3
+
+
+async def test_deleted_messages_in_a_gap_are_neither_counted_nor_loaded(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    posted = await post_many(db, alice, slug, 6)
+    await messages.delete_message(db, alice, posted[3].id)
+
+    start = await messages.history(db, alice, slug, around=posted[0].id, limit=2)
+    rest = await messages.history(db, alice, slug, after=posted[0].id)
+
+    assert start.newer == 3  # messages 2, 4 and 5
+    assert [m.body for m in rest.messages] == [f"message {n}" for n in (1, 2, 4, 5)]
 
 
 async def test_deleted_messages_are_left_out_of_history(db: Database, alice: User) -> None:
@@ -551,9 +622,9 @@ async def test_deleted_messages_are_left_out_of_history(db: Database, alice: Use
 
     await messages.delete_message(db, alice, second.id)
 
-    history = await messages.list_messages(db, alice, slug)
+    history = (await messages.history(db, alice, slug)).messages
     assert [m.id for m in history] == [first.id, third.id]
-    around = await messages.list_messages(db, alice, slug, around=first.id)
+    around = (await messages.history(db, alice, slug, around=first.id)).messages
     assert second.id not in [m.id for m in around]
 
 
@@ -563,7 +634,7 @@ async def test_deleted_messages_do_not_shorten_a_page(db: Database, alice: User)
     for message in posted[-3:]:
         await messages.delete_message(db, alice, message.id)
 
-    page = await messages.list_messages(db, alice, slug, limit=5)
+    page = (await messages.history(db, alice, slug, limit=5)).messages
 
     assert [m.body for m in page] == [f"message {n}" for n in range(4, 9)]
 
@@ -574,7 +645,7 @@ async def test_a_visitor_can_read_a_public_rooms_history(
     slug = await general(db, alice)
     await post(db, alice, slug, "welcome")
 
-    assert [m.body for m in await messages.list_messages(db, bob, slug)] == ["welcome"]
+    assert [m.body for m in (await messages.history(db, bob, slug)).messages] == ["welcome"]
 
 
 async def test_a_private_rooms_history_is_not_found_by_non_members(
@@ -584,7 +655,7 @@ async def test_a_private_rooms_history_is_not_found_by_non_members(
     await post(db, alice, room.slug, "the plan")
 
     with pytest.raises(NotFound):
-        await messages.list_messages(db, bob, room.slug)
+        await messages.history(db, bob, room.slug)
 
 
 async def test_what_a_page_missed_is_told_to_members_only(
@@ -617,7 +688,7 @@ async def test_a_member_can_delete_their_own_message(db: Database, alice: User, 
     assert tombstone.id == message.id
     assert tombstone.is_deleted
     assert tombstone.body == ""
-    assert await messages.list_messages(db, alice, slug) == []
+    assert (await messages.history(db, alice, slug)).messages == []
 
 
 async def test_an_admin_can_delete_anyones_message(db: Database, alice: User, bob: User) -> None:
@@ -627,7 +698,7 @@ async def test_an_admin_can_delete_anyones_message(db: Database, alice: User, bo
     tombstone = await messages.delete_message(db, alice, message.id)
 
     assert tombstone.is_deleted
-    assert await messages.list_messages(db, bob, slug) == []
+    assert (await messages.history(db, bob, slug)).messages == []
 
 
 async def test_a_member_cannot_delete_someone_elses_message(
@@ -639,7 +710,7 @@ async def test_a_member_cannot_delete_someone_elses_message(
     with pytest.raises(Forbidden):
         await messages.delete_message(db, carol, message.id)
 
-    assert [m.body for m in await messages.list_messages(db, alice, slug)] == ["mine"]
+    assert [m.body for m in (await messages.history(db, alice, slug)).messages] == ["mine"]
 
 
 async def test_a_visitor_cannot_delete_a_message(db: Database, alice: User, bob: User) -> None:
@@ -649,7 +720,7 @@ async def test_a_visitor_cannot_delete_a_message(db: Database, alice: User, bob:
     with pytest.raises(Forbidden):
         await messages.delete_message(db, bob, message.id)
 
-    assert [m.body for m in await messages.list_messages(db, alice, slug)] == ["hello"]
+    assert [m.body for m in (await messages.history(db, alice, slug)).messages] == ["hello"]
 
 
 async def test_a_stranger_cannot_delete_a_message_in_a_private_room(
@@ -661,7 +732,7 @@ async def test_a_stranger_cannot_delete_a_message_in_a_private_room(
     with pytest.raises(NotFound):
         await messages.delete_message(db, bob, message.id)
 
-    assert [m.body for m in await messages.list_messages(db, alice, room.slug)] == ["the plan"]
+    assert [m.body for m in (await messages.history(db, alice, room.slug)).messages] == ["the plan"]
 
 
 async def test_a_deleted_message_cannot_be_deleted_or_edited_again(
@@ -702,7 +773,7 @@ async def test_the_author_can_edit_a_message(db: Database, alice: User, bob: Use
     assert edited.body == "hello"
     assert edited.edited_at is not None
     assert edited.edited_at >= message.inserted_at
-    [listed] = await messages.list_messages(db, alice, slug)
+    [listed] = (await messages.history(db, alice, slug)).messages
     assert listed.body == "hello"
     assert listed.edited_at is not None
 
@@ -716,7 +787,7 @@ async def test_someone_else_cannot_edit_a_message(
     with pytest.raises(Forbidden):
         await messages.edit_message(db, carol, message.id, "tampered")
 
-    [listed] = await messages.list_messages(db, alice, slug)
+    [listed] = (await messages.history(db, alice, slug)).messages
     assert listed.body == "original"
     assert listed.edited_at is None
 
@@ -730,7 +801,7 @@ async def test_even_an_admin_cannot_edit_someone_elses_message(
     with pytest.raises(Forbidden):
         await messages.edit_message(db, alice, message.id, "put words in bob's mouth")
 
-    [listed] = await messages.list_messages(db, alice, slug)
+    [listed] = (await messages.history(db, alice, slug)).messages
     assert listed.body == "original"
 
 
@@ -741,7 +812,7 @@ async def test_an_edit_to_an_empty_body_is_rejected(db: Database, alice: User) -
     with pytest.raises(BadRequest):
         await messages.edit_message(db, alice, message.id, "  \x00 ")
 
-    [listed] = await messages.list_messages(db, alice, slug)
+    [listed] = (await messages.history(db, alice, slug)).messages
     assert listed.body == "original"
     assert listed.edited_at is None
 

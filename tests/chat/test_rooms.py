@@ -496,7 +496,7 @@ async def test_a_renamed_room_is_still_found_by_its_old_slug_which_says_where_it
 
     assert await moved_to(rooms.get_room(db, bob, "general")) == "town-square"
     assert await moved_to(rooms.open_room(db, bob, "general")) == "town-square"
-    assert await moved_to(messages.list_messages(db, bob, "general")) == "town-square"
+    assert await moved_to(messages.history(db, bob, "general")) == "town-square"
     assert await moved_to(messages.create_message(db, bob, "general", "hi")) == "town-square"
     assert await moved_to(rooms.leave_room(db, bob, "general")) == "town-square"
     assert (await rooms.get_room(db, bob, "town-square")).is_member  # nothing was done

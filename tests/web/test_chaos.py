@@ -339,7 +339,7 @@ async def test_fifty_pages_lose_nothing_and_see_nothing_twice_while_servers_cras
             mischief.cancel()
 
         for room, people in chat_rooms:
-            stored = await messages.list_messages(db, people[0], room.slug, limit=1000)
+            stored = (await messages.history(db, people[0], room.slug, limit=1000)).messages
             members = [page for page in pages if page.room.id == room.id]
             # Every acknowledged message is stored, once; nothing unacknowledged is.
             acknowledged = [body for page in members for body in page.acknowledged]

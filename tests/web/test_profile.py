@@ -128,4 +128,6 @@ async def test_a_deactivated_account_is_signed_out_and_cannot_log_in_but_its_mes
         assert (await browser.get("/rooms")).headers["location"] == "/users/log_in"
     refused = await submit(client, "/users/log_in", {"email": alice.email, "password": PASSWORD})
     assert refused.status_code == 401
-    assert [m.body for m in await messages.list_messages(db, alice, room.slug)] == ["I was here"]
+    assert [m.body for m in (await messages.history(db, alice, room.slug)).messages] == [
+        "I was here"
+    ]

@@ -152,12 +152,65 @@ async def test_the_room_page_shows_the_newest_fifty_and_loads_older_ones_on_scro
     assert "very beginning" in older
 
 
+async def test_a_room_opened_at_an_old_message_says_how_many_newer_ones_follow_and_loads_them(
+    client: httpx.AsyncClient, db: Database, alice: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    posted = [
+        (await messages.create_message(db, alice, room.slug, f"message number {n}")).message
+        for n in range(1, 91)
+    ]
+    await log_in(client, alice)
+
+    page = (await client.get(f"/rooms/{room.slug}?around={posted[4].id}")).text
+    assert page.count('<article id="message-') == 30  # five before it, 25 after
+    assert "60 newer messages · loading as you scroll" in page
+    gap = f"messages?after={posted[29].id}&amp;until={posted[-1].id}"
+    assert gap in page
+    newer = (await client.get(f"/rooms/{room.slug}/{gap.replace('&amp;', '&')}")).text
+
+    assert newer.count('<article id="message-') == 50
+    assert "10 newer messages" in newer
+    assert "very beginning" not in newer
+    rest = (await client.get(f"/rooms/{room.slug}/messages?after={posted[79].id}")).text
+    assert rest.count('<article id="message-') == 10
+    assert "history-gap" not in rest
+
+
+async def test_a_room_opened_at_its_newest_message_shows_no_gap(
+    client: httpx.AsyncClient, db: Database, alice: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    for n in range(1, 4):
+        last = await messages.create_message(db, alice, room.slug, f"message number {n}")
+    await log_in(client, alice)
+
+    page = (await client.get(f"/rooms/{room.slug}?around={last.message.id}")).text
+
+    assert "history-gap" not in page
+    assert "very beginning" in page
+
+
+@pytest.mark.parametrize("query", ["", "?before=1&after=1", "?until=5"])
+async def test_history_asks_for_one_direction(
+    client: httpx.AsyncClient, db: Database, alice: User, query: str
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    await log_in(client, alice)
+
+    response = await client.get(f"/rooms/{room.slug}/messages{query}")
+
+    assert response.status_code == 400
+
+
 @pytest.mark.parametrize(
     "query",
     [
         "/messages?before=99999999999999999999999",
         "/messages?before=-3",
         "/messages?before=soon",
+        "/messages?after=0",
+        "/messages?after=1&until=-1",
         "?around=99999999999999999999999",
         "?around=0",
     ],

@@ -35,7 +35,7 @@ from tests.live import (
 
 
 async def stored(db: Database, user: User, room: Room) -> list[Message]:
-    return await messages.list_messages(db, user, room.slug)
+    return (await messages.history(db, user, room.slug)).messages
 
 
 async def test_two_members_exchange_messages_live(

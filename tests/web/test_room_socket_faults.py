@@ -132,7 +132,7 @@ async def test_a_message_stored_by_a_server_that_crashed_before_publishing_still
         for page in (alice_page, bob_page):
             await page.expect("and the room goes on")
 
-    stored = [m.id for m in await messages.list_messages(db, bob, general.slug)]
+    stored = [m.id for m in (await messages.history(db, bob, general.slug)).messages]
     for page in (alice_page, bob_page):
         shown = page.messages()
         assert shown.doubled == []
@@ -167,7 +167,7 @@ async def test_a_stored_message_is_acknowledged_even_when_presence_cannot_take_t
         await bob_page.expect("stored all the same")
         assert not any("went wrong" in frame for frame in alice_page.seen)
 
-    assert [m.body for m in await messages.list_messages(db, alice, general.slug)] == [
+    assert [m.body for m in (await messages.history(db, alice, general.slug)).messages] == [
         "stored all the same"
     ]
 
@@ -191,7 +191,7 @@ async def test_a_send_to_a_saturated_room_is_refused_with_when_to_try_again_and_
         # The composer is not reset: the text stays in it, to send again.
         assert not any('id="message-form"' in frame for frame in alice_page.seen)
 
-    assert await messages.list_messages(db, alice, general.slug) == []
+    assert (await messages.history(db, alice, general.slug)).messages == []
 
 
 async def test_a_send_to_a_saturated_room_is_refused_before_its_session_is_read(

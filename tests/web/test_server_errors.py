@@ -93,7 +93,7 @@ async def test_an_unexpected_error_gets_the_error_page_one_log_record_and_a_live
     async def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("the history is broken")
 
-    monkeypatch.setattr(messages, "list_messages", broken)
+    monkeypatch.setattr(messages, "history", broken)
     session = await session_cookie(server, alice.email)
     cookie = {"Cookie": f"{SESSION_COOKIE}={session}"}
 

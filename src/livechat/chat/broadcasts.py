@@ -75,7 +75,7 @@ def reload_list(room: RoomSummary, page: Page) -> str:
     return render(
         "broadcasts/reload_list.html",
         room=room,
-        messages=page.messages,
+        window=page.window,
         cursor=page.cursor,
     )
 

@@ -45,6 +45,8 @@ from livechat.inputs import MAX_ID, is_id, is_text
 
 MESSAGE_MAX_LENGTH = 4000
 PAGE_SIZE = 50
+# How far past a window its newer messages are counted: "1,000+" says enough.
+MAX_COUNTED = 1000
 # A page that missed more than this many events reloads its message list instead of
 # replaying them one by one.
 REPLAY_LIMIT = 200
@@ -275,36 +277,81 @@ async def _attach(
     return files
 
 
-async def list_messages(
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A stretch of a room's history, oldest first, and what lies past its ends: whether
+    older messages exist, and how many newer ones (counted up to ``MAX_COUNTED``) lie
+    between its last message and the bound it was asked for."""
+
+    messages: list[Message]
+    older: bool = False
+    newer: int = 0
+
+
+async def history(
     db: Database,
     user: User,
     slug: str,
     *,
     before: int | None = None,
+    after: int | None = None,
     around: int | None = None,
+    until: int | None = None,
     limit: int = PAGE_SIZE,
-) -> list[Message]:
-    """A page of a room's history, oldest first: the newest ``limit`` messages, those just
-    before ``before``, or those surrounding ``around``. Deleted messages are left out."""
-    if not all(is_id(bound) for bound in (before, around) if bound is not None):
+) -> Window:
+    """A window on a room's history: the newest ``limit`` messages, those just before
+    ``before``, those just after ``after``, or those surrounding ``around``; newer ones
+    only up to message ``until`` when given. Deleted messages are left out."""
+    bounds = (before, after, around, until)
+    if not all(is_id(bound) for bound in bounds if bound is not None):
         raise NotFound("There is no such message.")
     async with db.read() as session:
         room = await readable_room(session, user.id, slug)
         visible = _messages().where(Message.room_id == room.id, Message.deleted_at.is_(None))
+        if until is not None:
+            visible = visible.where(Message.id <= until)
+        if after is not None:
+            shown = await _newer(session, visible, after, limit)
+            last = shown[-1].id if shown else after
+            return Window(shown, newer=await _count_after(session, visible, last))
         if around is not None:
-            older = await session.scalars(
-                visible.where(Message.id <= around)
-                .order_by(Message.id.desc())
-                .limit(limit - limit // 2)
+            older, more = await _older(
+                session, visible.where(Message.id <= around), limit - limit // 2
             )
-            newer = await session.scalars(
-                visible.where(Message.id > around).order_by(Message.id).limit(limit // 2)
+            newer = await _newer(session, visible, around, limit // 2)
+            last = newer[-1].id if newer else around
+            return Window(
+                [*older, *newer], older=more, newer=await _count_after(session, visible, last)
             )
-            return [*reversed(older.all()), *newer.all()]
         if before is not None:
             visible = visible.where(Message.id < before)
-        page = await session.scalars(visible.order_by(Message.id.desc()).limit(limit))
-        return list(reversed(page.all()))
+        page, more = await _older(session, visible, limit)
+        return Window(page, older=more)
+
+
+async def _older(
+    session: AsyncSession, visible: Select[tuple[Message]], limit: int
+) -> tuple[list[Message], bool]:
+    """The newest ``limit`` of ``visible``, oldest first, and whether any come before them:
+    one row more is read, so that knowing costs no second query."""
+    page = list((await session.scalars(visible.order_by(Message.id.desc()).limit(limit + 1))).all())
+    return list(reversed(page[:limit])), len(page) > limit
+
+
+async def _newer(
+    session: AsyncSession, visible: Select[tuple[Message]], after: int, limit: int
+) -> list[Message]:
+    page = await session.scalars(
+        visible.where(Message.id > after).order_by(Message.id).limit(limit)
+    )
+    return list(page.all())
+
+
+async def _count_after(session: AsyncSession, visible: Select[tuple[Message]], last: int) -> int:
+    """How many of ``visible`` come after message ``last``, counted up to ``MAX_COUNTED``:
+    a reader needs to know how far the gap goes, not to have a long history counted."""
+    counted = visible.with_only_columns(Message.id).where(Message.id > last).limit(MAX_COUNTED)
+    return await session.scalar(select(func.count()).select_from(counted.subquery())) or 0
 
 
 async def _editable_message(
@@ -372,6 +419,11 @@ class Cursor:
 class Page:
     messages: list[Message]
     cursor: Cursor
+
+    @property
+    def window(self) -> Window:
+        """The page as a window on history, which may go on before it if the page is full."""
+        return Window(self.messages, older=len(self.messages) >= PAGE_SIZE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,5 +65,5 @@ CurrentUser = Annotated[User, Depends(require_user)]
 
 # An id in a query string or a path; anything else is a 400 naming the parameter, never
 # a number too large for the database.
-QueryId = Annotated[int, Query(ge=1, le=MAX_ID)]
+OptionalQueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -19,7 +19,14 @@ from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic, use
 from livechat.realtime.presence import Sidebar
 from livechat.realtime.tree import Realtime
 from livechat.web import notices
-from livechat.web.deps import DB, CurrentUser, PathId, QueryId, RealtimeDep, SettingsDep
+from livechat.web.deps import (
+    DB,
+    CurrentUser,
+    OptionalQueryId,
+    PathId,
+    RealtimeDep,
+    SettingsDep,
+)
 from livechat.web.notices import Notice
 from livechat.web.templating import is_htmx, render
 
@@ -129,16 +136,19 @@ async def show(
     access, pending = await rooms.open_room(db, user, slug)
     room = access.room
     latest = await _latest(db, realtime, user, room)
-    shown = latest.messages
+    window = latest.window
     if around is not None:
-        shown = await messages.list_messages(db, user, slug, around=around)
+        # Up to where the page's socket takes over: what came later, it sends.
+        until = latest.cursor.last_id
+        window = await messages.history(db, user, slug, around=around, until=until)
     return render(
         request,
         "rooms/show.html",
         {
             "access": access,
             "room": room,
-            "messages": shown,
+            "window": window,
+            "until": latest.cursor.last_id,
             "cursor": latest.cursor,
             "sidebar": await _sidebar(realtime, room),
             "client_msg_id": uuid.uuid4().hex,
@@ -151,11 +161,22 @@ async def show(
 
 @router.get("/{slug}/messages")
 async def history(
-    request: Request, db: DB, user: CurrentUser, slug: str, before: QueryId
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    slug: str,
+    before: OptionalQueryId = None,
+    after: OptionalQueryId = None,
+    until: OptionalQueryId = None,
 ) -> Response:
+    """Older messages as the reader scrolls up, or, on a page opened at an old message, the
+    newer ones between it and where the page's socket took over."""
+    if (before is None) == (after is None):
+        raise BadRequest("Ask for the messages before one message, or after one.")
     access = await rooms.get_room(db, user, slug)
-    page = await messages.list_messages(db, user, slug, before=before)
-    return render(request, "partials/history.html", {"room": access.room, "messages": page})
+    window = await messages.history(db, user, slug, before=before, after=after, until=until)
+    context = {"room": access.room, "window": window, "after": after, "until": until}
+    return render(request, "partials/history.html", context)
 
 
 @router.post("/{slug}/join")

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from livechat.chat import attachments
+from livechat.chat.messages import MAX_COUNTED
 from livechat.resources import TEMPLATES
 from livechat.settings import Settings
 from livechat.web import notices
@@ -78,7 +79,13 @@ def _calendar_day(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%a %-d %b %Y")
 
 
+def _counted(number: int) -> str:
+    """A count from a query that stops counting at ``MAX_COUNTED``, as a person reads it."""
+    return f"{number:,}+" if number >= MAX_COUNTED else f"{number:,}"
+
+
 templates = Jinja2Templates(TEMPLATES, context_processors=[_page_context])
+templates.env.filters["counted"] = _counted
 templates.env.filters["initials"] = _initials
 templates.env.filters["linkify"] = _linkify
 templates.env.filters["filesize"] = attachments.size_text
