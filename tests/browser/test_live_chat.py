@@ -147,3 +147,27 @@ CLASSES_ONCE_CLOSED = """() => {
   window.classesOnceClosed = new Promise((resolve) => document.addEventListener(
     "htmx:wsClose", () => resolve(document.body.className), { once: true }));
 }"""
+
+
+async def test_a_new_name_shows_at_once_on_earlier_messages_in_open_pages(
+    open_window: OpenWindow, live_server: str
+) -> None:
+    alice, bob = await open_window(), await open_window()
+    await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
+    await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
+    await create_room(alice, "Launch")
+    await join_room(bob, "Launch")
+    await send_message(alice, "said before the change")
+    earlier = bob.locator("#messages article", has_text="said before the change")
+    await expect(earlier.locator(".avatar")).to_have_text("AM")
+
+    profile = await alice.context.new_page()
+    await profile.goto(f"{live_server}/profile")
+    await profile.get_by_label("Display name").fill("Zoe Quinn")
+    await profile.get_by_role("button", name="Save profile").click()
+    await expect(profile.get_by_text("Your profile is saved.")).to_be_visible()
+
+    await expect(earlier.locator(".message-author")).to_have_text("Zoe Quinn")
+    await expect(earlier.locator(".avatar")).to_have_text("ZQ")
+    await expect(earlier.locator(".avatar")).to_have_count(1)
+    await expect(alice.locator("#messages .message-author")).to_have_text("Zoe Quinn")

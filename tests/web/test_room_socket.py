@@ -113,6 +113,25 @@ async def test_a_message_sent_after_a_rename_carries_the_new_name(
     assert '<span class="message-author">Alice Renamed</span>' in frame
 
 
+async def test_a_new_name_reaches_the_earlier_messages_of_every_open_page_of_their_rooms(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    elsewhere = await rooms.create_room(db, bob, name="Elsewhere")
+    async with (
+        room_page(server, bob, general) as in_general,
+        room_page(server, bob, elsewhere) as in_elsewhere,
+    ):
+        renamed = {"display_name": "Alice <Renamed>", "email": alice.email}
+        assert await submit_as(server, alice.email, "/profile", renamed) == 303
+
+        frame = await in_general.expect("Alice &lt;Renamed&gt;")
+        assert f".message[data-author-id=&#34;{alice.id}&#34;] .message-author" in frame
+        assert f"outerHTML:.message[data-author-id=&#34;{alice.id}&#34;] &gt; .avatar" in frame
+        await in_elsewhere.say("nothing of Alice here")
+        await in_elsewhere.expect("nothing of Alice here")
+    assert not any("Renamed" in seen for seen in in_elsewhere.seen)
+
+
 async def test_presence_sends_only_the_entry_of_who_arrives_and_who_leaves(
     server: LiveServer, general: Room, alice: User, bob: User
 ) -> None:

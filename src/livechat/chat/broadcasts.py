@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
 
+from livechat.accounts.models import User
 from livechat.chat.messages import Changes, Cursor, Page
 from livechat.chat.models import Message, Room
 from livechat.chat.rooms import RoomSummary
@@ -78,6 +79,11 @@ def reload_list(room: RoomSummary, page: Page) -> str:
         window=page.window,
         cursor=page.cursor,
     )
+
+
+def person_changed(person: User) -> Broadcast:
+    """Someone's new name and picture, for every message of theirs a room's pages show."""
+    return Broadcast(render("broadcasts/person_changed.html", person=person))
 
 
 def presence_changed(change: PresenceChange) -> Broadcast:

@@ -235,6 +235,14 @@ async def member_ids(db: Database, room: Room) -> list[int]:
         )
 
 
+async def room_ids_of(db: Database, user_id: int) -> list[int]:
+    """The rooms someone belongs to."""
+    async with db.read() as session:
+        return list(
+            await session.scalars(select(Membership.room_id).where(Membership.user_id == user_id))
+        )
+
+
 async def member_count(db: Database, room: Room) -> int:
     async with db.read() as session:
         count = await session.scalar(

@@ -9,12 +9,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from livechat.accounts.auth import SESSION_COOKIE, session_id
 from livechat.accounts.models import User
-from livechat.chat import broadcasts
+from livechat.chat import broadcasts, rooms
+from livechat.db import Database
 from livechat.errors import BadRequest
-from livechat.realtime.hub import Revocation, sessions_topic
+from livechat.realtime.hub import Revocation, room_topic, sessions_topic
 from livechat.realtime.presence import Person
 from livechat.realtime.tree import Realtime
-from livechat.web.deps import AccountsDep, CurrentUser, RealtimeDep, SettingsDep
+from livechat.web.deps import DB, AccountsDep, CurrentUser, RealtimeDep, SettingsDep
 from livechat.web.templating import render
 from livechat.web.uploads import ensure_file
 
@@ -44,6 +45,7 @@ async def show(
 @router.post("")
 async def update(
     request: Request,
+    db: DB,
     accounts: AccountsDep,
     realtime: RealtimeDep,
     user: CurrentUser,
@@ -55,13 +57,14 @@ async def update(
     except BadRequest as error:
         form = {"display_name": display_name, "email": email}
         return _page(request, user, status_code=400, form=form, error=error.message)
-    _show_everywhere(realtime, updated)
+    await _show_everywhere(db, realtime, updated)
     return RedirectResponse("/profile?saved=profile", status_code=303)
 
 
 @router.post("/avatar")
 async def change_avatar(
     request: Request,
+    db: DB,
     accounts: AccountsDep,
     settings: SettingsDep,
     realtime: RealtimeDep,
@@ -73,15 +76,18 @@ async def change_avatar(
         updated = await accounts.change_avatar(user, await picture.read(), settings.uploads_dir)
     except BadRequest as error:
         return _page(request, user, status_code=400, avatar_error=error.message)
-    _show_everywhere(realtime, updated)
+    await _show_everywhere(db, realtime, updated)
     return Response(status_code=204, headers={"HX-Redirect": "/profile?saved=avatar"})
 
 
-def _show_everywhere(realtime: Realtime, user: User) -> None:
-    """Open rooms show the new name and picture in their presence lists at once, and rooms
-    opened from now on show them on older messages too; new messages carry them anyway."""
+async def _show_everywhere(db: Database, realtime: Realtime, user: User) -> None:
+    """Open pages of the person's rooms show the new name and picture at once, on their
+    messages as in the presence lists, and pages opened from now on show them too."""
     realtime.presence.changed(Person(user.id, user.display_name, user.avatar_url))
     realtime.rooms.forget_pages()
+    changed = broadcasts.person_changed(user)
+    for room_id in await rooms.room_ids_of(db, user.id):
+        await realtime.hub.publish(room_topic(room_id), changed)
 
 
 @router.post("/password")
