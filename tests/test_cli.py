@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -179,8 +180,9 @@ def test_migrate_builds_a_postgresql_database(
         cli.main(["migrate"])
 
     printed = capsys.readouterr().out
-    assert "Applied 0001" in printed
-    assert "The database is now at revision 0005." in printed
+    applied = re.findall(r"Applied (\d{4}):", printed)
+    assert applied[0] == "0001"
+    assert f"The database is now at revision {applied[-1]}." in printed
 
 
 def test_a_postgresql_that_does_not_answer_is_named_without_its_password(
