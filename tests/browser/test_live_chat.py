@@ -171,3 +171,33 @@ async def test_a_new_name_shows_at_once_on_earlier_messages_in_open_pages(
     await expect(earlier.locator(".avatar")).to_have_text("ZQ")
     await expect(earlier.locator(".avatar")).to_have_count(1)
     await expect(alice.locator("#messages .message-author")).to_have_text("Zoe Quinn")
+
+
+async def test_deleting_asks_first_and_removes_the_message_for_everyone(
+    open_window: OpenWindow, live_server: str
+) -> None:
+    alice, bob = await open_window(), await open_window()
+    await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
+    await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
+    await create_room(alice, "Launch")
+    await join_room(bob, "Launch")
+    await send_message(alice, "a regrettable message")
+    mine = alice.locator("#messages article", has_text="a regrettable message")
+    theirs = bob.locator("#messages article", has_text="a regrettable message")
+    await expect(theirs).to_be_visible()
+    await expect(theirs.get_by_role("button", name="Delete message")).to_be_hidden()
+
+    await mine.hover()
+    await mine.get_by_role("button", name="Delete message").click()
+    confirmation = alice.get_by_role("dialog", name="Delete this message for everyone?")
+    await expect(confirmation).to_be_visible()
+    await confirmation.get_by_role("button", name="Cancel").click()
+    await expect(confirmation).to_be_hidden()
+    await expect(theirs).to_be_visible()
+
+    await mine.hover()
+    await mine.get_by_role("button", name="Delete message").click()
+    await confirmation.get_by_role("button", name="Delete").click()
+
+    await expect(theirs).to_have_count(0)
+    await expect(mine).to_have_count(0)
