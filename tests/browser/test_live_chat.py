@@ -201,3 +201,25 @@ async def test_deleting_asks_first_and_removes_the_message_for_everyone(
 
     await expect(theirs).to_have_count(0)
     await expect(mine).to_have_count(0)
+
+
+async def test_the_keyboard_reaches_the_composer_from_the_top_of_a_long_room(
+    open_window: OpenWindow, live_server: str
+) -> None:
+    page = await open_window()
+    await register(page, live_server, "Alice Martin", "alice@example.com", PASSWORD)
+    await create_room(page, "Launch")
+    for number in range(3):
+        await send_message(page, f"see https://example.com/{number}")
+    await page.reload()
+    await settled(page)
+
+    # Where a keyboard user starts: the first thing on the page.
+    await page.get_by_role("link", name="Skip to content").focus()
+    await page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to the message box")
+    await expect(skip).to_be_focused()
+    await expect(skip).to_be_in_viewport()
+    await page.keyboard.press("Enter")
+
+    await expect(composer(page)).to_be_focused()
