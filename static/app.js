@@ -35,3 +35,8 @@ document.addEventListener("htmx:wsClose", (event) => {
   document.body.classList.toggle("is-reconnecting", reconnecting);
 });
 document.addEventListener("htmx:wsOpen", () => document.body.classList.remove("is-reconnecting"));
+// The browser's time zone, for times to be shown in until the profile names one.
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+if (zone && !document.cookie.split("; ").includes(`tz=${zone}`)) {
+  document.cookie = `tz=${zone}; path=/; max-age=31536000; samesite=lax`;
+}

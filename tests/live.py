@@ -112,8 +112,9 @@ async def log_in(server: Address, email: str, password: str) -> httpx.Response:
         )
 
 
+# A message appended, swapped in place (out of band), or left as a deleted one's tombstone.
 _ARTICLE = re.compile(
-    r'<article id="message-(\d+)"( class="message"[^>]*?)?( hx-swap-oob="(\w+)")?>'
+    r'<article id="message-(\d+)" class="(message[\w -]*)"[^>]*?( hx-swap-oob="(\w+)")?>'
 )
 
 
@@ -141,7 +142,7 @@ class MessageList:
             self.ids = []  # the whole list, anew: the articles that follow are all of it
         for match in _ARTICLE.finditer(frame):
             message_id, swap = int(match[1]), match[4]
-            if swap == "delete":
+            if match[2] == "message-gone":
                 self.ids = [shown for shown in self.ids if shown != message_id]
             elif swap is None:
                 if message_id in self.ids:

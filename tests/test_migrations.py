@@ -124,6 +124,7 @@ def test_upgrade_on_postgresql_creates_the_tables_and_a_search_column(postgres_u
         "0004",
         "0005",
         "0006",
+        "0007",
     ]
     objects = _postgres_objects(postgres_url)
     for table in TABLES:

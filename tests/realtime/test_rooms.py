@@ -291,7 +291,8 @@ async def test_a_delete_is_stored_and_publishes_one_broadcast_removing_the_messa
     assert (await messages.latest_page(db, alice.id, room.id)).messages == []
     assert isinstance(broadcast, Broadcast)
     assert broadcast.seq == deleted.seq > posted.message.seq
-    assert f'<article id="message-{posted.message.id}" hx-swap-oob="delete">' in broadcast.html
+    tombstone = f'<article id="message-{posted.message.id}" class="message-gone" hidden'
+    assert tombstone in broadcast.html
     assert "Oops, wrong room" not in broadcast.html
 
 

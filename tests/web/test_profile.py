@@ -131,3 +131,22 @@ async def test_a_deactivated_account_is_signed_out_and_cannot_log_in_but_its_mes
     assert [m.body for m in (await messages.history(db, alice, room.slug)).messages] == [
         "I was here"
     ]
+
+
+async def test_a_chosen_time_zone_is_kept_and_one_not_on_the_list_is_refused(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    await log_in(client, alice)
+    client.cookies.set("tz", "Europe/Paris")
+    assert "Your browser's (Europe/Paris)" in (await client.get("/profile")).text
+
+    fields = {"display_name": alice.display_name, "email": alice.email}
+    saved = await submit(client, "/profile", {**fields, "time_zone": "Asia/Tokyo"}, page="/profile")
+    refused = await submit(
+        client, "/profile", {**fields, "time_zone": "Mars/Olympus"}, page="/profile"
+    )
+
+    assert saved.status_code == 303
+    assert refused.status_code == 400
+    assert "Choose a time zone from the list." in refused.text
+    assert "<option selected>Asia/Tokyo</option>" in (await client.get("/profile")).text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -189,6 +190,38 @@ async def test_a_room_opened_at_its_newest_message_shows_no_gap(
 
     assert "history-gap" not in page
     assert "very beginning" in page
+
+
+async def test_a_room_page_shows_times_in_the_zone_the_browser_reported(
+    client: httpx.AsyncClient, db: Database, alice: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    posted = (await messages.create_message(db, alice, room.slug, "hello")).message
+    await log_in(client, alice)
+    client.cookies.set("tz", "America/New_York")
+
+    page = (await client.get(f"/rooms/{room.slug}")).text
+
+    local = posted.inserted_at.astimezone(ZoneInfo("America/New_York"))
+    assert f">{local:%H:%M}</time>" in page
+    assert f'id="day-{local.date().isoformat()}"' in page
+
+
+async def test_older_messages_that_end_on_the_day_the_list_begins_with_take_its_divider(
+    client: httpx.AsyncClient, db: Database, alice: User
+) -> None:
+    room = await rooms.create_room(db, alice, name="General")
+    posted = [
+        (await messages.create_message(db, alice, room.slug, f"message number {n}")).message
+        for n in range(1, 53)
+    ]
+    await log_in(client, alice)
+
+    older = (await client.get(f"/rooms/{room.slug}/messages?before={posted[2].id}")).text
+
+    today = posted[0].inserted_at.date().isoformat()
+    assert older.count(f'id="day-{today}"') == 2
+    assert f'<h2 id="day-{today}" hx-swap-oob="delete"></h2>' in older
 
 
 @pytest.mark.parametrize("query", ["", "?before=1&after=1", "?until=5"])

@@ -6,6 +6,8 @@ import asyncio
 import re
 import time
 import uuid
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.status import (
@@ -130,6 +132,31 @@ async def test_a_new_name_reaches_the_earlier_messages_of_every_open_page_of_the
         await in_elsewhere.say("nothing of Alice here")
         await in_elsewhere.expect("nothing of Alice here")
     assert not any("Renamed" in seen for seen in in_elsewhere.seen)
+
+
+async def test_each_page_is_sent_times_in_its_readers_zone_with_days_and_runs_marked(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    async with db.write() as session:
+        stored = await session.get(User, bob.id)
+        assert stored is not None
+        stored.time_zone = "Asia/Tokyo"
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
+        await alice_page.say("first of a run")
+        seen_by_bob = await bob_page.expect("first of a run")
+        seen_by_alice = await alice_page.expect("first of a run")
+        await alice_page.say("second of the run")
+        second = await bob_page.expect("second of the run")
+
+    at = datetime.fromisoformat(re.findall(r'data-at="([^"]+)"', seen_by_bob)[0])
+    assert f">{at.astimezone(ZoneInfo('Asia/Tokyo')):%H:%M}</time>" in seen_by_bob
+    assert f">{at.astimezone(UTC):%H:%M}</time>" in seen_by_alice
+    assert 'class="day-divider"' in seen_by_bob  # the first message the room has
+    assert 'class="message message-continued"' in second
+    assert 'class="day-divider"' not in second
 
 
 async def test_presence_sends_only_the_entry_of_who_arrives_and_who_leaves(
@@ -301,7 +328,7 @@ async def test_deleting_a_message_removes_it_from_every_page(
     ):
         await alice_page.send(f"delete-message-{message_id}", message_id=str(message_id))
 
-        removal = f'id="message-{message_id}" hx-swap-oob="delete"'
+        removal = f'id="message-{message_id}" class="message-gone" hidden'
         await alice_page.expect(removal)  # Alice is the room's admin
         await bob_page.expect(removal)
     assert await stored(db, alice, general) == []
@@ -338,7 +365,7 @@ async def test_a_page_that_reconnects_gets_exactly_what_it_missed(
     assert replay.count("while you were away") == 1
     assert f'id="message-{edited.id}" class="message"' in replay
     assert "final version" in replay
-    assert f'id="message-{doomed.id}" hx-swap-oob="delete"' in replay
+    assert f'id="message-{doomed.id}" class="message-gone" hidden' in replay
     assert f'id="message-{kept.id}"' not in replay  # unchanged: not sent again
     assert replay.count("I&#39;m back") == 1
 

@@ -36,6 +36,7 @@ from livechat.db import Database, DriverStatement, utcnow
 from livechat.errors import BadRequest
 from livechat.inputs import is_text, require_text
 from livechat.settings import Environment, Settings
+from livechat.time_zones import zone_named
 
 SESSION_COOKIE = "livechat_session"
 PASSWORD_MIN_LENGTH = 10
@@ -207,15 +208,22 @@ class Accounts:
         async with self._db.write() as session:
             return await self.backend.logout(self._strategy(session), user, token)
 
-    async def update_profile(self, user: User, *, display_name: str, email: str) -> User:
+    async def update_profile(
+        self, user: User, *, display_name: str, email: str, time_zone: str = ""
+    ) -> User:
+        """Change how someone appears and where they are: ``time_zone`` is an IANA name,
+        or empty to follow their browser's."""
         display_name, email = clean_display_name(display_name), clean_email(email)
+        if time_zone and zone_named(time_zone) is None:
+            raise BadRequest("Choose a time zone from the list.")
         async with self._db.write() as session:
             user_db = self._users(session)
             if email != user.email.lower() and await user_db.get_by_email(email) is not None:
                 raise _email_taken(email)
             stored = await user_db.get(user.id)
             assert stored is not None
-            return await user_db.update(stored, {"display_name": display_name, "email": email})
+            changes = {"display_name": display_name, "email": email, "time_zone": time_zone or None}
+            return await user_db.update(stored, changes)
 
     async def change_avatar(self, user: User, data: bytes, uploads_dir: Path) -> User:
         """Make ``data`` the user's avatar: processed, stored under a new random name, the

@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from livechat.db import Base, UTCDateTime, utcnow
+from livechat.time_zones import NAME_MAX_LENGTH
 
 DISPLAY_NAME_MAX_LENGTH = 40
 
@@ -20,6 +21,8 @@ class User(SQLAlchemyBaseUserTable[int], Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str] = mapped_column(String(DISPLAY_NAME_MAX_LENGTH))
     avatar_url: Mapped[str | None] = mapped_column(String(255), default=None)
+    # An IANA name; None follows the zone the person's browser reports.
+    time_zone: Mapped[str | None] = mapped_column(String(NAME_MAX_LENGTH), default=None)
     inserted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -278,14 +279,24 @@ async def _attach(
 
 
 @dataclass(frozen=True, slots=True)
+class Stamp:
+    """Who posted a message, and when: what the messages next to it are shown against."""
+
+    author_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Window:
     """A stretch of a room's history, oldest first, and what lies past its ends: whether
-    older messages exist, and how many newer ones (counted up to ``MAX_COUNTED``) lie
-    between its last message and the bound it was asked for."""
+    older messages exist, how many newer ones (counted up to ``MAX_COUNTED``) lie between
+    its last message and the bound it was asked for, and, for a window asked for before or
+    after a message, that message's stamp (None if it never existed)."""
 
     messages: list[Message]
     older: bool = False
     newer: int = 0
+    adjoins: Stamp | None = None
 
 
 async def history(
@@ -313,7 +324,8 @@ async def history(
         if after is not None:
             shown = await _newer(session, visible, after, limit)
             last = shown[-1].id if shown else after
-            return Window(shown, newer=await _count_after(session, visible, last))
+            counted = await _count_after(session, visible, last)
+            return Window(shown, newer=counted, adjoins=await _stamp(session, room.id, after))
         if around is not None:
             older, more = await _older(
                 session, visible.where(Message.id <= around), limit - limit // 2
@@ -323,10 +335,29 @@ async def history(
             return Window(
                 [*older, *newer], older=more, newer=await _count_after(session, visible, last)
             )
-        if before is not None:
-            visible = visible.where(Message.id < before)
-        page, more = await _older(session, visible, limit)
-        return Window(page, older=more)
+        if before is None:
+            page, more = await _older(session, visible, limit)
+            return Window(page, older=more)
+        page, more = await _older(session, visible.where(Message.id < before), limit)
+        return Window(page, older=more, adjoins=await _stamp(session, room.id, before))
+
+
+async def stamp(db: Database, room_id: int, message_id: int) -> Stamp | None:
+    """The stamp of a message of the room, deleted or not; None if it has no such message."""
+    if not is_id(message_id):
+        return None
+    async with db.read() as session:
+        return await _stamp(session, room_id, message_id)
+
+
+async def _stamp(session: AsyncSession, room_id: int, message_id: int) -> Stamp | None:
+    found = await session.execute(
+        select(Message.user_id, Message.inserted_at).where(
+            Message.id == message_id, Message.room_id == room_id
+        )
+    )
+    row = found.first()
+    return None if row is None else Stamp(row.user_id, row.inserted_at)
 
 
 async def _older(

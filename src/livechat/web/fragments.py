@@ -3,7 +3,8 @@ on scroll, the live events and the replays all show a message with the same frag
 
 A message's fragment is the same for every viewer: per-viewer looks (one's own messages,
 one's delete buttons) come from ``/me.css``, and its times are clock times in UTC rather
-than "five minutes ago". It changes only when something it shows does:
+than "five minutes ago", shown in each reader's zone on their way out (``timeline``). It
+changes only when something it shows does:
 
 - the message itself, which every edit and deletion stamps with a new sequence number;
 - its author's name or picture, which a profile edit changes without touching the message.

@@ -15,8 +15,10 @@ from livechat.errors import BadRequest
 from livechat.realtime.hub import Revocation, room_topic, sessions_topic
 from livechat.realtime.presence import Person
 from livechat.realtime.tree import Realtime
+from livechat.time_zones import available_zones, zone_named
 from livechat.web.deps import DB, AccountsDep, CurrentUser, RealtimeDep, SettingsDep
 from livechat.web.templating import render
+from livechat.web.timeline import ZONE_COOKIE
 from livechat.web.uploads import ensure_file
 
 router = APIRouter(prefix="/profile")
@@ -31,7 +33,11 @@ _NOTICES = {
 
 
 def _page(request: Request, user: User, *, status_code: int = 200, **context: object) -> Response:
-    context.setdefault("form", {"display_name": user.display_name, "email": user.email})
+    form = {"display_name": user.display_name, "email": user.email, "time_zone": user.time_zone}
+    context.setdefault("form", form)
+    browser_zone = request.cookies.get(ZONE_COOKIE, "")
+    context["browser_zone"] = browser_zone if zone_named(browser_zone) else None
+    context["time_zones"] = available_zones()
     return render(request, "profile.html", context, status_code=status_code)
 
 
@@ -51,11 +57,14 @@ async def update(
     user: CurrentUser,
     display_name: FormText = "",
     email: FormText = "",
+    time_zone: FormText = "",
 ) -> Response:
     try:
-        updated = await accounts.update_profile(user, display_name=display_name, email=email)
+        updated = await accounts.update_profile(
+            user, display_name=display_name, email=email, time_zone=time_zone
+        )
     except BadRequest as error:
-        form = {"display_name": display_name, "email": email}
+        form = {"display_name": display_name, "email": email, "time_zone": time_zone}
         return _page(request, user, status_code=400, form=form, error=error.message)
     await _show_everywhere(db, realtime, updated)
     return RedirectResponse("/profile?saved=profile", status_code=303)

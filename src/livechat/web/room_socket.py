@@ -32,7 +32,7 @@ from starlette.status import (
 
 from livechat.accounts.auth import Accounts
 from livechat.accounts.models import User
-from livechat.chat import broadcasts, rooms
+from livechat.chat import broadcasts, messages, rooms
 from livechat.chat.messages import Cursor
 from livechat.chat.rooms import RoomSummary
 from livechat.db import Database
@@ -58,7 +58,7 @@ from livechat.realtime.hub import (
 )
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
-from livechat.web import frames
+from livechat.web import frames, timeline
 from livechat.web.replays import Replay, SharedReplays, read_replay
 from livechat.web.sockets import (
     SIGNED_OUT,
@@ -101,6 +101,8 @@ class Connection:
     last_typing: float = 0.0
     catch_ups: int = 0
     signed_out: bool = False  # from then on, frames are ignored while the socket closes
+    # The page's reader, and the message its list ends with as far as this socket knows.
+    reader: timeline.Reader = field(default_factory=timeline.Reader)
 
     @property
     def user_id(self) -> int:
@@ -162,7 +164,17 @@ async def serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
         metrics: Metrics = websocket.app.state.metrics
         frames = Frames(websocket)
         connection = Connection(
-            websocket, visitor, room, db, accounts, realtime, replays, subscription, metrics, frames
+            websocket,
+            visitor,
+            room,
+            db,
+            accounts,
+            realtime,
+            replays,
+            subscription,
+            metrics,
+            frames,
+            reader=timeline.Reader(visitor.zone),
         )
         realtime.rooms.connected(room.id)
         realtime.presence.track(room.id, person, connection.id, public=not room.is_private)
@@ -345,7 +357,7 @@ def _apply(
             return True  # the catch-up covered it, or is about to
         if event.sync or event.seq > sent.seq + 1:
             return False
-        out.append(event)
+        out.append(timeline.as_read(event, connection.reader))
         connection.cursor = Cursor(event.seq, max(sent.last_id, event.message_id or 0))
     elif event.presence is not None:
         # Unless the sidebar it was sent holds this change, or is about to.
@@ -401,7 +413,7 @@ async def _replay_or_reconnect(
     and asks again rather than show a gap: 1013 when the store is too busy for now, 1011
     when reading failed."""
     try:
-        out.append(await replay)
+        out.append(timeline.flow(await replay, connection.reader))
     except Unavailable:
         return WS_1013_TRY_AGAIN_LATER, "The server is busy; reconnecting."
     except Exception:
@@ -420,6 +432,8 @@ async def _catch_up(connection: Connection, known: Cursor) -> str:
         sidebar = await connection.realtime.presence.online(connection.room.id)
         presence += broadcasts.presence_snapshot(sidebar)
         connection.presence = sidebar.version
+    # Where the page's list ends, for what follows it to be shown against.
+    connection.reader.last = await messages.stamp(connection.db, connection.room.id, known.last_id)
     html, connection.cursor = await _replay_from(connection, known)
     return presence + html
 

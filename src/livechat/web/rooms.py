@@ -18,7 +18,7 @@ from livechat.realtime.actor import ActorBusy, ActorStopped
 from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic, user_topic
 from livechat.realtime.presence import Sidebar
 from livechat.realtime.tree import Realtime
-from livechat.web import notices
+from livechat.web import notices, timeline
 from livechat.web.deps import (
     DB,
     CurrentUser,
@@ -176,6 +176,11 @@ async def history(
     access = await rooms.get_room(db, user, slug)
     window = await messages.history(db, user, slug, before=before, after=after, until=until)
     context = {"room": access.room, "window": window, "after": after, "until": until}
+    if before is not None and window.messages and window.adjoins is not None:
+        zone = timeline.reader_zone(user, request.cookies)
+        last_day = timeline.local_day(window.messages[-1].inserted_at, zone)
+        if last_day == timeline.local_day(window.adjoins.at, zone):
+            context["merged_day"] = last_day.isoformat()
     return render(request, "partials/history.html", context)
 
 

@@ -19,6 +19,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -36,6 +37,7 @@ from livechat.errors import Unavailable
 from livechat.logs import socket_id
 from livechat.realtime.hub import Broadcast, Subscription
 from livechat.realtime.presence import Person
+from livechat.web import timeline
 from livechat.web.templating import templates
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -216,6 +218,7 @@ class SignedIn:
 
     person: Person
     token: str
+    zone: tzinfo = UTC  # where they read times
 
     @property
     def user_id(self) -> int:
@@ -291,7 +294,8 @@ async def accept(websocket: WebSocket) -> SignedIn | None:
     if user is None or token is None:
         await refuse(websocket, SIGNED_OUT)
         return None
-    return SignedIn(Person(user.id, user.display_name, user.avatar_url), token)
+    person = Person(user.id, user.display_name, user.avatar_url)
+    return SignedIn(person, token, timeline.reader_zone(user, handshake.cookies))
 
 
 # How long a slow client gets to take its close frame before the connection is dropped.

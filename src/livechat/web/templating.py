@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from livechat.chat import attachments
-from livechat.chat.messages import MAX_COUNTED
+from livechat.chat.messages import MAX_COUNTED, Stamp
+from livechat.chat.models import Message
 from livechat.resources import TEMPLATES
 from livechat.settings import Settings
-from livechat.web import notices
+from livechat.web import notices, timeline
 from livechat.web.fragments import MessageFragments
 
 
@@ -29,6 +31,7 @@ def _page_context(request: Request) -> dict[str, Any]:
         "upload_allowance": attachments.allowance(settings.upload_max_bytes),
         # Called by whole pages only: a fragment must not use up a notice it cannot show.
         "take_notice": lambda: notices.take(request),
+        "zone": timeline.reader_zone(getattr(request.state, "user", None), request.cookies),
     }
 
 
@@ -71,12 +74,18 @@ def typing_sentence(people: Sequence[Any]) -> str:
     return "Several people are typing…"
 
 
-def _clock_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%H:%M")
-
-
-def _calendar_day(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%a %-d %b %Y")
+@pass_context
+def _message_list(
+    context: Context, messages: Iterable[Message], after: Stamp | None = None
+) -> Markup:
+    """The fragments of ``messages`` as the reader sees them, following message ``after``
+    if given: for a page. Rendered for a socket (no reader), they go out as they are, and
+    the socket shows them to its page."""
+    html = message_fragments.list_html(messages)
+    zone = context.get("zone")
+    if zone is None:
+        return html
+    return Markup(timeline.flow(html, timeline.Reader(zone, after)))  # noqa: S704  (ours)
 
 
 def _counted(number: int) -> str:
@@ -90,13 +99,14 @@ templates.env.filters["initials"] = _initials
 templates.env.filters["linkify"] = _linkify
 templates.env.filters["filesize"] = attachments.size_text
 templates.env.globals["typing_sentence"] = typing_sentence
-templates.env.filters["clock_time"] = _clock_time
-templates.env.filters["calendar_day"] = _calendar_day
+# In UTC unless told a zone: a message's fragment is the same for every reader, and shown
+# in each one's zone on its way out (``timeline``).
+templates.env.filters["moment"] = timeline.moment_html
 templates.env.globals["static_version"] = "1"
 # One cache for the pages and the live events alike: a message sent live is ready for the
 # next page that shows it.
 message_fragments = MessageFragments(templates.env)
-templates.env.globals["message_list"] = message_fragments.list_html
+templates.env.globals["message_list"] = _message_list
 
 
 def render(
