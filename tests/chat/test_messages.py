@@ -854,3 +854,42 @@ async def test_message_ids_increase_after_deleting_the_newest_message(
     replacement = await post(db, alice, slug, "after the delete")
 
     assert replacement.id > newest.id
+
+
+async def test_an_edit_made_in_a_room_finds_only_that_rooms_messages(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    other = await rooms.create_room(db, alice, name="Elsewhere")
+    [message] = await post_many(db, alice, slug, 1)
+
+    with pytest.raises(NotFound):
+        await messages.edit_message(db, alice, message.id, "moved?", room_id=other.id)
+    edited = await messages.edit_message(
+        db, alice, message.id, "kept here", room_id=message.room_id
+    )
+
+    assert edited.body == "kept here"
+
+
+async def test_an_edit_and_a_delete_racing_leave_a_tombstone_and_no_text(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    [message] = await post_many(db, alice, slug, 1)
+    room_id = message.room_id
+
+    outcomes = await asyncio.gather(
+        messages.edit_message(db, alice, message.id, "raced", room_id=room_id),
+        messages.delete_message(db, alice, message.id, room_id=room_id),
+        return_exceptions=True,
+    )
+
+    assert not any(
+        isinstance(outcome, Exception) and not isinstance(outcome, NotFound) for outcome in outcomes
+    )
+    async with db.read() as session:
+        stored = await session.get(Message, message.id)
+    assert stored is not None
+    assert stored.deleted_at is not None
+    assert stored.body == ""

@@ -385,6 +385,20 @@ async def _count_after(session: AsyncSession, visible: Select[tuple[Message]], l
     return await session.scalar(select(func.count()).select_from(counted.subquery())) or 0
 
 
+async def _changing(
+    session: AsyncSession, user: User, message_id: int, room_id: int | None
+) -> tuple[int, Message]:
+    """The room's next sequence number and the message to change under it. With the room
+    known, its row is taken first: it stays locked until the change commits, as for a post,
+    so on a database with writers side by side an edit and a delete of one message, or two
+    deletes, follow one another, and the second finds the message as the first left it."""
+    if room_id is not None and is_id(message_id):
+        seq = await _next_seq(session, room_id)
+        return seq, await _editable_message(session, user, message_id, room_id)
+    message = await _editable_message(session, user, message_id, room_id)
+    return await _next_seq(session, message.room_id), message
+
+
 async def _editable_message(
     session: AsyncSession, user: User, message_id: int, room_id: int | None = None
 ) -> Message:
@@ -409,15 +423,24 @@ async def _editable_message(
     return message
 
 
-async def edit_message(db: Database, user: User, message_id: int, body: str) -> Message:
+def _authored_by(user: User, message: Message) -> Message:
+    if message.user_id != user.id:
+        raise Forbidden("You can only edit your own messages.")
+    return message
+
+
+async def edit_message(
+    db: Database, user: User, message_id: int, body: str, *, room_id: int | None = None
+) -> Message:
+    """Give one's own message new text, marked as edited, as the room's next event. With
+    ``room_id``, a message of any other room is not found."""
     body = clean_body(body)
     async with db.write() as session:
-        message = await _editable_message(session, user, message_id)
-        if message.user_id != user.id:
-            raise Forbidden("You can only edit your own messages.")
+        seq, message = await _changing(session, user, message_id, room_id)
+        _authored_by(user, message)
         message.body = body
         message.edited_at = utcnow()
-        message.seq = await _next_seq(session, message.room_id)
+        message.seq = seq
     return message
 
 
@@ -427,10 +450,10 @@ async def delete_message(
     """Delete a message (one's own, or any as an admin of its room), leaving a tombstone.
     With ``room_id``, a message of any other room is not found."""
     async with db.write() as session:
-        message = await _editable_message(session, user, message_id, room_id)
+        seq, message = await _changing(session, user, message_id, room_id)
         message.body = ""
         message.deleted_at = utcnow()
-        message.seq = await _next_seq(session, message.room_id)
+        message.seq = seq
         # The rows go with the message; the caller removes the files after the commit,
         # from the attachments still listed on the returned message.
         await session.execute(delete(Attachment).where(Attachment.message_id == message.id))
