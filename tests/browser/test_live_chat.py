@@ -223,3 +223,32 @@ async def test_the_keyboard_reaches_the_composer_from_the_top_of_a_long_room(
     await page.keyboard.press("Enter")
 
     await expect(composer(page)).to_be_focused()
+
+
+async def test_an_author_edits_a_message_in_place_and_everyone_sees_it_edited(
+    open_window: OpenWindow, live_server: str
+) -> None:
+    alice, bob = await open_window(), await open_window()
+    await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
+    await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
+    await create_room(alice, "Launch")
+    await join_room(bob, "Launch")
+    await send_message(alice, "We ship on Tuesday")
+    mine = alice.locator("#messages article", has_text="We ship on")
+    theirs = bob.locator("#messages article", has_text="We ship on")
+    await expect(theirs.get_by_role("button", name="Edit message")).to_be_hidden()
+
+    await mine.hover()
+    await mine.get_by_role("button", name="Edit message").click()
+    editor = mine.get_by_role("textbox", name="Edit your message")
+    await expect(editor).to_be_focused()
+    await expect(editor).to_have_value("We ship on Tuesday")
+    await editor.fill("We ship on Thursday")
+    await editor.press("Enter")
+
+    for page in (alice, bob):
+        edited = page.locator("#messages article", has_text="We ship on Thursday")
+        await expect(edited.locator(".message-edited")).to_have_text("(edited)")
+    await expect(mine.get_by_role("textbox")).to_have_count(0)
+    await bob.goto(f"{live_server}/search?q=tuesday")
+    await expect(bob.locator("#search-results")).to_contain_text("No messages match")

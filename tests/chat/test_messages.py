@@ -872,6 +872,17 @@ async def test_an_edit_made_in_a_room_finds_only_that_rooms_messages(
     assert edited.body == "kept here"
 
 
+async def test_a_deleted_message_cannot_be_edited_back_to_life(db: Database, alice: User) -> None:
+    slug = await general(db, alice)
+    [message] = await post_many(db, alice, slug, 1)
+    await messages.delete_message(db, alice, message.id, room_id=message.room_id)
+
+    with pytest.raises(NotFound):
+        await messages.edit_message(db, alice, message.id, "back", room_id=message.room_id)
+    with pytest.raises(NotFound):
+        await messages.own_message(db, alice, message.id, message.room_id)
+
+
 async def test_an_edit_and_a_delete_racing_leave_a_tombstone_and_no_text(
     db: Database, alice: User
 ) -> None:

@@ -13,7 +13,15 @@ from livechat.chat.messages import Cursor
 from livechat.errors import BadRequest
 from livechat.inputs import MAX_ID, is_id, is_text
 from livechat.web import frames
-from livechat.web.frames import CatchUp, DeleteMessage, ReportTyping, SendMessage
+from livechat.web.frames import (
+    CatchUp,
+    CloseEditor,
+    DeleteMessage,
+    EditMessage,
+    OpenEditor,
+    ReportTyping,
+    SendMessage,
+)
 
 KEY = "0f4c7a6e2b5d4e8f9a1b3c5d7e9f1a2b"
 
@@ -38,6 +46,9 @@ def frame(trigger: object, **values: Any) -> str:
         (frame("catch-up", seq="12", last_id="40"), CatchUp(Cursor(12, 40))),
         (frame("catch-up", seq="0", last_id="0"), CatchUp(Cursor(0, 0))),
         (frame(f"delete-message-{MAX_ID}"), DeleteMessage(MAX_ID)),
+        (frame("edit-message-7"), OpenEditor(7)),
+        (frame("edit-form-7", body="fixed"), EditMessage(7, "fixed")),
+        (frame("cancel-edit-7", body="ignored"), CloseEditor(7)),
         # An astral character is fine; only a lone surrogate has no UTF-8 form.
         (frame("message-form", body="ok 😀", client_msg_id=KEY), SendMessage("ok 😀", KEY, ())),
     ],
@@ -64,6 +75,11 @@ def test_frames_the_pages_send_are_understood(sent: str, parsed: frames.RoomFram
         (frame("delete-message-0"), "not understood"),
         (frame("delete-message--1"), "not understood"),
         (frame("delete-message-١٢"), "not understood"),  # digits, but not ASCII ones
+        (frame("edit-form-7"), "not understood"),
+        (frame("edit-form-7", body=["a"]), "not understood"),
+        (frame("edit-form-7", body="x\ud800"), "not valid text"),
+        (frame("edit-message-0"), "not understood"),
+        (frame("edit-forms-7", body="x"), "not understood"),
         (frame("message-form", body=42, client_msg_id=KEY), "not understood"),
         (frame("message-form", client_msg_id=KEY), "not understood"),
         (frame("message-form", body="Hi"), "expired"),

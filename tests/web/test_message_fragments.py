@@ -100,8 +100,8 @@ def test_the_out_of_band_copy_of_a_message_is_kept_apart_from_the_plain_one() ->
 
     plain, swapped = fragments.html(message), fragments.html(message, oob=True)
 
-    assert 'hx-swap-oob="true"' not in plain
-    assert 'hx-swap-oob="true"' in swapped
+    assert 'hx-swap-oob="innerHTML"' not in plain
+    assert 'hx-swap-oob="innerHTML"' in swapped
 
 
 def test_a_list_of_messages_is_their_fragments_one_after_another() -> None:

@@ -317,6 +317,64 @@ async def test_hostile_frames_are_refused_and_no_one_else_notices(
     assert [m.body for m in await stored(db, alice, general)] == ["still here"]
 
 
+async def test_an_author_edits_in_place_and_every_page_sees_the_new_text_marked_edited(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    posted = (await messages.create_message(db, bob, general.slug, "teh plan")).message
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
+        await bob_page.send(f"edit-message-{posted.id}")
+        editor = await bob_page.expect(f'id="edit-form-{posted.id}"')
+        assert ">teh plan</textarea>" in editor
+        await bob_page.send(f"edit-form-{posted.id}", body="the <b>plan</b>")
+
+        for page in (alice_page, bob_page):
+            changed = await page.expect("the &lt;b&gt;plan&lt;/b&gt;")
+            assert f'id="message-{posted.id}"' in changed
+            assert 'hx-swap-oob="innerHTML"' in changed
+            assert '<span class="message-edited">(edited)</span>' in changed
+    [stored_message] = await stored(db, alice, general)
+    assert stored_message.body == "the <b>plan</b>"
+    assert stored_message.edited_at is not None
+
+
+async def test_no_one_opens_an_editor_on_someone_elses_message_or_edits_it(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    posted = (await messages.create_message(db, bob, general.slug, "mine alone")).message
+    async with room_page(server, alice, general) as alice_page:  # the room's admin, even
+        await alice_page.send(f"edit-message-{posted.id}")
+        await alice_page.expect("You can only edit your own messages.")
+        await alice_page.send(f"edit-form-{posted.id}", body="tampered")
+        await alice_page.expect_times("You can only edit your own messages.", 2)
+        await alice_page.send(f"edit-form-{posted.id}", body=["not", "text"])
+        await alice_page.expect("not understood")
+    assert [m.body for m in await stored(db, alice, general)] == ["mine alone"]
+    assert not any("edit-form" in frame for frame in alice_page.seen)
+
+
+async def test_cancelling_an_edit_puts_the_message_back_on_that_page_alone(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    posted = (await messages.create_message(db, bob, general.slug, "as it was")).message
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
+        await bob_page.send(f"edit-message-{posted.id}")
+        await bob_page.expect(f'id="edit-form-{posted.id}"')
+        await bob_page.send(f"cancel-edit-{posted.id}")
+
+        put_back = await bob_page.expect(f'id="message-{posted.id}"')
+        assert 'hx-swap-oob="innerHTML"' in put_back
+        assert "as it was" in put_back
+        await bob_page.say("after the cancel")
+        await alice_page.expect("after the cancel")
+    assert not any("edit-form" in frame or "innerHTML" in frame for frame in alice_page.seen)
+
+
 async def test_deleting_a_message_removes_it_from_every_page(
     server: LiveServer, db: Database, general: Room, alice: User, bob: User
 ) -> None:

@@ -41,7 +41,7 @@ def fragment(message_id: int, at: datetime, author: User = ALICE, body: str = "h
 
 def edited(message_id: int, at: datetime) -> str:
     return fragment(message_id, at).replace(
-        f'data-at="{at.isoformat()}">', f'data-at="{at.isoformat()}" hx-swap-oob="true">'
+        f'data-at="{at.isoformat()}">', f'data-at="{at.isoformat()}" hx-swap-oob="innerHTML">'
     )
 
 

@@ -423,6 +423,12 @@ async def _editable_message(
     return message
 
 
+async def own_message(db: Database, user: User, message_id: int, room_id: int) -> Message:
+    """A message of the room that ``user`` wrote and may edit: not deleted, and theirs."""
+    async with db.read() as session:
+        return _authored_by(user, await _editable_message(session, user, message_id, room_id))
+
+
 def _authored_by(user: User, message: Message) -> Message:
     if message.user_id != user.id:
         raise Forbidden("You can only edit your own messages.")

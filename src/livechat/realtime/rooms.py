@@ -67,6 +67,13 @@ class Delete:
 
 
 @dataclass(frozen=True, slots=True)
+class Edit:
+    user: User
+    message_id: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
 class Recent:
     """Ask for the newest page of messages and the cursor it is current to."""
 
@@ -78,7 +85,7 @@ class Forget:
     """Drop the cached page: someone's name or picture in it changed."""
 
 
-RoomRequest = Post | Delete | Recent | Forget
+RoomRequest = Post | Edit | Delete | Recent | Forget
 
 
 class RoomServer(Actor[RoomRequest]):
@@ -130,6 +137,10 @@ class RoomServer(Actor[RoomRequest]):
         posted: Posted = await self.call(Post(user, body, client_msg_id, attachment_ids))
         return posted
 
+    async def edit(self, user: User, message_id: int, body: str) -> Message:
+        edited: Message = await self.call(Edit(user, message_id, body))
+        return edited
+
     async def delete(self, user: User, message_id: int) -> Message:
         deleted: Message = await self.call(Delete(user, message_id))
         return deleted
@@ -152,6 +163,8 @@ class RoomServer(Actor[RoomRequest]):
         match request:
             case Post(user, body, client_msg_id, attachment_ids):
                 return await self._post(user, body, client_msg_id, attachment_ids)
+            case Edit(user, message_id, body):
+                return await self._edit(user, message_id, body)
             case Delete(user, message_id):
                 return await self._delete(user, message_id)
             case Recent(user):
@@ -174,6 +187,13 @@ class RoomServer(Actor[RoomRequest]):
             )
             self._remember(posted.message)
         return posted
+
+    async def _edit(self, user: User, message_id: int, body: str) -> Message:
+        await self._rate_limiter.spend(user.id, "editing messages")
+        edited = await messages.edit_message(self._db, user, message_id, body, room_id=self.room_id)
+        await self._hub.publish(room_topic(self.room_id), broadcasts.message_changed(edited))
+        self._remember(edited)
+        return edited
 
     async def _delete(self, user: User, message_id: int) -> Message:
         await self._rate_limiter.spend(user.id, "deleting messages")

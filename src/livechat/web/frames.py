@@ -26,7 +26,8 @@ from livechat.inputs import is_text, parse_id
 FRAME_MAX_CHARACTERS = 20_000
 NOT_UNDERSTOOD = "That request was not understood."
 
-_DELETE = re.compile(r"delete-message-([0-9]{1,19})")
+# Frames about one message name it in the id of the element that sent them.
+_ABOUT_A_MESSAGE = re.compile(r"(delete-message|edit-message|edit-form|cancel-edit)-([0-9]{1,19})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,29 @@ class DeleteMessage:
     message_id: int
 
 
-RoomFrame = SendMessage | ReportTyping | CatchUp | DeleteMessage
+@dataclass(frozen=True, slots=True)
+class OpenEditor:
+    """Show the page an editor for one of its author's messages, in place of it."""
+
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class EditMessage:
+    message_id: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseEditor:
+    """Put the message back as it is, unedited."""
+
+    message_id: int
+
+
+RoomFrame = (
+    SendMessage | ReportTyping | CatchUp | DeleteMessage | OpenEditor | EditMessage | CloseEditor
+)
 Values = dict[str, Any]
 
 
@@ -73,11 +96,26 @@ def parse(frame: str | None) -> RoomFrame:
     parser = _PARSERS.get(trigger)
     if parser is not None:
         return parser(values)
-    if (match := _DELETE.fullmatch(trigger)) is not None:
-        message_id = parse_id(match[1])
+    if (match := _ABOUT_A_MESSAGE.fullmatch(trigger)) is not None:
+        message_id = parse_id(match[2])
         if message_id is not None:
-            return DeleteMessage(message_id)
+            return _about_a_message(match[1], message_id, values)
     raise BadRequest(NOT_UNDERSTOOD)
+
+
+def _about_a_message(action: str, message_id: int, values: Values) -> RoomFrame:
+    if action == "delete-message":
+        return DeleteMessage(message_id)
+    if action == "edit-message":
+        return OpenEditor(message_id)
+    if action == "cancel-edit":
+        return CloseEditor(message_id)
+    body = values.get("body")
+    if not isinstance(body, str):
+        raise BadRequest(NOT_UNDERSTOOD)
+    if not is_text(body):
+        raise BadRequest("That message has characters that are not valid text.")
+    return EditMessage(message_id, body)
 
 
 def _send_message(values: Values) -> SendMessage:

@@ -67,7 +67,7 @@ from livechat.web.sockets import (
     refuse,
     serve_connection,
 )
-from livechat.web.templating import templates
+from livechat.web.templating import message_fragments, templates
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +265,28 @@ async def _handle(connection: Connection, request: frames.RoomFrame, received: f
         case frames.DeleteMessage(message_id):
             if (user := await connection.current_user()) is not None:
                 await _with_server(connection, lambda server: server.delete(user, message_id))
+        case frames.EditMessage(message_id, body):
+            if (user := await connection.current_user()) is not None:
+                await _with_server(connection, lambda server: server.edit(user, message_id, body))
+        case frames.OpenEditor(message_id) | frames.CloseEditor(message_id):
+            await _editor(connection, request, message_id)
+
+
+async def _editor(
+    connection: Connection, request: frames.OpenEditor | frames.CloseEditor, message_id: int
+) -> None:
+    """Show this page alone an editor in place of one of its author's messages, or the
+    message again; each reads the store on the sender's behalf, so each costs a token."""
+    user = await connection.current_user()
+    if user is None:
+        return
+    await connection.realtime.rate_limiter.spend(user.id, "editing messages")
+    room_id = connection.room.id
+    message = await messages.own_message(connection.db, user, message_id, room_id)
+    if isinstance(request, frames.OpenEditor):
+        connection.reply("partials/message_editor.html", message=message)
+    else:
+        connection.subscription.deliver(Reply(message_fragments.html(message, oob=True)))
 
 
 async def _with_server(connection: Connection, action: Any) -> Any:
@@ -328,7 +350,7 @@ async def _render(
     if isinstance(item, Broadcast):
         return await _show(connection, item, out)
     if isinstance(item, Reply):
-        out.append(item.html)
+        out.append(timeline.localize(item.html, connection.reader.zone))
     elif isinstance(item, frames.CatchUp):
         known = _later(item.cursor, connection.cursor)
         return await _replay_or_reconnect(connection, _catch_up(connection, known), out)
@@ -388,7 +410,7 @@ def _send_now(connection: Connection, batch: list[object]) -> bool:
     [item] = batch
     out: list[str | Broadcast] = []
     if isinstance(item, Reply):
-        out.append(item.html)
+        out.append(timeline.localize(item.html, connection.reader.zone))
     elif isinstance(item, Broadcast) and item.revokes is None and item.close is None:
         if _apply(connection, item, out) is False:
             return False
