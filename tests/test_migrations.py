@@ -28,6 +28,7 @@ TABLES = (
     "memberships",
     "messages",
     "attachments",
+    "reactions",
 )
 
 
@@ -125,6 +126,7 @@ def test_upgrade_on_postgresql_creates_the_tables_and_a_search_column(postgres_u
         "0005",
         "0006",
         "0007",
+        "0008",
     ]
     objects = _postgres_objects(postgres_url)
     for table in TABLES:

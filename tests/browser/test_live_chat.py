@@ -252,3 +252,30 @@ async def test_an_author_edits_a_message_in_place_and_everyone_sees_it_edited(
     await expect(mine.get_by_role("textbox")).to_have_count(0)
     await bob.goto(f"{live_server}/search?q=tuesday")
     await expect(bob.locator("#search-results")).to_contain_text("No messages match")
+
+
+async def test_reactions_count_live_with_who_gave_them_and_toggle_with_one_click(
+    open_window: OpenWindow, live_server: str
+) -> None:
+    alice, bob = await open_window(), await open_window()
+    await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
+    await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
+    await create_room(alice, "Launch")
+    await join_room(bob, "Launch")
+    await send_message(alice, "It shipped")
+    theirs = bob.locator("#messages article", has_text="It shipped")
+    mine = alice.locator("#messages article", has_text="It shipped")
+
+    await theirs.hover()
+    await theirs.get_by_role("button", name="Add a reaction").click()
+    await theirs.get_by_role("button", name="🎉").click()
+
+    party = mine.locator(".reaction")
+    await expect(party).to_have_text("🎉 1")
+    await expect(party).to_have_attribute("title", "Bob Okafor")
+    await party.click()
+    await expect(theirs.locator(".reaction")).to_have_text("🎉 2")
+    await expect(theirs.locator(".reaction")).to_have_attribute("title", "Bob Okafor, Alice Martin")
+    await theirs.locator(".reaction").click()
+    await expect(party).to_have_text("🎉 1")
+    await expect(party).to_have_attribute("title", "Alice Martin")

@@ -904,3 +904,44 @@ async def test_an_edit_and_a_delete_racing_leave_a_tombstone_and_no_text(
     assert stored is not None
     assert stored.deleted_at is not None
     assert stored.body == ""
+
+
+# Reactions
+
+
+async def test_a_reaction_is_given_and_taken_back_each_time_as_the_rooms_next_event(
+    db: Database, alice: User, bob: User
+) -> None:
+    slug = await general(db, alice)
+    await rooms.join_room(db, bob, slug)
+    [message] = await post_many(db, alice, slug, 1)
+    room_id = message.room_id
+
+    given = await messages.toggle_reaction(db, bob, message.id, "🎉", room_id=room_id)
+    also = await messages.toggle_reaction(db, alice, message.id, "🎉", room_id=room_id)
+    taken_back = await messages.toggle_reaction(db, bob, message.id, "🎉", room_id=room_id)
+
+    assert [(r.emoji, r.person.display_name) for r in given.reactions] == [("🎉", "Bob Okafor")]
+    assert [r.user_id for r in also.reactions] == [bob.id, alice.id]
+    assert [r.user_id for r in taken_back.reactions] == [alice.id]
+    assert message.seq < given.seq < also.seq < taken_back.seq
+    [shown] = (await messages.history(db, bob, slug)).messages
+    assert [r.emoji for r in shown.reactions] == ["🎉"]
+
+
+async def test_only_members_react_only_with_what_is_on_offer_and_never_to_a_deleted_message(
+    db: Database, alice: User, bob: User
+) -> None:
+    slug = await general(db, alice)
+    [message, doomed] = await post_many(db, alice, slug, 2)
+    room_id = message.room_id
+    await messages.delete_message(db, alice, doomed.id, room_id=room_id)
+
+    with pytest.raises(Forbidden):
+        await messages.toggle_reaction(db, bob, message.id, "👍", room_id=room_id)
+    with pytest.raises(BadRequest):
+        await messages.toggle_reaction(db, alice, message.id, "💩", room_id=room_id)
+    with pytest.raises(NotFound):
+        await messages.toggle_reaction(db, alice, doomed.id, "👍", room_id=room_id)
+    [shown] = (await messages.history(db, alice, slug)).messages
+    assert shown.reactions == []

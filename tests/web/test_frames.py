@@ -21,6 +21,7 @@ from livechat.web.frames import (
     OpenEditor,
     ReportTyping,
     SendMessage,
+    ToggleReaction,
 )
 
 KEY = "0f4c7a6e2b5d4e8f9a1b3c5d7e9f1a2b"
@@ -49,6 +50,8 @@ def frame(trigger: object, **values: Any) -> str:
         (frame("edit-message-7"), OpenEditor(7)),
         (frame("edit-form-7", body="fixed"), EditMessage(7, "fixed")),
         (frame("cancel-edit-7", body="ignored"), CloseEditor(7)),
+        (frame("pick-7-0"), ToggleReaction(7, "👍")),
+        (frame("react-7-5"), ToggleReaction(7, "👀")),
         # An astral character is fine; only a lone surrogate has no UTF-8 form.
         (frame("message-form", body="ok 😀", client_msg_id=KEY), SendMessage("ok 😀", KEY, ())),
     ],
@@ -80,6 +83,10 @@ def test_frames_the_pages_send_are_understood(sent: str, parsed: frames.RoomFram
         (frame("edit-form-7", body="x\ud800"), "not valid text"),
         (frame("edit-message-0"), "not understood"),
         (frame("edit-forms-7", body="x"), "not understood"),
+        (frame("pick-7-6"), "not understood"),
+        (frame("pick-7-10"), "not understood"),
+        (frame("pick-0-1"), "not understood"),
+        (frame("react-7-"), "not understood"),
         (frame("message-form", body=42, client_msg_id=KEY), "not understood"),
         (frame("message-form", client_msg_id=KEY), "not understood"),
         (frame("message-form", body="Hi"), "expired"),

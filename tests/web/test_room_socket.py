@@ -375,6 +375,33 @@ async def test_cancelling_an_edit_puts_the_message_back_on_that_page_alone(
     assert not any("edit-form" in frame or "innerHTML" in frame for frame in alice_page.seen)
 
 
+async def test_a_reaction_reaches_every_page_with_who_gave_it_and_a_second_click_takes_it_back(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    posted = (await messages.create_message(db, alice, general.slug, "shipped!")).message
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
+        await bob_page.send(f"pick-{posted.id}-3")  # 🎉, from the picker
+        given = await alice_page.expect('class="reaction"')
+        assert f'data-reactors=" {bob.id} "' in given
+        assert 'aria-label="🎉 1: Bob Okafor"' in given
+        assert 'hx-swap-oob="innerHTML"' in given
+
+        await bob_page.send(f"react-{posted.id}-3")  # the same, from the row
+        taken_back = await alice_page.expect(
+            lambda frame: f'id="message-{posted.id}"' in frame and 'class="reaction"' not in frame
+        )
+        assert "shipped!" in taken_back
+
+        for hostile in (f"pick-{posted.id}-6", f"pick-{posted.id}-12", "pick-0-1"):
+            await bob_page.send(hostile)
+        await bob_page.expect_times("not understood", 3)
+    [stored_message] = await stored(db, alice, general)
+    assert stored_message.reactions == []
+
+
 async def test_deleting_a_message_removes_it_from_every_page(
     server: LiveServer, db: Database, general: Room, alice: User, bob: User
 ) -> None:
@@ -411,9 +438,10 @@ async def test_a_page_that_reconnects_gets_exactly_what_it_missed(
     room = (await rooms.get_room(db, bob, general.slug)).room
     cursor = (room.last_seq, doomed.id)  # what Bob's page was rendered with
 
-    # While Bob's page is away: one new message, one edit, one deletion.
+    # While Bob's page is away: one new message, one edit, one reaction, one deletion.
     await messages.create_message(db, alice, general.slug, "while you were away")
     await messages.edit_message(db, alice, edited.id, "final version")
+    await messages.toggle_reaction(db, alice, edited.id, "👀", room_id=general.id)
     await messages.delete_message(db, alice, doomed.id)
 
     async with room_page(server, bob, general, seq=cursor[0], last_id=cursor[1]) as bob_page:
@@ -423,6 +451,7 @@ async def test_a_page_that_reconnects_gets_exactly_what_it_missed(
     assert replay.count("while you were away") == 1
     assert f'id="message-{edited.id}" class="message"' in replay
     assert "final version" in replay
+    assert 'aria-label="👀 1: Alice Martin"' in replay
     assert f'id="message-{doomed.id}" class="message-gone" hidden' in replay
     assert f'id="message-{kept.id}"' not in replay  # unchanged: not sent again
     assert replay.count("I&#39;m back") == 1

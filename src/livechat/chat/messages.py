@@ -39,7 +39,15 @@ from livechat.chat.access import (
     readable_room_as_member,
     require_membership,
 )
-from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Attachment, Membership, Message, Room
+from livechat.chat.models import (
+    CLIENT_MSG_ID_MAX_LENGTH,
+    REACTIONS,
+    Attachment,
+    Membership,
+    Message,
+    Reaction,
+    Room,
+)
 from livechat.db import Database, Driver, DriverStatement, driver_of, utcnow
 from livechat.errors import BadRequest, Conflict, Forbidden, NotFound
 from livechat.inputs import MAX_ID, is_id, is_text
@@ -86,7 +94,11 @@ def clean_body(body: str, *, allow_empty: bool = False) -> str:
 
 def _messages() -> Select[tuple[Message]]:
     """Messages with what rendering them needs, loaded up front (lazy loads are refused)."""
-    return select(Message).options(selectinload(Message.author), selectinload(Message.attachments))
+    return select(Message).options(
+        selectinload(Message.author),
+        selectinload(Message.attachments),
+        selectinload(Message.reactions).selectinload(Reaction.person),
+    )
 
 
 async def _next_seq(session: AsyncSession, room_id: int) -> int:
@@ -208,6 +220,7 @@ async def create_message(
     # read whole would be: every attribute loaded, nothing left to load.
     set_committed_value(message, "author", user)
     set_committed_value(message, "attachments", files)
+    set_committed_value(message, "reactions", [])
     make_transient_to_detached(message)
     return Posted(message, created=True)
 
@@ -402,6 +415,16 @@ async def _changing(
 async def _editable_message(
     session: AsyncSession, user: User, message_id: int, room_id: int | None = None
 ) -> Message:
+    message, membership = await _members_message(session, user, message_id, room_id)
+    if message.user_id != user.id and not membership.is_admin:
+        raise Forbidden("You can only change your own messages.")
+    return message
+
+
+async def _members_message(
+    session: AsyncSession, user: User, message_id: int, room_id: int | None = None
+) -> tuple[Message, Membership]:
+    """A message that is not deleted, in a room ``user`` belongs to, and their membership."""
     if not is_id(message_id):
         raise NotFound("This message no longer exists.")
     query = (
@@ -415,11 +438,35 @@ async def _editable_message(
     found = (await session.execute(query)).first()
     if found is None:
         raise NotFound("This message no longer exists.")
-    message: Message = found.Message
-    room: Room = found.Room
-    membership = await require_membership(session, user.id, room)
-    if message.user_id != user.id and not membership.is_admin:
-        raise Forbidden("You can only change your own messages.")
+    return found.Message, await require_membership(session, user.id, found.Room)
+
+
+async def toggle_reaction(
+    db: Database, user: User, message_id: int, emoji: str, *, room_id: int
+) -> Message:
+    """Add ``user``'s ``emoji`` to a message of the room, or take it back if it is there,
+    as the room's next event: the message is shown again, with its reactions. Members
+    react; the room's row is taken first, as for any change to a message."""
+    if emoji not in REACTIONS:
+        raise BadRequest("That reaction is not one on offer.")
+    async with db.write() as session:
+        seq = await _next_seq(session, room_id)
+        message, _ = await _members_message(session, user, message_id, room_id)
+        mine = (Reaction.message_id == message.id, Reaction.user_id == user.id)
+        taken_back = await session.execute(
+            delete(Reaction).where(*mine, Reaction.emoji == emoji).returning(Reaction.id)
+        )
+        if taken_back.first() is None:
+            session.add(Reaction(message_id=message.id, user_id=user.id, emoji=emoji))
+        message.seq = seq
+        await session.flush()
+        reactions = await session.scalars(
+            select(Reaction)
+            .where(Reaction.message_id == message.id)
+            .order_by(Reaction.id)
+            .options(selectinload(Reaction.person))
+        )
+        set_committed_value(message, "reactions", list(reactions))
     return message
 
 

@@ -106,6 +106,7 @@ class Message(Base):
     attachments: Mapped[list[Attachment]] = relationship(
         lazy="raise", order_by="Attachment.id", back_populates="message"
     )
+    reactions: Mapped[list[Reaction]] = relationship(lazy="raise", order_by="Reaction.id")
 
     @property
     def is_deleted(self) -> bool:
@@ -144,3 +145,22 @@ class Attachment(Base):
     inserted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     message: Mapped[Message | None] = relationship(lazy="raise", back_populates="attachments")
+
+
+# The reactions on offer, in the order a message shows them: a small fixed set, as in
+# Campfire, so that a count means the same thing to everyone.
+REACTIONS = ("👍", "❤️", "😂", "🎉", "😮", "👀")
+
+
+class Reaction(Base):
+    """One person's emoji on one message; the unique key makes a second click take it back."""
+
+    __tablename__ = "reactions"
+    __table_args__ = (UniqueConstraint("message_id", "user_id", "emoji"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    emoji: Mapped[str] = mapped_column(String(16))
+
+    person: Mapped[User] = relationship(lazy="raise")

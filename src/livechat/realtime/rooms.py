@@ -74,6 +74,13 @@ class Edit:
 
 
 @dataclass(frozen=True, slots=True)
+class React:
+    user: User
+    message_id: int
+    emoji: str
+
+
+@dataclass(frozen=True, slots=True)
 class Recent:
     """Ask for the newest page of messages and the cursor it is current to."""
 
@@ -85,7 +92,7 @@ class Forget:
     """Drop the cached page: someone's name or picture in it changed."""
 
 
-RoomRequest = Post | Edit | Delete | Recent | Forget
+RoomRequest = Post | Edit | React | Delete | Recent | Forget
 
 
 class RoomServer(Actor[RoomRequest]):
@@ -141,6 +148,10 @@ class RoomServer(Actor[RoomRequest]):
         edited: Message = await self.call(Edit(user, message_id, body))
         return edited
 
+    async def react(self, user: User, message_id: int, emoji: str) -> Message:
+        reacted: Message = await self.call(React(user, message_id, emoji))
+        return reacted
+
     async def delete(self, user: User, message_id: int) -> Message:
         deleted: Message = await self.call(Delete(user, message_id))
         return deleted
@@ -165,6 +176,8 @@ class RoomServer(Actor[RoomRequest]):
                 return await self._post(user, body, client_msg_id, attachment_ids)
             case Edit(user, message_id, body):
                 return await self._edit(user, message_id, body)
+            case React(user, message_id, emoji):
+                return await self._react(user, message_id, emoji)
             case Delete(user, message_id):
                 return await self._delete(user, message_id)
             case Recent(user):
@@ -194,6 +207,15 @@ class RoomServer(Actor[RoomRequest]):
         await self._hub.publish(room_topic(self.room_id), broadcasts.message_changed(edited))
         self._remember(edited)
         return edited
+
+    async def _react(self, user: User, message_id: int, emoji: str) -> Message:
+        await self._rate_limiter.spend(user.id, "reacting")
+        reacted = await messages.toggle_reaction(
+            self._db, user, message_id, emoji, room_id=self.room_id
+        )
+        await self._hub.publish(room_topic(self.room_id), broadcasts.message_changed(reacted))
+        self._remember(reacted)
+        return reacted
 
     async def _delete(self, user: User, message_id: int) -> Message:
         await self._rate_limiter.spend(user.id, "deleting messages")

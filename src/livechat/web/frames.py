@@ -18,6 +18,7 @@ from typing import Any
 
 from livechat.chat import attachments
 from livechat.chat.messages import CLIENT_MSG_ID, Cursor
+from livechat.chat.models import REACTIONS
 from livechat.errors import BadRequest
 from livechat.inputs import is_text, parse_id
 
@@ -28,6 +29,9 @@ NOT_UNDERSTOOD = "That request was not understood."
 
 # Frames about one message name it in the id of the element that sent them.
 _ABOUT_A_MESSAGE = re.compile(r"(delete-message|edit-message|edit-form|cancel-edit)-([0-9]{1,19})")
+# A reaction given, or taken back, from a message's picker or its row of reactions: the
+# message, and the reaction's place in the set on offer.
+_REACTION = re.compile(r"(?:pick|react)-([0-9]{1,19})-([0-9])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +79,21 @@ class CloseEditor:
     message_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class ToggleReaction:
+    message_id: int
+    emoji: str
+
+
 RoomFrame = (
-    SendMessage | ReportTyping | CatchUp | DeleteMessage | OpenEditor | EditMessage | CloseEditor
+    SendMessage
+    | ReportTyping
+    | CatchUp
+    | DeleteMessage
+    | OpenEditor
+    | EditMessage
+    | CloseEditor
+    | ToggleReaction
 )
 Values = dict[str, Any]
 
@@ -100,6 +117,10 @@ def parse(frame: str | None) -> RoomFrame:
         message_id = parse_id(match[2])
         if message_id is not None:
             return _about_a_message(match[1], message_id, values)
+    if (match := _REACTION.fullmatch(trigger)) is not None:
+        message_id, index = parse_id(match[1]), int(match[2])
+        if message_id is not None and index < len(REACTIONS):
+            return ToggleReaction(message_id, REACTIONS[index])
     raise BadRequest(NOT_UNDERSTOOD)
 
 

@@ -265,6 +265,9 @@ async def _handle(connection: Connection, request: frames.RoomFrame, received: f
         case frames.DeleteMessage(message_id):
             if (user := await connection.current_user()) is not None:
                 await _with_server(connection, lambda server: server.delete(user, message_id))
+        case frames.ToggleReaction(message_id, emoji):
+            if (user := await connection.current_user()) is not None:
+                await _with_server(connection, lambda server: server.react(user, message_id, emoji))
         case frames.EditMessage(message_id, body):
             if (user := await connection.current_user()) is not None:
                 await _with_server(connection, lambda server: server.edit(user, message_id, body))

@@ -13,9 +13,10 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from livechat.accounts.models import User
 from livechat.chat import attachments
 from livechat.chat.messages import MAX_COUNTED, Stamp
-from livechat.chat.models import Message
+from livechat.chat.models import REACTIONS, Message, Reaction
 from livechat.resources import TEMPLATES
 from livechat.settings import Settings
 from livechat.web import notices, timeline
@@ -88,6 +89,15 @@ def _message_list(
     return Markup(timeline.flow(html, timeline.Reader(zone, after)))  # noqa: S704  (ours)
 
 
+def _by_emoji(reactions: Iterable[Reaction]) -> list[tuple[int, str, list[User]]]:
+    """Each reaction on offer, by its place in the set, with who gave it, in the order they
+    did: what a message shows, and its picker offers."""
+    people: dict[str, list[User]] = {emoji: [] for emoji in REACTIONS}
+    for reaction in reactions:
+        people[reaction.emoji].append(reaction.person)
+    return [(index, emoji, people[emoji]) for index, emoji in enumerate(REACTIONS)]
+
+
 def _counted(number: int) -> str:
     """A count from a query that stops counting at ``MAX_COUNTED``, as a person reads it."""
     return f"{number:,}+" if number >= MAX_COUNTED else f"{number:,}"
@@ -95,6 +105,7 @@ def _counted(number: int) -> str:
 
 templates = Jinja2Templates(TEMPLATES, context_processors=[_page_context])
 templates.env.filters["counted"] = _counted
+templates.env.filters["by_emoji"] = _by_emoji
 templates.env.filters["initials"] = _initials
 templates.env.filters["linkify"] = _linkify
 templates.env.filters["filesize"] = attachments.size_text
