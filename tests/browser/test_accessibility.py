@@ -5,9 +5,10 @@ Each page is checked in all four looks: the register page; the log-in page with 
 refused log-in; the room list with a public and a private room; a room with messages, an
 image, a document, a file waiting to be sent and one refused, someone else's messages and
 one's own, a day's divider and the presence sidebar, seen by a member; the same room seen
-by its admin while someone types, with its members, invite and settings panels open, and
-asking to confirm a deletion; a public room seen by someone who has not joined; search
-with highlighted results; the profile after saving it; and the not-found page.
+with a reaction, its picker open and a message being edited; the same room seen by its
+admin while someone types, with its members, invite and settings panels open, and asking
+to confirm a deletion; a public room seen by someone who has not joined; search with
+highlighted results; the profile after saving it; and the not-found page.
 """
 
 from __future__ import annotations
@@ -107,15 +108,35 @@ async def test_every_page_has_no_serious_accessibility_violation_in_any_look(
         await expect(alice.locator("#upload-previews")).to_contain_text(attachment.name)
     await send_message(alice, "Poster and plan, final versions")
     await send_message(bob, "Looks great, see https://example.com/notes")
-    await bob.set_input_files("#upload-form input[type=file]", notes)
-    await expect(bob.locator("#upload-previews")).to_contain_text("notes.txt")
     refused = tmp_path / "setup.exe"
     refused.write_bytes(b"MZ")
-    await bob.set_input_files("#upload-form input[type=file]", refused)
+    # Chosen together: a file chosen just as the last upload's answer replaces the form
+    # would go to the input on its way out.
+    await bob.set_input_files("#upload-form input[type=file]", [notes, refused])
+    await expect(bob.locator("#upload-previews")).to_contain_text("notes.txt")
     await expect(bob.locator("#upload-refusals")).to_contain_text("setup.exe")
     await expect(bob.locator("#messages article").nth(1).locator("img")).to_be_visible()
     await expect(bob.locator("#presence")).to_contain_text("Alice Martin")
     await check_every_look(bob, axe, "a room, as a member", found)
+
+    # Reactions given, the picker open, and a message being edited.
+    welcome = bob.locator("#messages article", has_text="Welcome!")
+    await welcome.hover()
+    await welcome.get_by_role("button", name="Add a reaction").click()
+    await welcome.get_by_role("button", name="🎉", exact=True).click()
+    await expect(alice.locator("#messages .reaction")).to_have_text("🎉 1")
+    await welcome.hover()
+    await welcome.get_by_role("button", name="Add a reaction").click()
+    await expect(welcome.get_by_role("group", name="Reactions")).to_be_visible()
+    await check_every_look(bob, axe, "a room, picking a reaction", found)
+    await bob.keyboard.press("Escape")
+    own = bob.locator("#messages article", has_text="Looks great")
+    await own.hover()
+    await own.get_by_role("button", name="Edit message").click()
+    await expect(own.get_by_role("textbox", name="Edit your message")).to_be_focused()
+    await check_every_look(bob, axe, "a room, editing a message", found)
+    await own.get_by_role("button", name="Cancel").click()
+    await expect(own.get_by_role("textbox")).to_have_count(0)
 
     # The admin's view, with Bob among the members, while he types, every panel open.
     await alice.reload()
