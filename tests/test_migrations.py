@@ -127,6 +127,7 @@ def test_upgrade_on_postgresql_creates_the_tables_and_a_search_column(postgres_u
         "0006",
         "0007",
         "0008",
+        "0009",
     ]
     objects = _postgres_objects(postgres_url)
     for table in TABLES:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import Page, expect
 
@@ -279,3 +281,30 @@ async def test_reactions_count_live_with_who_gave_them_and_toggle_with_one_click
     await theirs.locator(".reaction").click()
     await expect(party).to_have_text("🎉 1")
     await expect(party).to_have_attribute("title", "Alice Martin")
+
+
+async def test_a_reply_quotes_its_original_and_the_quote_opens_the_room_at_it(
+    open_window: OpenWindow, live_server: str
+) -> None:
+    alice, bob = await open_window(), await open_window()
+    await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
+    await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
+    await create_room(alice, "Launch")
+    await join_room(bob, "Launch")
+    await send_message(alice, "Who brings the banner?")
+    original = bob.locator("#messages article", has_text="Who brings the banner?")
+
+    await original.hover()
+    await original.get_by_role("button", name="Reply").click()
+    await expect(bob.locator("#replying-to")).to_contain_text(
+        "Replying to Alice Martin: Who brings the banner?"
+    )
+    await send_message(bob, "I will")
+
+    reply = alice.locator("#messages article", has_text="I will")
+    quote = reply.get_by_role("link", name="Alice Martin Who brings the banner?")
+    await expect(quote).to_be_visible()
+    await expect(bob.locator("#replying-to")).to_be_empty()
+    await quote.click()
+    await expect(alice).to_have_url(re.compile(r"/rooms/launch\?around=\d+#message-\d+$"))
+    await expect(alice.locator("article.message:target")).to_contain_text("Who brings the banner?")

@@ -945,3 +945,51 @@ async def test_only_members_react_only_with_what_is_on_offer_and_never_to_a_dele
         await messages.toggle_reaction(db, alice, doomed.id, "👍", room_id=room_id)
     [shown] = (await messages.history(db, alice, slug)).messages
     assert shown.reactions == []
+
+
+# Replies
+
+
+async def test_a_reply_names_the_message_it_answers_and_history_shows_both(
+    db: Database, alice: User, bob: User
+) -> None:
+    slug = await general(db, alice)
+    await rooms.join_room(db, bob, slug)
+    [question] = await post_many(db, alice, slug, 1)
+
+    posted = await messages.create_message(db, bob, slug, "yes", reply_to=question.id)
+
+    assert posted.message.reply_to is not None
+    assert posted.message.reply_to.body == question.body
+    [_, shown] = (await messages.history(db, alice, slug)).messages
+    assert shown.reply_to_id == question.id
+    assert shown.reply_to is not None
+    assert shown.reply_to.author.display_name == "Alice Martin"
+
+
+async def test_a_reply_answers_only_a_message_of_its_own_room_that_is_not_deleted(
+    db: Database, alice: User
+) -> None:
+    slug = await general(db, alice)
+    elsewhere = await rooms.create_room(db, alice, name="Elsewhere", is_private=True)
+    [there] = await post_many(db, alice, elsewhere.slug, 1)
+    [doomed] = await post_many(db, alice, slug, 1)
+    await messages.delete_message(db, alice, doomed.id)
+
+    for reply_to in (there.id, doomed.id, 10**12):
+        with pytest.raises(NotFound):
+            await messages.create_message(db, alice, slug, "re", reply_to=reply_to)
+    assert [m.id for m in (await messages.history(db, alice, slug)).messages] == []
+
+
+async def test_a_link_to_a_message_leads_to_its_room_for_those_who_may_read_it(
+    db: Database, alice: User, bob: User
+) -> None:
+    slug = await general(db, alice)
+    secret = await rooms.create_room(db, alice, name="Secret", is_private=True)
+    [public] = await post_many(db, alice, slug, 1)
+    [private] = await post_many(db, alice, secret.slug, 1)
+
+    assert await messages.room_of(db, bob, public.id) == slug
+    with pytest.raises(NotFound):
+        await messages.room_of(db, bob, private.id)

@@ -550,3 +550,20 @@ async def test_someone_removed_is_counted_out_of_the_room_at_once(
     listing = (await client.get("/rooms")).text
 
     assert re.search(rf'id="room-{general.id}-online"[^>]*>1 online<', listing)
+
+
+async def test_a_message_link_opens_its_room_at_it_and_is_a_404_to_outsiders(
+    client: httpx.AsyncClient, db: Database, alice: User, bob: User
+) -> None:
+    secret = await rooms.create_room(db, alice, name="Secret", is_private=True)
+    posted = (await messages.create_message(db, alice, secret.slug, "hidden")).message
+    await log_in(client, alice)
+
+    found = await client.get(f"/messages/{posted.id}")
+    assert found.status_code == 303
+    assert found.headers["location"] == f"/rooms/secret?around={posted.id}#message-{posted.id}"
+
+    client.cookies.clear()
+    await log_in(client, bob)
+    assert (await client.get(f"/messages/{posted.id}")).status_code == 404
+    assert (await client.get("/messages/0")).status_code == 400

@@ -402,6 +402,40 @@ async def test_a_reaction_reaches_every_page_with_who_gave_it_and_a_second_click
     assert stored_message.reactions == []
 
 
+async def test_a_reply_quotes_what_it_answers_on_every_page_and_links_to_it(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    question = (await messages.create_message(db, alice, general.slug, "Lunch <at> one?")).message
+    async with (
+        room_page(server, alice, general) as alice_page,
+        room_page(server, bob, general) as bob_page,
+    ):
+        await bob_page.send(f"reply-to-{question.id}")
+        composing = await bob_page.expect('id="replying-to"')
+        assert f'name="reply_to" value="{question.id}"' in composing
+        assert "Lunch &lt;at&gt; one?" in composing
+        await bob_page.send(
+            "message-form",
+            body="Sounds good",
+            client_msg_id=uuid.uuid4().hex,
+            reply_to=str(question.id),
+        )
+
+        reply = await alice_page.expect("Sounds good")
+        assert f'<a class="message-quote" href="/messages/{question.id}">' in reply
+        assert "Lunch &lt;at&gt; one?" in reply
+        await bob_page.send("cancel-reply")
+        cleared = await bob_page.expect(
+            lambda frame: 'id="replying-to"' in frame and "reply_to" not in frame
+        )
+        assert "Replying to" not in cleared
+
+        await bob_page.send(
+            "message-form", body="x", client_msg_id=uuid.uuid4().hex, reply_to="soon"
+        )
+        await bob_page.expect("not understood")
+
+
 async def test_deleting_a_message_removes_it_from_every_page(
     server: LiveServer, db: Database, general: Room, alice: User, bob: User
 ) -> None:

@@ -98,6 +98,7 @@ def _messages() -> Select[tuple[Message]]:
         selectinload(Message.author),
         selectinload(Message.attachments),
         selectinload(Message.reactions).selectinload(Reaction.person),
+        selectinload(Message.reply_to).selectinload(Message.author),
     )
 
 
@@ -120,7 +121,7 @@ async def _next_seq(session: AsyncSession, room_id: int) -> int:
 _ROOMS = Room.metadata.tables[Room.__tablename__]
 _MEMBERSHIPS = Membership.metadata.tables[Membership.__tablename__]
 _MESSAGES = Message.metadata.tables[Message.__tablename__]
-_SENT = ("user_id", "body", "client_msg_id", "content_digest", "inserted_at")
+_SENT = ("user_id", "body", "client_msg_id", "content_digest", "reply_to_id", "inserted_at")
 
 
 def _post(room: ColumnElement[bool], *, locking: bool = False) -> Insert:
@@ -178,24 +179,30 @@ async def create_message(
     body: str,
     client_msg_id: str | None = None,
     attachment_ids: Sequence[int] = (),
+    reply_to: int | None = None,
 ) -> Posted:
     """Post a message, carrying the user's pending uploads named in ``attachment_ids``; with
-    files, the text may be empty. A send repeated with the same ``client_msg_id`` and the
-    same content returns the first message unchanged, so a retried or doubled send is
-    stored once; the same key with other content is another message, since a page keeps
-    its key until a send is acknowledged."""
+    files, the text may be empty. With ``reply_to``, it answers that message, which must
+    be one of the room's that is not deleted. A send repeated with the same
+    ``client_msg_id`` and the same content returns the first message unchanged, so a
+    retried or doubled send is stored once; the same key with other content is another
+    message, since a page keeps its key until a send is acknowledged."""
     body = clean_body(body, allow_empty=bool(attachment_ids))
     if client_msg_id is not None and not CLIENT_MSG_ID.fullmatch(client_msg_id):
         raise BadRequest("This message form has expired; reload the page to send again.")
     if not all(is_id(attachment_id) for attachment_id in attachment_ids):
         raise BadRequest("Those files are no longer waiting to be sent; attach them again.")
     digest = None if client_msg_id is None else content_digest(body, attachment_ids)
+    # Checked before the insert, which then need not: a message is never moved to another
+    # room, and one deleted meanwhile stays a tombstone the reply can still point at.
+    original = None if reply_to is None else await replied_to(db, user, room_ref, reply_to)
     sent = {
         "room": room_ref,
         "user_id": user.id,
         "body": body,
         "client_msg_id": client_msg_id,
         "content_digest": digest,
+        "reply_to_id": reply_to,
     }
     message = None
     files: list[Attachment] = []
@@ -221,6 +228,7 @@ async def create_message(
     set_committed_value(message, "author", user)
     set_committed_value(message, "attachments", files)
     set_committed_value(message, "reactions", [])
+    set_committed_value(message, "reply_to", original)
     make_transient_to_detached(message)
     return Posted(message, created=True)
 
@@ -241,10 +249,47 @@ async def _store(driver: Driver, post: DriverStatement, sent: dict[str, Any]) ->
         body=sent["body"],
         client_msg_id=sent["client_msg_id"],
         content_digest=sent["content_digest"],
+        reply_to_id=sent["reply_to_id"],
         inserted_at=now,
         edited_at=None,
         deleted_at=None,
     )
+
+
+async def replied_to(db: Database, user: User, room_ref: RoomRef, message_id: int) -> Message:
+    """The message a reply answers: one of the room's, readable by ``user``, not deleted."""
+    if not is_id(message_id):
+        raise NotFound("The message you are replying to no longer exists.")
+    async with db.read() as session:
+        room = await readable_room(session, user.id, room_ref)
+        original = await session.scalar(
+            select(Message)
+            .where(
+                Message.id == message_id,
+                Message.room_id == room.id,
+                Message.deleted_at.is_(None),
+            )
+            .options(selectinload(Message.author))
+        )
+    if original is None:
+        raise NotFound("The message you are replying to no longer exists.")
+    return original
+
+
+async def room_of(db: Database, user: User, message_id: int) -> str:
+    """The slug of the room a message is in, if ``user`` may read it: where a link to the
+    message leads. To anyone else the message does not exist."""
+    if not is_id(message_id):
+        raise NotFound("There is no such message.")
+    async with db.read() as session:
+        slug = await session.scalar(
+            select(Room.slug)
+            .join(Message, Message.room_id == Room.id)
+            .where(Message.id == message_id, readable_by(user.id))
+        )
+    if slug is None:
+        raise NotFound("There is no such message.")
+    return slug
 
 
 async def _resent(

@@ -101,8 +101,15 @@ class Message(Base):
     # A deleted message stays as a tombstone with its body cleared, so that pages which
     # were offline learn of the deletion when they catch up.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The earlier message of the room this one answers (migration 0009 says why no key).
+    reply_to_id: Mapped[int | None] = mapped_column()
 
     author: Mapped[User] = relationship(lazy="raise")
+    reply_to: Mapped[Message | None] = relationship(
+        lazy="raise",
+        primaryjoin="foreign(Message.reply_to_id) == remote(Message.id)",
+        viewonly=True,
+    )
     attachments: Mapped[list[Attachment]] = relationship(
         lazy="raise", order_by="Attachment.id", back_populates="message"
     )

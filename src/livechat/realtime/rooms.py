@@ -58,6 +58,7 @@ class Post:
     body: str
     client_msg_id: str | None
     attachment_ids: tuple[int, ...] = ()
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +141,10 @@ class RoomServer(Actor[RoomRequest]):
         body: str,
         client_msg_id: str | None,
         attachment_ids: tuple[int, ...] = (),
+        reply_to: int | None = None,
     ) -> Posted:
-        posted: Posted = await self.call(Post(user, body, client_msg_id, attachment_ids))
+        request = Post(user, body, client_msg_id, attachment_ids, reply_to)
+        posted: Posted = await self.call(request)
         return posted
 
     async def edit(self, user: User, message_id: int, body: str) -> Message:
@@ -172,8 +175,8 @@ class RoomServer(Actor[RoomRequest]):
 
     async def handle(self, request: RoomRequest) -> Posted | Message | Page | None:
         match request:
-            case Post(user, body, client_msg_id, attachment_ids):
-                return await self._post(user, body, client_msg_id, attachment_ids)
+            case Post(user, body, client_msg_id, attachment_ids, reply_to):
+                return await self._post(user, body, client_msg_id, attachment_ids, reply_to)
             case Edit(user, message_id, body):
                 return await self._edit(user, message_id, body)
             case React(user, message_id, emoji):
@@ -187,11 +190,16 @@ class RoomServer(Actor[RoomRequest]):
                 return None
 
     async def _post(
-        self, user: User, body: str, client_msg_id: str | None, attachment_ids: tuple[int, ...]
+        self,
+        user: User,
+        body: str,
+        client_msg_id: str | None,
+        attachment_ids: tuple[int, ...],
+        reply_to: int | None,
     ) -> Posted:
         await self._rate_limiter.spend(user.id, "sending messages")
         posted = await messages.create_message(
-            self._db, user, self.room_id, body, client_msg_id, attachment_ids
+            self._db, user, self.room_id, body, client_msg_id, attachment_ids, reply_to
         )
         if posted.created:
             self._on_posted()

@@ -7,11 +7,12 @@ than "five minutes ago", shown in each reader's zone on their way out (``timelin
 changes only when something it shows does:
 
 - the message itself, which every edit and deletion stamps with a new sequence number;
-- its author's name or picture, which a profile edit changes without touching the message.
+- its author's name or picture, which a profile edit changes without touching the message;
+- the message it replies to, which its own edits and deletion change.
 
 So a fragment is kept under the message's id and sequence number together with the
-author's name and picture: a changed message or author is looked up under a new key, and
-the stale fragment is never found again; it ages out.
+author's name and picture, and what it quotes: a changed message, author or quote is looked
+up under a new key, and the stale fragment is never found again; it ages out.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ log = logging.getLogger(__name__)
 # beyond them is rendered as it would be without the cache, and kept again once opened.
 MAX_FRAGMENTS = 10_000
 
-# (id, seq, stored at, author's name, author's picture, out of band)
-_Key = tuple[int, int, datetime, str, str | None, bool]
+# (id, seq, stored at, author's name, author's picture, what it quotes, out of band)
+_Key = tuple[int, int, datetime, str, str | None, tuple[int, str] | None, bool]
 
 
 class MessageFragments:
@@ -97,6 +98,7 @@ def _key(message: Message, oob: bool) -> _Key:
             loaded["inserted_at"],
             author["display_name"],
             author["avatar_url"],
+            _quoted(loaded.get("reply_to")),
             oob,
         )
     except KeyError:
@@ -108,5 +110,14 @@ def _key(message: Message, oob: bool) -> _Key:
             message.inserted_at,
             message.author.display_name,
             message.author.avatar_url,
+            _quoted(message.reply_to),
             oob,
         )
+
+
+def _quoted(original: Message | None) -> tuple[int, str] | None:
+    """What a reply shows of the message it answers, as far as it can change: a quoted
+    message edited, deleted or renamed is quoted anew."""
+    if original is None:
+        return None
+    return original.seq, original.author.display_name

@@ -28,7 +28,9 @@ FRAME_MAX_CHARACTERS = 20_000
 NOT_UNDERSTOOD = "That request was not understood."
 
 # Frames about one message name it in the id of the element that sent them.
-_ABOUT_A_MESSAGE = re.compile(r"(delete-message|edit-message|edit-form|cancel-edit)-([0-9]{1,19})")
+_ABOUT_A_MESSAGE = re.compile(
+    r"(delete-message|edit-message|edit-form|cancel-edit|reply-to)-([0-9]{1,19})"
+)
 # A reaction given, or taken back, from a message's picker or its row of reactions: the
 # message, and the reaction's place in the set on offer.
 _REACTION = re.compile(r"(?:pick|react)-([0-9]{1,19})-([0-9])")
@@ -39,6 +41,7 @@ class SendMessage:
     body: str
     client_msg_id: str
     attachment_ids: tuple[int, ...]
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,18 @@ class CloseEditor:
 
 
 @dataclass(frozen=True, slots=True)
+class StartReply:
+    """Show, in the composer, which message the next send answers."""
+
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReply:
+    """The next send answers no message after all."""
+
+
+@dataclass(frozen=True, slots=True)
 class ToggleReaction:
     message_id: int
     emoji: str
@@ -94,6 +109,8 @@ RoomFrame = (
     | EditMessage
     | CloseEditor
     | ToggleReaction
+    | StartReply
+    | CancelReply
 )
 Values = dict[str, Any]
 
@@ -131,6 +148,8 @@ def _about_a_message(action: str, message_id: int, values: Values) -> RoomFrame:
         return OpenEditor(message_id)
     if action == "cancel-edit":
         return CloseEditor(message_id)
+    if action == "reply-to":
+        return StartReply(message_id)
     body = values.get("body")
     if not isinstance(body, str):
         raise BadRequest(NOT_UNDERSTOOD)
@@ -147,7 +166,18 @@ def _send_message(values: Values) -> SendMessage:
         raise BadRequest("This message form has expired; reload the page to send again.")
     if not is_text(body):
         raise BadRequest("That message has characters that are not valid text.")
-    return SendMessage(body, client_msg_id, _attachment_ids(values.get("attachment_ids")))
+    files = _attachment_ids(values.get("attachment_ids"))
+    return SendMessage(body, client_msg_id, files, _reply_to(values.get("reply_to")))
+
+
+def _reply_to(value: object) -> int | None:
+    """The message a send answers: the composer's hidden input, empty when it answers none."""
+    if value is None or value == "":
+        return None
+    message_id = parse_id(value) if isinstance(value, str) else None
+    if message_id is None:
+        raise BadRequest(NOT_UNDERSTOOD)
+    return message_id
 
 
 def _attachment_ids(value: object) -> tuple[int, ...]:
@@ -179,4 +209,5 @@ _PARSERS: dict[str, Callable[[Values], RoomFrame]] = {
     "message-form": _send_message,
     "message-body": _report_typing,
     "catch-up": _catch_up,
+    "cancel-reply": lambda _values: CancelReply(),
 }

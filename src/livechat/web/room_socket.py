@@ -273,6 +273,15 @@ async def _handle(connection: Connection, request: frames.RoomFrame, received: f
                 await _with_server(connection, lambda server: server.edit(user, message_id, body))
         case frames.OpenEditor(message_id) | frames.CloseEditor(message_id):
             await _editor(connection, request, message_id)
+        case frames.StartReply(message_id):
+            if (user := await connection.current_user()) is not None:
+                # It reads the store on the sender's behalf: a token, as an editor costs.
+                await connection.realtime.rate_limiter.spend(user.id, "replying")
+                room_id = connection.room.id
+                original = await messages.replied_to(connection.db, user, room_id, message_id)
+                connection.reply("partials/replying_to.html", original=original)
+        case frames.CancelReply():
+            connection.reply("partials/replying_to.html", original=None)
 
 
 async def _editor(
@@ -311,7 +320,10 @@ async def _send_message(
     if user is None:
         return
     body, client_msg_id, files = request.body, request.client_msg_id, request.attachment_ids
-    await _with_server(connection, lambda server: server.post(user, body, client_msg_id, files))
+    reply_to = request.reply_to
+    await _with_server(
+        connection, lambda server: server.post(user, body, client_msg_id, files, reply_to)
+    )
     connection.reply("broadcasts/message_sent.html", room=room, client_msg_id=uuid.uuid4().hex)
     connection.metrics.send_to_ack_seconds.observe(time.perf_counter() - received)
     # The message is stored: a Presence that cannot take this now must not turn that into

@@ -1,17 +1,17 @@
 """The search page: results as you type, from one room, the reader's rooms, or every
-room they may read."""
+room they may read; and links to one message, which open its room at it."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
-from livechat.chat import rooms, search
+from livechat.chat import messages, rooms, search
 from livechat.chat.search import PAGE_SIZE
 from livechat.errors import Moved
-from livechat.web.deps import DB, CurrentUser
+from livechat.web.deps import DB, CurrentUser, PathId
 from livechat.web.templating import is_htmx, render
 
 router = APIRouter()
@@ -63,3 +63,12 @@ async def search_page(
         name = "partials/search_more.html" if offset else "partials/search_results.html"
         return render(request, name, context)
     return render(request, "search.html", context)
+
+
+@router.get("/messages/{message_id}")
+async def message_link(db: DB, user: CurrentUser, message_id: PathId) -> Response:
+    """A message wherever its room now is, opened at it however far back it lies."""
+    slug = await messages.room_of(db, user, message_id)
+    return RedirectResponse(
+        f"/rooms/{slug}?around={message_id}#message-{message_id}", status_code=303
+    )
