@@ -23,6 +23,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 PASSWORD = "a perfectly fine passphrase"
 
 
+async def alice_and_bob_in_launch(open_window: OpenWindow, server: str) -> tuple[Page, Page]:
+    """Alice's room Launch, which Bob has joined: each in a window of their own, on it."""
+    alice, bob = await open_window(), await open_window()
+    await register(alice, server, "Alice Martin", "alice@example.com", PASSWORD)
+    await register(bob, server, "Bob Okafor", "bob@example.com", PASSWORD)
+    await create_room(alice, "Launch")
+    await join_room(bob, "Launch")
+    return alice, bob
+
+
 async def test_two_people_chat_live_see_each_other_and_each_others_typing(
     open_window: OpenWindow, live_server: str
 ) -> None:
@@ -154,11 +164,7 @@ CLASSES_ONCE_CLOSED = """() => {
 async def test_a_new_name_shows_at_once_on_earlier_messages_in_open_pages(
     open_window: OpenWindow, live_server: str
 ) -> None:
-    alice, bob = await open_window(), await open_window()
-    await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
-    await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
-    await create_room(alice, "Launch")
-    await join_room(bob, "Launch")
+    alice, bob = await alice_and_bob_in_launch(open_window, live_server)
     await send_message(alice, "said before the change")
     earlier = bob.locator("#messages article", has_text="said before the change")
     await expect(earlier.locator(".avatar")).to_have_text("AM")
@@ -178,11 +184,7 @@ async def test_a_new_name_shows_at_once_on_earlier_messages_in_open_pages(
 async def test_deleting_asks_first_and_removes_the_message_for_everyone(
     open_window: OpenWindow, live_server: str
 ) -> None:
-    alice, bob = await open_window(), await open_window()
-    await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
-    await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
-    await create_room(alice, "Launch")
-    await join_room(bob, "Launch")
+    alice, bob = await alice_and_bob_in_launch(open_window, live_server)
     await send_message(alice, "a regrettable message")
     mine = alice.locator("#messages article", has_text="a regrettable message")
     theirs = bob.locator("#messages article", has_text="a regrettable message")
@@ -230,11 +232,7 @@ async def test_the_keyboard_reaches_the_composer_from_the_top_of_a_long_room(
 async def test_an_author_edits_a_message_in_place_and_everyone_sees_it_edited(
     open_window: OpenWindow, live_server: str
 ) -> None:
-    alice, bob = await open_window(), await open_window()
-    await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
-    await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
-    await create_room(alice, "Launch")
-    await join_room(bob, "Launch")
+    alice, bob = await alice_and_bob_in_launch(open_window, live_server)
     await send_message(alice, "We ship on Tuesday")
     mine = alice.locator("#messages article", has_text="We ship on")
     theirs = bob.locator("#messages article", has_text="We ship on")
@@ -259,11 +257,7 @@ async def test_an_author_edits_a_message_in_place_and_everyone_sees_it_edited(
 async def test_reactions_count_live_with_who_gave_them_and_toggle_with_one_click(
     open_window: OpenWindow, live_server: str
 ) -> None:
-    alice, bob = await open_window(), await open_window()
-    await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
-    await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
-    await create_room(alice, "Launch")
-    await join_room(bob, "Launch")
+    alice, bob = await alice_and_bob_in_launch(open_window, live_server)
     await send_message(alice, "It shipped")
     theirs = bob.locator("#messages article", has_text="It shipped")
     mine = alice.locator("#messages article", has_text="It shipped")
@@ -286,11 +280,7 @@ async def test_reactions_count_live_with_who_gave_them_and_toggle_with_one_click
 async def test_a_reply_quotes_its_original_and_the_quote_opens_the_room_at_it(
     open_window: OpenWindow, live_server: str
 ) -> None:
-    alice, bob = await open_window(), await open_window()
-    await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
-    await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
-    await create_room(alice, "Launch")
-    await join_room(bob, "Launch")
+    alice, bob = await alice_and_bob_in_launch(open_window, live_server)
     await send_message(alice, "Who brings the banner?")
     original = bob.locator("#messages article", has_text="Who brings the banner?")
 
