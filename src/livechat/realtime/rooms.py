@@ -212,28 +212,30 @@ class RoomServer(Actor[RoomRequest]):
     async def _edit(self, user: User, message_id: int, body: str) -> Message:
         await self._rate_limiter.spend(user.id, "editing messages")
         edited = await messages.edit_message(self._db, user, message_id, body, room_id=self.room_id)
-        await self._hub.publish(room_topic(self.room_id), broadcasts.message_changed(edited))
-        self._remember(edited)
-        return edited
+        return await self._changed(edited)
 
     async def _react(self, user: User, message_id: int, emoji: str) -> Message:
         await self._rate_limiter.spend(user.id, "reacting")
         reacted = await messages.toggle_reaction(
             self._db, user, message_id, emoji, room_id=self.room_id
         )
-        await self._hub.publish(room_topic(self.room_id), broadcasts.message_changed(reacted))
-        self._remember(reacted)
-        return reacted
+        return await self._changed(reacted)
 
     async def _delete(self, user: User, message_id: int) -> Message:
         await self._rate_limiter.spend(user.id, "deleting messages")
         deleted = await messages.delete_message(self._db, user, message_id, room_id=self.room_id)
-        await self._hub.publish(room_topic(self.room_id), broadcasts.message_changed(deleted))
+        await self._changed(deleted)
         await attachments.remove_files(
             self._uploads_dir, [file.stored_name for file in deleted.attachments]
         )
-        self._remember(deleted)
         return deleted
+
+    async def _changed(self, message: Message) -> Message:
+        """Tell the room's pages of a change to one of its messages, stored as its next
+        event, and keep the cached page in step."""
+        await self._hub.publish(room_topic(self.room_id), broadcasts.message_changed(message))
+        self._remember(message)
+        return message
 
     async def _recent(self, user: User) -> Page:
         if self._cache is None:
