@@ -126,7 +126,11 @@ class Connection:
         return self.realtime.rooms.server_for(self.room.id)
 
     def reply(self, template: str, **context: Any) -> None:
-        self.subscription.deliver(Reply(templates.get_template(template).render(**context)))
+        self.reply_html(templates.get_template(template).render(**context))
+
+    def reply_html(self, html: str) -> None:
+        """Send this page alone ``html``, its times in the reader's zone."""
+        self.subscription.deliver(Reply(timeline.localize(html, self.reader.zone)))
 
     def flash(self, message: str) -> None:
         self.reply("partials/flash_oob.html", message=message)
@@ -298,7 +302,7 @@ async def _editor(
     if isinstance(request, frames.OpenEditor):
         connection.reply("partials/message_editor.html", message=message)
     else:
-        connection.subscription.deliver(Reply(message_fragments.html(message, oob=True)))
+        connection.reply_html(message_fragments.html(message, oob=True))
 
 
 async def _with_server(connection: Connection, action: Any) -> Any:
@@ -365,7 +369,7 @@ async def _render(
     if isinstance(item, Broadcast):
         return await _show(connection, item, out)
     if isinstance(item, Reply):
-        out.append(timeline.localize(item.html, connection.reader.zone))
+        out.append(item.html)
     elif isinstance(item, frames.CatchUp):
         known = _later(item.cursor, connection.cursor)
         return await _replay_or_reconnect(connection, _catch_up(connection, known), out)
@@ -425,7 +429,7 @@ def _send_now(connection: Connection, batch: list[object]) -> bool:
     [item] = batch
     out: list[str | Broadcast] = []
     if isinstance(item, Reply):
-        out.append(timeline.localize(item.html, connection.reader.zone))
+        out.append(item.html)
     elif isinstance(item, Broadcast) and item.revokes is None and item.close is None:
         if _apply(connection, item, out) is False:
             return False
