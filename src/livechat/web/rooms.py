@@ -137,9 +137,9 @@ async def show(
     room = access.room
     latest = await _latest(db, realtime, user, room)
     window = latest.window
+    # Newer messages load up to where the page's socket takes over: what came later, it sends.
+    until = latest.cursor.last_id
     if around is not None:
-        # Up to where the page's socket takes over: what came later, it sends.
-        until = latest.cursor.last_id
         window = await messages.history(db, user, slug, around=around, until=until)
     return render(
         request,
@@ -148,7 +148,7 @@ async def show(
             "access": access,
             "room": room,
             "window": window,
-            "until": latest.cursor.last_id,
+            "until": until,
             "cursor": latest.cursor,
             "sidebar": await _sidebar(realtime, room),
             "client_msg_id": uuid.uuid4().hex,
