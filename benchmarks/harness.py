@@ -44,7 +44,12 @@ async def populate(database_url: str, people: int) -> tuple[str, list[str]]:
     tokens = [secrets.token_hex(16) for _ in range(people)]
     async with db.write() as session:
         users = [
-            User(email=f"person{n}@example.com", display_name=f"Person {n}", hashed_password="-")
+            User(
+                email=f"person{n}@example.com",
+                display_name=f"Person {n}",
+                handle=f"person{n}",
+                hashed_password="-",
+            )
             for n in range(people)
         ]
         session.add_all(users)

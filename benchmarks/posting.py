@@ -58,7 +58,12 @@ async def _statements_of_one_post(db: Database, user: User, room_id: int) -> lis
 
 async def _person_in_a_room(db: Database) -> tuple[User, int]:
     async with db.write() as session:
-        user = User(email="poster@example.com", display_name="Pat Poster", hashed_password="-")
+        user = User(
+            email="poster@example.com",
+            display_name="Pat Poster",
+            handle="pat_poster",
+            hashed_password="-",
+        )
         session.add(user)
     room = await rooms.create_room(db, user, name="General")
     return user, room.id

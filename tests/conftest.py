@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from livechat import schema
 from livechat.accounts.auth import Accounts
+from livechat.accounts.handles import free_handle, handle_from_name
 from livechat.accounts.models import User
 from livechat.app import create_app
 from livechat.chat import rooms
@@ -96,7 +97,10 @@ def make_user(db: Database, settings: Settings) -> MakeUser:
         email = email or f"{display_name.split()[0].lower()}@example.com"
         async with db.write() as session:
             user = User(
-                email=email, display_name=display_name, hashed_password=passwords.hash(PASSWORD)
+                email=email,
+                display_name=display_name,
+                handle=await free_handle(session, handle_from_name(display_name)),
+                hashed_password=passwords.hash(PASSWORD),
             )
             session.add(user)
         return user

@@ -388,7 +388,9 @@ async def test_a_read_on_the_driver_cancelled_mid_statement_gives_its_connection
         with pytest.raises(asyncio.CancelledError):
             await reading
         async with db.write() as session:
-            session.add(User(email="ann@example.com", display_name="Ann", hashed_password="-"))
+            session.add(
+                User(email="ann@example.com", display_name="Ann", handle="ann", hashed_password="-")
+            )
         async with db.read_alone() as driver:  # the one connection, and a fresh snapshot
             assert list(await driver.fetch("SELECT count(*) FROM users", ())) == [(1,)]
     finally:
@@ -411,7 +413,9 @@ async def test_a_statement_run_on_the_driver_stores_values_as_sqlalchemy_would(
 ) -> None:
     rooms = Room.metadata.tables[Room.__tablename__]
     async with db.write() as session:
-        creator = User(email="ann@example.com", display_name="Ann", hashed_password="-")
+        creator = User(
+            email="ann@example.com", display_name="Ann", handle="ann", hashed_password="-"
+        )
         session.add(creator)
         await session.flush()
         session.add(Room(name="General", slug="general", creator_id=creator.id))
@@ -431,7 +435,9 @@ async def test_a_statement_run_on_the_driver_stores_values_as_sqlalchemy_would(
 
 async def test_rows_read_on_the_driver_come_back_typed_as_sqlalchemy_would(db: Database) -> None:
     async with db.write() as session:
-        session.add(User(email="ann@example.com", display_name="Ann", hashed_password="-"))
+        session.add(
+            User(email="ann@example.com", display_name="Ann", handle="ann", hashed_password="-")
+        )
     users = select(User).where(User.__table__.c.email == bindparam("email"))
     async with db.read() as session:
         through_sqlalchemy = (await session.scalars(users, {"email": "ann@example.com"})).one()
@@ -503,11 +509,15 @@ async def test_a_database_server_out_of_reach_is_said_to_be_so(
 
 async def test_a_write_a_constraint_refuses_is_a_conflict_to_try_again(db: Database) -> None:
     async with db.write() as session:
-        session.add(User(email="ann@example.com", display_name="Ann", hashed_password="-"))
+        session.add(
+            User(email="ann@example.com", display_name="Ann", handle="ann", hashed_password="-")
+        )
 
     with pytest.raises(Conflict, match="at the same moment; try again"):
         async with db.write() as session:
-            session.add(User(email="ann@example.com", display_name="Ann", hashed_password="-"))
+            session.add(
+                User(email="ann@example.com", display_name="Ann", handle="ann", hashed_password="-")
+            )
     with pytest.raises(Conflict):
         async with db.write_alone() as driver:
             await driver.fetch(

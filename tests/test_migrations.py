@@ -12,8 +12,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from livechat import schema
+from livechat.accounts.handles import clean_handle
 from livechat.accounts.models import User
 from livechat.chat import messages, rooms, search
 from livechat.db import Base, Database, sqlite_path
@@ -128,6 +130,7 @@ def test_upgrade_on_postgresql_creates_the_tables_and_a_search_column(postgres_u
         "0007",
         "0008",
         "0009",
+        "0010",
     ]
     objects = _postgres_objects(postgres_url)
     for table in TABLES:
@@ -170,8 +173,8 @@ def test_the_postgresql_search_column_finds_words_without_their_accents_or_case(
             connection.execute(
                 text(
                     "INSERT INTO users (id, email, hashed_password, is_active, is_superuser,"
-                    " is_verified, display_name, inserted_at) VALUES"
-                    " (1, 'a@example.com', 'x', true, false, false, 'A', now());"
+                    " is_verified, display_name, handle, inserted_at) VALUES"
+                    " (1, 'a@example.com', 'x', true, false, false, 'A', 'a', now());"
                     " INSERT INTO rooms (id, name, slug, description, is_private, last_seq,"
                     " inserted_at, updated_at) VALUES (1, 'R', 'r', '', false, 2, now(), now());"
                     " INSERT INTO messages (id, room_id, user_id, body, seq, inserted_at) VALUES"
@@ -203,12 +206,14 @@ def test_the_postgresql_search_column_finds_words_without_their_accents_or_case(
 
 
 def _schema(path: Path) -> set[tuple[str, str, str]]:
-    """Every object with the statement that created it, whatever its indentation."""
+    """Every object with the statement that created it, whatever its indentation and its
+    quoting of names: a table a migration rebuilds is renamed into place, and SQLite's
+    rename quotes the name it writes into the statement."""
     with closing(sqlite3.connect(path)) as connection:
         rows = connection.execute(
             "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
         ).fetchall()
-    return {(kind, name, " ".join(sql.split())) for kind, name, sql in rows}
+    return {(kind, name, " ".join(sql.replace('"', "").split())) for kind, name, sql in rows}
 
 
 def _check_search_index(path: Path) -> None:
@@ -396,3 +401,104 @@ async def test_a_room_made_before_0006_keeps_its_old_slug_when_renamed_after_it(
         engine.dispose()
     assert kept == [("Town square", "town-square")]  # the room, by its name now
     assert "former_slugs" not in tables
+
+
+def _select(database_url: str, statement: str) -> list[tuple[object, ...]]:
+    engine = create_engine(schema.sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(statement))]
+    finally:
+        engine.dispose()
+
+
+def _users_named(*names: str) -> list[tuple[str, dict[str, object]]]:
+    return [
+        (
+            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser,"
+            " is_verified, display_name, inserted_at)"
+            " VALUES (:id, :email, 'x', :yes, :no, :no, :name, :when)",
+            {
+                "id": number,
+                "email": f"person{number}@example.com",
+                "name": name,
+                "yes": True,
+                "no": False,
+                "when": datetime(2026, 11, 1),
+            },
+        )
+        for number, name in enumerate(names, start=1)
+    ]
+
+
+def test_people_from_before_0010_get_distinct_handles_made_from_their_names(
+    unmigrated_url: str,
+) -> None:
+    schema.upgrade(unmigrated_url, "0009")
+    _insert(
+        unmigrated_url,
+        *_users_named(
+            "Ann Lee",
+            "Ann-Lee",
+            "李小龙",
+            "ann lee",
+            "Zoë Núñez",
+            "All",
+            "Mary-Jane O'Neil",
+            "A very long name that goes on and on",
+        ),
+    )
+
+    schema.upgrade(unmigrated_url, "0010")
+
+    handles = _select(unmigrated_url, "SELECT id, handle FROM users ORDER BY id")
+    assert handles == [
+        (1, "ann_lee"),  # the first to sign up keeps the plain one
+        (2, "ann_lee2"),
+        (3, "user"),
+        (4, "ann_lee3"),
+        (5, "zoe_nunez"),
+        (6, "user2"),  # "all" is kept for mentioning everyone
+        (7, "mary_jane_o_neil"),
+        (8, "a_very_long_name_that_goes"),
+    ]
+    for _, handle in handles:
+        assert isinstance(handle, str)
+        assert clean_handle(handle) == handle
+    with pytest.raises(IntegrityError):
+        _insert(
+            unmigrated_url,
+            (
+                "INSERT INTO users (email, hashed_password, is_active, is_superuser,"
+                " is_verified, display_name, handle, inserted_at)"
+                " VALUES ('late@example.com', 'x', :yes, :no, :no, 'Ann', 'ann_lee', :when)",
+                {"yes": True, "no": False, "when": datetime(2026, 12, 1)},
+            ),
+        )
+
+
+def test_downgrading_from_0010_drops_the_handles_and_keeps_the_people(
+    unmigrated_url: str,
+) -> None:
+    schema.upgrade(unmigrated_url, "0009")
+    _insert(unmigrated_url, *_users_named("Ann Lee", "Ann Lee"))
+    schema.upgrade(unmigrated_url, "0010")
+
+    schema.downgrade(unmigrated_url, "0009")
+
+    engine = create_engine(schema.sync_url(unmigrated_url))
+    try:
+        with engine.connect() as connection:
+            columns = {column["name"] for column in inspect(connection).get_columns("users")}
+    finally:
+        engine.dispose()
+    assert "handle" not in columns
+    assert _select(unmigrated_url, "SELECT id, display_name FROM users ORDER BY id") == [
+        (1, "Ann Lee"),
+        (2, "Ann Lee"),
+    ]
+    schema.upgrade(unmigrated_url, "0010")
+    assert _select(unmigrated_url, "SELECT handle FROM users ORDER BY id") == [
+        ("ann_lee",),
+        ("ann_lee2",),
+    ]

@@ -9,6 +9,7 @@ from datetime import timedelta
 from fastapi_users.password import PasswordHelper
 from sqlalchemy import func, select
 
+from livechat.accounts.handles import handle_from_name
 from livechat.accounts.models import User
 from livechat.chat.models import Membership, Message, Role, Room
 from livechat.chat.rooms import slugify
@@ -85,7 +86,13 @@ async def seed_demo_data(settings: Settings) -> str:
         rng = random.Random(2026)  # noqa: S311  (repeatable demo text, not a secret)
         async with db.write() as session:
             people = [
-                User(email=email, display_name=name, hashed_password=hashed)
+                # The demo names make distinct handles, with no number needed.
+                User(
+                    email=email,
+                    display_name=name,
+                    handle=handle_from_name(name),
+                    hashed_password=hashed,
+                )
                 for email, name in DEMO_PEOPLE
             ]
             session.add_all(people)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import re
+
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from livechat.accounts import auth, handles
 from livechat.accounts.auth import SESSION_COOKIE
 from livechat.accounts.models import User
 from tests.helpers import PASSWORD, log_in, submit
@@ -49,6 +55,132 @@ async def test_registering_an_email_twice_explains_and_keeps_the_first_account(
     assert response.status_code == 400
     assert "already exists" in response.text
     assert 'value="Impostor"' in response.text  # what was typed is kept
+
+
+async def _own_handle(client: httpx.AsyncClient) -> str:
+    """The handle the signed-in person's profile heading shows."""
+    match = re.search(r'<p class="profile-handle">(@\w+)</p>', (await client.get("/profile")).text)
+    assert match is not None
+    return match.group(1)
+
+
+async def test_registering_with_a_handle_gives_the_new_account_that_handle(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await register(client, handle="dana_s")
+
+    assert response.status_code == 303
+    assert await _own_handle(client) == "@dana_s"
+
+
+async def test_a_handle_typed_with_its_at_and_capitals_is_stored_plain_and_lowercase(
+    client: httpx.AsyncClient,
+) -> None:
+    await register(client, handle="  @Dana_S ")
+
+    assert await _own_handle(client) == "@dana_s"
+
+
+async def test_registering_without_a_handle_makes_one_from_the_display_name(
+    client: httpx.AsyncClient,
+) -> None:
+    await register(client, display_name="Dana Scully-Mulder", handle="")
+
+    assert await _own_handle(client) == "@dana_scully_mulder"
+
+
+async def test_a_handle_made_from_a_name_someone_has_is_numbered(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    await register(client, display_name=alice.display_name)
+
+    assert alice.handle == "alice_martin"
+    assert await _own_handle(client) == "@alice_martin2"
+
+
+async def test_a_handle_someone_has_is_refused_whatever_its_case_and_the_form_kept(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    response = await register(client, handle="@Alice_Martin")
+
+    assert response.status_code == 400
+    assert "@alice_martin is taken; try another." in response.text
+    assert 'value="Dana"' in response.text
+    assert 'value="@Alice_Martin"' in response.text
+    assert SESSION_COOKIE not in response.cookies
+
+
+@pytest.mark.parametrize(
+    ("handle", "complaint"),
+    [
+        ("d", "Handles are 2 to 30 letters, digits or underscores"),
+        ("dana scully", "Handles are 2 to 30 letters, digits or underscores"),
+        ("dana-scully", "Handles are 2 to 30 letters, digits or underscores"),
+        ("d" * 31, "Handles are 2 to 30 letters, digits or underscores"),
+        ("@everyone", "@everyone is kept for mentioning a whole group"),
+    ],
+)
+async def test_malformed_or_reserved_handles_are_refused_with_the_reason(
+    client: httpx.AsyncClient, handle: str, complaint: str
+) -> None:
+    response = await register(client, handle=handle)
+
+    assert response.status_code == 400
+    assert complaint in response.text
+    assert SESSION_COOKIE not in response.cookies
+
+
+async def test_two_people_registering_one_handle_at_once_get_it_and_are_told_it_is_taken(
+    client: httpx.AsyncClient, other_client: httpx.AsyncClient
+) -> None:
+    first, second = await asyncio.gather(
+        register(client, handle="dana"),
+        register(
+            other_client, email="danielle@example.com", display_name="Danielle", handle="dana"
+        ),
+    )
+
+    assert sorted([first.status_code, second.status_code]) == [303, 400]
+    refused = first if first.status_code == 400 else second
+    assert "@dana is taken; try another." in refused.text
+
+
+async def test_a_handle_taken_after_the_checks_is_refused_by_the_database_in_the_same_words(
+    client: httpx.AsyncClient, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check = auth._require_free
+    calls = itertools.count()
+
+    async def blind_twice(
+        session: AsyncSession, email: str, handle: str | None, owner: int | None = None
+    ) -> None:
+        # The checks before hashing and in the write miss it, as on PostgreSQL they may
+        # when someone else's sign-up commits it just after them.
+        await check(session, email, None if next(calls) < 2 else handle, owner)
+
+    monkeypatch.setattr(auth, "_require_free", blind_twice)
+
+    response = await register(client, handle=alice.handle)
+
+    assert response.status_code == 400
+    assert f"@{alice.handle} is taken; try another." in response.text
+
+
+async def test_a_handle_made_from_the_name_and_taken_meanwhile_is_made_afresh(
+    client: httpx.AsyncClient, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offered = iter([alice.handle])
+
+    async def late(session: AsyncSession, base: str, user_id: int | None = None) -> str:
+        # As on PostgreSQL, where Alice's handle may be committed just after it looked free.
+        return next(offered, None) or await handles.free_handle(session, base, user_id)
+
+    monkeypatch.setattr(auth, "free_handle", late)
+
+    response = await register(client, display_name=alice.display_name)
+
+    assert response.status_code == 303
+    assert await _own_handle(client) == "@alice_martin2"
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,14 @@
-"""The profile page: display name, email and password."""
+"""The profile page: display name, handle, email and password."""
 
 from __future__ import annotations
 
-import httpx
+import itertools
 
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livechat.accounts import auth
 from livechat.accounts.models import User
 from livechat.chat import messages, rooms
 from livechat.db import Database
@@ -40,6 +45,125 @@ async def test_an_email_someone_else_has_is_refused(
 
     assert response.status_code == 400
     assert "already exists" in response.text
+
+
+async def test_changing_the_handle_shows_the_new_one_in_the_heading(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    await log_in(client, alice)
+    assert '<p class="profile-handle">@alice_martin</p>' in (await client.get("/profile")).text
+
+    response = await submit(
+        client,
+        "/profile",
+        {"display_name": alice.display_name, "handle": "@Ally", "email": alice.email},
+        page="/profile",
+    )
+
+    assert response.headers["location"] == "/profile?saved=profile"
+    page = (await client.get("/profile")).text
+    assert '<p class="profile-handle">@ally</p>' in page
+    assert 'value="ally"' in page
+
+
+async def test_keeping_ones_own_handle_is_fine(client: httpx.AsyncClient, alice: User) -> None:
+    await log_in(client, alice)
+
+    response = await submit(
+        client,
+        "/profile",
+        {"display_name": "Alice M.", "handle": alice.handle.upper(), "email": alice.email},
+        page="/profile",
+    )
+
+    assert response.status_code == 303
+    assert '<p class="profile-handle">@alice_martin</p>' in (await client.get("/profile")).text
+
+
+async def test_a_handle_someone_else_has_is_refused_and_what_was_typed_kept(
+    client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    await log_in(client, alice)
+
+    response = await submit(
+        client,
+        "/profile",
+        {"display_name": "Alice", "handle": f"@{bob.handle}", "email": alice.email},
+        page="/profile",
+    )
+
+    assert response.status_code == 400
+    assert f"@{bob.handle} is taken; try another." in response.text
+    assert f'value="@{bob.handle}"' in response.text
+    assert '<p class="profile-handle">@alice_martin</p>' in response.text
+
+
+@pytest.mark.parametrize(
+    ("handle", "complaint"),
+    [
+        ("a", "Handles are 2 to 30 letters, digits or underscores"),
+        ("alice martin", "Handles are 2 to 30 letters, digits or underscores"),
+        ("alicé", "Handles are 2 to 30 letters, digits or underscores"),
+        ("@here", "@here is kept for mentioning a whole group"),
+    ],
+)
+async def test_a_malformed_or_reserved_handle_is_refused_and_the_old_one_kept(
+    client: httpx.AsyncClient, alice: User, handle: str, complaint: str
+) -> None:
+    await log_in(client, alice)
+
+    response = await submit(
+        client,
+        "/profile",
+        {"display_name": "Alice", "handle": handle, "email": alice.email},
+        page="/profile",
+    )
+
+    assert response.status_code == 400
+    assert complaint in response.text
+    assert '<p class="profile-handle">@alice_martin</p>' in (await client.get("/profile")).text
+
+
+async def test_a_profile_saved_without_a_handle_keeps_the_one_it_had(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    await log_in(client, alice)
+
+    response = await submit(
+        client,
+        "/profile",
+        {"display_name": "Alice Renamed", "handle": "", "email": alice.email},
+        page="/profile",
+    )
+
+    assert response.status_code == 303
+    assert '<p class="profile-handle">@alice_martin</p>' in (await client.get("/profile")).text
+
+
+async def test_a_handle_taken_meanwhile_is_refused_by_the_database_in_the_same_words(
+    client: httpx.AsyncClient, alice: User, bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await log_in(client, alice)
+    check = auth._require_free
+    calls = itertools.count()
+
+    async def blind_once(
+        session: AsyncSession, email: str, handle: str | None, owner: int | None = None
+    ) -> None:
+        # As on PostgreSQL, where Bob's change may commit just after Alice's write checked.
+        await check(session, email, None if next(calls) == 0 else handle, owner)
+
+    monkeypatch.setattr(auth, "_require_free", blind_once)
+
+    response = await submit(
+        client,
+        "/profile",
+        {"display_name": "Alice", "handle": bob.handle, "email": alice.email},
+        page="/profile",
+    )
+
+    assert response.status_code == 400
+    assert f"@{bob.handle} is taken; try another." in response.text
 
 
 async def test_changing_the_password_needs_the_current_one(

@@ -31,9 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from livechat import files
 from livechat.accounts.avatars import process_avatar
+from livechat.accounts.handles import clean_handle, free_handle, handle_from_name
 from livechat.accounts.models import DISPLAY_NAME_MAX_LENGTH, AccessToken, User
 from livechat.db import Database, DriverStatement, utcnow
-from livechat.errors import BadRequest
+from livechat.errors import BadRequest, Conflict
 from livechat.inputs import is_text, require_text
 from livechat.settings import Environment, Settings
 from livechat.time_zones import zone_named
@@ -164,21 +165,34 @@ class Accounts:
         # the account afresh.
         return User(**dict(zip(_SESSION_USER.keys, rows[0], strict=True))) if rows else None
 
-    async def register(self, *, email: str, password: str, display_name: str) -> Response:
-        """Create an account and sign it in; the response sets the session cookie."""
+    async def register(
+        self, *, email: str, password: str, display_name: str, handle: str = ""
+    ) -> Response:
+        """Create an account and sign it in; the response sets the session cookie. An
+        empty ``handle`` is made from the display name, numbered if someone has it."""
         email, display_name = clean_email(email), clean_display_name(display_name)
+        chosen = clean_handle(handle) if handle.strip() else None
         check_password(password, email)
         async with self._db.read() as session:
-            if await self._users(session).get_by_email(email) is not None:
-                raise _email_taken(email)
+            await _require_free(session, email, chosen)
         hashed = await asyncio.to_thread(self.passwords.hash, password)
+        details = {"email": email, "hashed_password": hashed, "display_name": display_name}
+        try:
+            return await self._create(details, chosen)
+        except Conflict:
+            # Where writers run side by side (PostgreSQL), someone else may have signed up
+            # with this email or handle since the check in ``_create``, and the unique
+            # constraint refused this account. Checked again, the refusal says which; a
+            # handle made from the name is made afresh.
+            async with self._db.read() as session:
+                await _require_free(session, email, chosen)
+            return await self._create(details, chosen)
+
+    async def _create(self, details: dict[str, str], chosen: str | None) -> Response:
         async with self._db.write() as session:
-            user_db = self._users(session)
-            if await user_db.get_by_email(email) is not None:
-                raise _email_taken(email)
-            user = await user_db.create(
-                {"email": email, "hashed_password": hashed, "display_name": display_name}
-            )
+            await _require_free(session, details["email"], chosen)
+            handle = chosen or await free_handle(session, handle_from_name(details["display_name"]))
+            user = await self._users(session).create({**details, "handle": handle})
             return await self.backend.login(self._strategy(session), user)
 
     async def authenticate(self, email: str, password: str) -> User | None:
@@ -209,21 +223,32 @@ class Accounts:
             return await self.backend.logout(self._strategy(session), user, token)
 
     async def update_profile(
-        self, user: User, *, display_name: str, email: str, time_zone: str = ""
+        self, user: User, *, display_name: str, email: str, handle: str = "", time_zone: str = ""
     ) -> User:
         """Change how someone appears and where they are: ``time_zone`` is an IANA name,
-        or empty to follow their browser's."""
+        or empty to follow their browser's. An empty ``handle`` keeps the one they have,
+        which mentions already written name them by."""
         display_name, email = clean_display_name(display_name), clean_email(email)
+        handle = clean_handle(handle) if handle.strip() else user.handle
         if time_zone and zone_named(time_zone) is None:
             raise BadRequest("Choose a time zone from the list.")
-        async with self._db.write() as session:
-            user_db = self._users(session)
-            if email != user.email.lower() and await user_db.get_by_email(email) is not None:
-                raise _email_taken(email)
-            stored = await user_db.get(user.id)
-            assert stored is not None
-            changes = {"display_name": display_name, "email": email, "time_zone": time_zone or None}
-            return await user_db.update(stored, changes)
+        changes = {
+            "display_name": display_name,
+            "email": email,
+            "handle": handle,
+            "time_zone": time_zone or None,
+        }
+        try:
+            async with self._db.write() as session:
+                await _require_free(session, email, handle, owner=user.id)
+                stored = await self._users(session).get(user.id)
+                assert stored is not None
+                return await self._users(session).update(stored, changes)
+        except Conflict:
+            # Taken meanwhile, as when registering: the refusal says what was.
+            async with self._db.read() as session:
+                await _require_free(session, email, handle, owner=user.id)
+            raise
 
     async def change_avatar(self, user: User, data: bytes, uploads_dir: Path) -> User:
         """Make ``data`` the user's avatar: processed, stored under a new random name, the
@@ -275,6 +300,26 @@ class Accounts:
 
 def _email_taken(email: str) -> BadRequest:
     return BadRequest(f"An account for {email} already exists. Log in instead?")
+
+
+async def _require_free(
+    session: AsyncSession, email: str, handle: str | None, owner: int | None = None
+) -> None:
+    """Refuse an email or a handle that someone other than ``owner`` has, closed accounts
+    included: a closed account's handle stays its own, so that the mentions of it in old
+    messages never come to name someone else."""
+    holder = await SQLAlchemyUserDatabase(session, User).get_by_email(email)
+    if holder is not None and holder.id != owner:
+        raise _email_taken(email)
+    if handle is None:
+        return
+    holder_id = await session.scalar(select(User.id).where(User.handle == handle))
+    if holder_id is not None and holder_id != owner:
+        raise _handle_taken(handle)
+
+
+def _handle_taken(handle: str) -> BadRequest:
+    return BadRequest(f"@{handle} is taken; try another.")
 
 
 def _password_helper(env: Environment) -> PasswordHelper:

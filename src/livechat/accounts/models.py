@@ -13,6 +13,7 @@ from livechat.db import Base, UTCDateTime, utcnow
 from livechat.time_zones import NAME_MAX_LENGTH
 
 DISPLAY_NAME_MAX_LENGTH = 40
+HANDLE_MAX_LENGTH = 30
 
 
 class User(SQLAlchemyBaseUserTable[int], Base):
@@ -20,6 +21,8 @@ class User(SQLAlchemyBaseUserTable[int], Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str] = mapped_column(String(DISPLAY_NAME_MAX_LENGTH))
+    # How others @mention the person: unique, and lowercase as ``accounts.handles`` makes it.
+    handle: Mapped[str] = mapped_column(String(HANDLE_MAX_LENGTH), unique=True)
     avatar_url: Mapped[str | None] = mapped_column(String(255), default=None)
     # An IANA name; None follows the zone the person's browser reports.
     time_zone: Mapped[str | None] = mapped_column(String(NAME_MAX_LENGTH), default=None)

@@ -40,11 +40,14 @@ async def register(
     email: FormText = "",
     password: FormText = "",
     display_name: FormText = "",
+    handle: FormText = "",
 ) -> Response:
     try:
-        return await accounts.register(email=email, password=password, display_name=display_name)
+        return await accounts.register(
+            email=email, password=password, display_name=display_name, handle=handle
+        )
     except BadRequest as error:
-        form = {"email": email, "display_name": display_name}
+        form = {"email": email, "display_name": display_name, "handle": handle}
         return render(
             request,
             "accounts/register.html",

@@ -1,4 +1,5 @@
-"""The profile page: display name, picture, email, password, and closing the account."""
+"""The profile page: display name, handle, picture, email, password, and closing the
+account."""
 
 from __future__ import annotations
 
@@ -33,7 +34,12 @@ _NOTICES = {
 
 
 def _page(request: Request, user: User, *, status_code: int = 200, **context: object) -> Response:
-    form = {"display_name": user.display_name, "email": user.email, "time_zone": user.time_zone}
+    form = {
+        "display_name": user.display_name,
+        "handle": user.handle,
+        "email": user.email,
+        "time_zone": user.time_zone,
+    }
     context.setdefault("form", form)
     browser_zone = request.cookies.get(ZONE_COOKIE, "")
     context["browser_zone"] = browser_zone if zone_named(browser_zone) else None
@@ -56,15 +62,21 @@ async def update(
     realtime: RealtimeDep,
     user: CurrentUser,
     display_name: FormText = "",
+    handle: FormText = "",
     email: FormText = "",
     time_zone: FormText = "",
 ) -> Response:
     try:
         updated = await accounts.update_profile(
-            user, display_name=display_name, email=email, time_zone=time_zone
+            user, display_name=display_name, handle=handle, email=email, time_zone=time_zone
         )
     except BadRequest as error:
-        form = {"display_name": display_name, "email": email, "time_zone": time_zone}
+        form = {
+            "display_name": display_name,
+            "handle": handle,
+            "email": email,
+            "time_zone": time_zone,
+        }
         return _page(request, user, status_code=400, form=form, error=error.message)
     await _show_everywhere(db, realtime, updated)
     return RedirectResponse("/profile?saved=profile", status_code=303)
