@@ -1,5 +1,6 @@
-// livechat's only script of its own: it configures htmx. Every feature is HTML rendered on
-// the server; see DESIGN.md. Loaded with `defer` after htmx, so this runs before htmx starts.
+// livechat's only script of its own: it configures htmx, and does the few things htmx cannot
+// (below, each says why). Every feature is HTML rendered on the server; see DESIGN.md.
+// Loaded with `defer` after htmx, so this runs before htmx starts.
 htmx.config.allowEval = false; // an injected hx-* attribute must never run code
 htmx.config.allowScriptTags = false;
 htmx.config.includeIndicatorStyles = false; // the Content-Security-Policy forbids inline styles
@@ -21,6 +22,16 @@ document.addEventListener("keydown", (event) => {
   if (!(field instanceof HTMLTextAreaElement) || !field.hasAttribute("data-enter-submits")) return;
   event.preventDefault();
   field.form.requestSubmit();
+});
+// Choosing one of the people the server offers for an @ being typed puts their handle
+// in the draft, in place of what was typed of it.
+document.addEventListener("click", (event) => {
+  const choice = event.target.closest("[data-mention]");
+  if (!choice) return;
+  const field = choice.form.elements.body;
+  field.value = field.value.replace(/@\w*$/, `@${choice.dataset.mention} `);
+  choice.parentElement.replaceChildren();
+  field.focus();
 });
 // Upload progress: move the <progress> inside the form whose request is sending a file.
 document.addEventListener("htmx:xhr:progress", (event) => {

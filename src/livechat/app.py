@@ -21,7 +21,18 @@ from livechat.metrics import Metrics
 from livechat.realtime.tree import running_tree
 from livechat.resources import STATIC
 from livechat.settings import Settings
-from livechat.web import lobby_socket, me, pages, profile, room_socket, rooms, search, uploads
+from livechat.web import (
+    lobby_socket,
+    me,
+    mentions,
+    pages,
+    people,
+    profile,
+    room_socket,
+    rooms,
+    search,
+    uploads,
+)
 from livechat.web.csrf import CSRFMiddleware
 from livechat.web.errors import error_response, install_error_handlers
 from livechat.web.limits import BodyLimitMiddleware
@@ -152,6 +163,8 @@ def create_app(
         me.router,
         uploads.router,
         search.router,
+        mentions.router,
+        people.router,
     )
     for router in routers:
         app.include_router(router)

@@ -99,7 +99,7 @@ async def test_the_sidebar_changes_entry_by_entry_and_counts_those_past_its_limi
     await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
     await register(carol, live_server, "Carol Nguyen", "carol@example.com", PASSWORD)
     await create_room(alice, "Standup")
-    sidebar, more = alice.locator("#presence li > span:last-child"), alice.locator("#presence-more")
+    sidebar, more = alice.locator("#presence .presence-name"), alice.locator("#presence-more")
 
     await join_room(bob, "Standup")
     await expect(sidebar).to_have_text(["Alice Martin", "Bob Okafor"])
@@ -298,3 +298,36 @@ async def test_a_reply_quotes_its_original_and_the_quote_opens_the_room_at_it(
     await quote.click()
     await expect(alice).to_have_url(re.compile(r"/rooms/launch\?around=\d+#message-\d+$"))
     await expect(alice.locator("article.message:target")).to_contain_text("Who brings the banner?")
+
+
+async def test_a_mention_is_chosen_from_suggestions_and_reaches_the_person_wherever_they_are(
+    open_window: OpenWindow, live_server: str
+) -> None:
+    alice, bob = await alice_and_bob_in_launch(open_window, live_server)
+    await alice.get_by_role("link", name="Rooms", exact=True).click()
+    await expect(alice).to_have_title("Rooms · livechat")
+
+    await composer(bob).press_sequentially("thanks @ali")
+    suggestions = bob.get_by_role("group", name="People to mention")
+    await suggestions.get_by_role("button", name="Alice Martin @alice_martin").click()
+    await expect(composer(bob)).to_have_value("thanks @alice_martin ")
+    await expect(composer(bob)).to_be_focused()
+    await expect(suggestions).to_be_hidden()
+    await composer(bob).press_sequentially("for the banner")
+    await composer(bob).press("Enter")
+
+    # Alice is on the room list: the count reaches her title, the top bar and the room.
+    await expect(alice).to_have_title("(1) Rooms · livechat")
+    await expect(alice.locator("#alert-count")).to_have_text("1 unread")
+    launch = alice.locator("#rooms li", has_text="Launch")
+    await expect(launch.locator(".badge-alert")).to_have_text("@ 1 unread mention")
+    await launch.get_by_role("link").click()
+    # It stands out for her alone.
+    mention = alice.get_by_role("link", name="@alice_martin")
+    await expect(mention).to_have_css("background-color", "rgb(255, 241, 194)")
+    seen_by_bob = bob.get_by_role("link", name="@alice_martin")
+    await expect(seen_by_bob).to_have_css("background-color", "rgba(0, 0, 0, 0)")
+    await expect(alice).to_have_title("Launch · livechat")
+    await expect(alice.locator("#alert-count")).to_be_hidden()
+    await mention.click()
+    await expect(alice.get_by_role("heading", name="Alice Martin")).to_be_visible()

@@ -786,7 +786,7 @@ async def test_deleting_a_message_removes_its_attachment_records_and_names_the_f
         db, alice, general.slug, "files", attachment_ids=[photo.id, plan.id]
     )
 
-    deleted = await messages.delete_message(db, alice, posted.message.id)
+    deleted = (await messages.delete_message(db, alice, posted.message.id)).message
 
     assert sorted(a.stored_name for a in deleted.attachments) == sorted(
         [photo.stored_name, plan.stored_name]

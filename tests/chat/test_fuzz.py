@@ -79,7 +79,7 @@ async def test_editing_or_deleting_any_id_is_done_or_refused(
     edited = await outcome(messages.edit_message(db, bob, message_id, body))
     deleted = await outcome(messages.delete_message(db, bob, message_id, room_id=room.id))
     for changed in (edited, deleted):
-        assert isinstance(changed, LivechatError) or changed.id == message_id
+        assert isinstance(changed, LivechatError) or changed.message.id == message_id
 
 
 @FUZZ

@@ -292,8 +292,8 @@ async def test_every_create_edit_and_delete_bumps_the_rooms_sequence(
     seqs.append(first.seq)
     second = await post(db, alice, slug, "two")
     seqs.append(second.seq)
-    seqs.append((await messages.edit_message(db, alice, first.id, "one, edited")).seq)
-    seqs.append((await messages.delete_message(db, alice, second.id)).seq)
+    seqs.append((await messages.edit_message(db, alice, first.id, "one, edited")).message.seq)
+    seqs.append((await messages.delete_message(db, alice, second.id)).message.seq)
     seqs.append((await post(db, alice, slug, "three")).seq)
 
     assert all(earlier < later for earlier, later in pairwise(seqs))
@@ -309,7 +309,7 @@ async def test_a_rooms_sequence_starts_at_zero_and_matches_its_latest_change(
     message = await post(db, alice, slug, "hello")
     assert await last_seq(db, alice, slug) == message.seq
 
-    edited = await messages.edit_message(db, alice, message.id, "hello again")
+    edited = (await messages.edit_message(db, alice, message.id, "hello again")).message
     assert edited.seq > message.seq
     assert await last_seq(db, alice, slug) == edited.seq
 
@@ -683,7 +683,7 @@ async def test_a_member_can_delete_their_own_message(db: Database, alice: User, 
     slug = await general(db, alice, bob)
     message = await post(db, bob, slug, "oops")
 
-    tombstone = await messages.delete_message(db, bob, message.id)
+    tombstone = (await messages.delete_message(db, bob, message.id)).message
 
     assert tombstone.id == message.id
     assert tombstone.is_deleted
@@ -695,7 +695,7 @@ async def test_an_admin_can_delete_anyones_message(db: Database, alice: User, bo
     slug = await general(db, alice, bob)
     message = await post(db, bob, slug, "spam")
 
-    tombstone = await messages.delete_message(db, alice, message.id)
+    tombstone = (await messages.delete_message(db, alice, message.id)).message
 
     assert tombstone.is_deleted
     assert (await messages.history(db, bob, slug)).messages == []
@@ -767,7 +767,7 @@ async def test_the_author_can_edit_a_message(db: Database, alice: User, bob: Use
     slug = await general(db, alice, bob)
     message = await post(db, bob, slug, "helo")
 
-    edited = await messages.edit_message(db, bob, message.id, "  hello\x00  ")
+    edited = (await messages.edit_message(db, bob, message.id, "  hello\x00  ")).message
 
     assert edited.id == message.id
     assert edited.body == "hello"
@@ -865,9 +865,9 @@ async def test_an_edit_made_in_a_room_finds_only_that_rooms_messages(
 
     with pytest.raises(NotFound):
         await messages.edit_message(db, alice, message.id, "moved?", room_id=other.id)
-    edited = await messages.edit_message(
-        db, alice, message.id, "kept here", room_id=message.room_id
-    )
+    edited = (
+        await messages.edit_message(db, alice, message.id, "kept here", room_id=message.room_id)
+    ).message
 
     assert edited.body == "kept here"
 

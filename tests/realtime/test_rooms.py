@@ -255,7 +255,7 @@ async def test_recent_returns_the_newest_page_and_keeps_up_with_the_servers_own_
     after_post = await server.recent(alice)
     assert [m.id for m in after_post.messages] == [before.message.id, posted.message.id]
 
-    deleted = await server.delete(alice, before.message.id)
+    deleted = (await server.delete(alice, before.message.id)).message
     after_delete = await server.recent(alice)
     assert [m.id for m in after_delete.messages] == [posted.message.id]
     assert after_delete.cursor == messages.Cursor(deleted.seq, posted.message.id)
@@ -283,7 +283,7 @@ async def test_a_delete_is_stored_and_publishes_one_broadcast_removing_the_messa
 ) -> None:
     posted = await server.post(alice, "Oops, wrong room", None)
     async with hub.subscribe(room_topic(room.id)) as subscription:
-        deleted = await server.delete(alice, posted.message.id)
+        deleted = (await server.delete(alice, posted.message.id)).message
 
         [broadcast] = await published(hub, subscription, room_topic(room.id))
 

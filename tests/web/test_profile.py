@@ -217,8 +217,8 @@ async def test_a_new_display_name_shows_on_older_messages_in_rooms_opened_afterw
     )
 
     page = (await client.get(f"/rooms/{room.slug}")).text
-    assert '<span class="message-author">Alice Renamed</span>' in page
-    assert '<span class="message-author">Alice Martin</span>' not in page
+    assert ">Alice Renamed</a>" in page
+    assert ">Alice Martin</a>" not in page
 
 
 async def test_deactivating_needs_the_password_and_keeps_the_account_otherwise(

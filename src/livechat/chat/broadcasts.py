@@ -16,6 +16,7 @@ from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
 from livechat.accounts.models import User
 from livechat.chat.messages import Changes, Cursor, Page
 from livechat.chat.models import Message, Room
+from livechat.chat.notifications import Alerts
 from livechat.chat.rooms import RoomSummary
 from livechat.realtime.hub import Broadcast, Revocation
 from livechat.realtime.presence import PresenceChange, Sidebar
@@ -34,6 +35,42 @@ def message_created(message: Message) -> Broadcast:
         seq=message.seq,
         message_id=message.id,
     )
+
+
+def alerts_changed(alerts: Alerts, message: Message) -> Broadcast:
+    """For every page of a person whose notifications ``message`` changed: how many they
+    have unread now."""
+    return Broadcast(
+        render("broadcasts/alerts.html", alerts=alerts),
+        alerts=alerts.total,
+        room_id=message.room_id,
+        message_id=message.id,
+    )
+
+
+def room_read(alerts: Alerts, room_id: int, up_to: int) -> Broadcast:
+    """For every page of a person who read a room up to message ``up_to``."""
+    return Broadcast(
+        render("broadcasts/alerts.html", alerts=alerts),
+        alerts=alerts.total,
+        room_id=room_id,
+        read_up_to=up_to,
+    )
+
+
+def room_alerts(counts: dict[int, int]) -> str:
+    """The mention badges of rooms in a room list, by room id."""
+    return render("broadcasts/room_alerts.html", counts=counts.items())
+
+
+def all_read(alerts: Alerts) -> Broadcast:
+    """For every page of a person who read all their notifications at once."""
+    return Broadcast(render("broadcasts/alerts.html", alerts=alerts), alerts=alerts.total)
+
+
+def title(title: str, alerts: int) -> str:
+    """A page's tab title, counting its reader's unread notifications."""
+    return render("broadcasts/title.html", title=title, alerts=alerts)
 
 
 def room_reached(seq: int) -> Broadcast:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from livechat.accounts.models import User
+from livechat.chat import notifications
 from livechat.chat.access import (
     RoomRef,
     could_name_a_room,
@@ -43,6 +44,7 @@ from livechat.chat.models import (
     CLIENT_MSG_ID_MAX_LENGTH,
     REACTIONS,
     Attachment,
+    Kind,
     Membership,
     Message,
     Reaction,
@@ -71,6 +73,16 @@ CLIENT_MSG_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{CLIENT_MSG_ID_MAX_LENGTH}}}")
 class Posted:
     message: Message
     created: bool  # False for a resend of a message already stored: nothing was stored
+    # Whose notifications it changed: the people it mentions, or is sent to directly.
+    alerted: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A message as an edit or a deletion left it, and whose notifications that changed."""
+
+    message: Message
+    alerted: frozenset[int] = frozenset()
 
 
 def content_digest(body: str, attachment_ids: Sequence[int]) -> str:
@@ -121,7 +133,15 @@ async def _next_seq(session: AsyncSession, room_id: int) -> int:
 _ROOMS = Room.metadata.tables[Room.__tablename__]
 _MEMBERSHIPS = Membership.metadata.tables[Membership.__tablename__]
 _MESSAGES = Message.metadata.tables[Message.__tablename__]
-_SENT = ("user_id", "body", "client_msg_id", "content_digest", "reply_to_id", "inserted_at")
+_SENT = (
+    "user_id",
+    "body",
+    "client_msg_id",
+    "content_digest",
+    "reply_to_id",
+    "mentions",
+    "inserted_at",
+)
 
 
 def _post(room: ColumnElement[bool], *, locking: bool = False) -> Insert:
@@ -183,10 +203,11 @@ async def create_message(
 ) -> Posted:
     """Post a message, carrying the user's pending uploads named in ``attachment_ids``; with
     files, the text may be empty. With ``reply_to``, it answers that message, which must
-    be one of the room's that is not deleted. A send repeated with the same
-    ``client_msg_id`` and the same content returns the first message unchanged, so a
-    retried or doubled send is stored once; the same key with other content is another
-    message, since a page keeps its key until a send is acknowledged."""
+    be one of the room's that is not deleted. The members it mentions are notified. A send
+    repeated with the same ``client_msg_id`` and the same content returns the first
+    message unchanged, so a retried or doubled send is stored once; the same key with
+    other content is another message, since a page keeps its key until a send is
+    acknowledged."""
     body = clean_body(body, allow_empty=bool(attachment_ids))
     if client_msg_id is not None and not CLIENT_MSG_ID.fullmatch(client_msg_id):
         raise BadRequest("This message form has expired; reload the page to send again.")
@@ -196,6 +217,8 @@ async def create_message(
     # Checked before the insert, which then need not: a message is never moved to another
     # room, and one deleted meanwhile stays a tombstone the reply can still point at.
     original = None if reply_to is None else await replied_to(db, user, room_ref, reply_to)
+    mentions = await _mentioned(db, room_ref, user, body)
+    alerted = dict.fromkeys(mentions.values(), Kind.MENTION)
     sent = {
         "room": room_ref,
         "user_id": user.id,
@@ -203,17 +226,19 @@ async def create_message(
         "client_msg_id": client_msg_id,
         "content_digest": digest,
         "reply_to_id": reply_to,
+        "mentions": mentions or None,
     }
     message = None
     files: list[Attachment] = []
     if could_name_a_room(room_ref):
         post = _POST_BY_ID if isinstance(room_ref, int) else _POST_BY_SLUG
         try:
-            if attachment_ids:
+            if attachment_ids or alerted:
                 async with db.write() as session:
                     message = await _store(await driver_of(session), post, sent)
                     if message is not None:
                         files = await _attach(session, user, message, attachment_ids)
+                        await notifications.notify(session, message, alerted)
             else:
                 async with db.write_alone() as driver:
                     message = await _store(driver, post, sent)
@@ -230,7 +255,15 @@ async def create_message(
     set_committed_value(message, "reactions", [])
     set_committed_value(message, "reply_to", original)
     make_transient_to_detached(message)
-    return Posted(message, created=True)
+    return Posted(message, created=True, alerted=frozenset(alerted))
+
+
+async def _mentioned(db: Database, room_ref: RoomRef, user: User, body: str) -> dict[str, int]:
+    """The members a message mentions; read only for a body that names a handle."""
+    if not notifications.handles_in(body) or not could_name_a_room(room_ref):
+        return {}
+    async with db.read() as session:
+        return await notifications.mentioned(session, room_ref, user.id, body)
 
 
 async def _store(driver: Driver, post: DriverStatement, sent: dict[str, Any]) -> Message | None:
@@ -250,6 +283,7 @@ async def _store(driver: Driver, post: DriverStatement, sent: dict[str, Any]) ->
         client_msg_id=sent["client_msg_id"],
         content_digest=sent["content_digest"],
         reply_to_id=sent["reply_to_id"],
+        mentions=sent["mentions"],
         inserted_at=now,
         edited_at=None,
         deleted_at=None,
@@ -529,33 +563,39 @@ def _authored_by(user: User, message: Message) -> Message:
 
 async def edit_message(
     db: Database, user: User, message_id: int, body: str, *, room_id: int | None = None
-) -> Message:
-    """Give one's own message new text, marked as edited, as the room's next event. With
-    ``room_id``, a message of any other room is not found."""
+) -> Changed:
+    """Give one's own message new text, marked as edited, as the room's next event: people
+    it now mentions are notified, and those it no longer does are not. With ``room_id``, a
+    message of any other room is not found."""
     body = clean_body(body)
     async with db.write() as session:
         seq, message = await _changing(session, user, message_id, room_id)
         _authored_by(user, message)
+        mentions = await notifications.mentioned(session, message.room_id, user.id, body)
+        alerted = await notifications.renotify(session, message, mentions)
         message.body = body
         message.edited_at = utcnow()
         message.seq = seq
-    return message
+    return Changed(message, frozenset(alerted))
 
 
 async def delete_message(
     db: Database, user: User, message_id: int, *, room_id: int | None = None
-) -> Message:
-    """Delete a message (one's own, or any as an admin of its room), leaving a tombstone.
-    With ``room_id``, a message of any other room is not found."""
+) -> Changed:
+    """Delete a message (one's own, or any as an admin of its room), leaving a tombstone,
+    and the notifications it raised with it. With ``room_id``, a message of any other room
+    is not found."""
     async with db.write() as session:
         seq, message = await _changing(session, user, message_id, room_id)
         message.body = ""
+        message.mentions = None
         message.deleted_at = utcnow()
         message.seq = seq
+        alerted = await notifications.withdraw(session, message)
         # The rows go with the message; the caller removes the files after the commit,
         # from the attachments still listed on the returned message.
         await session.execute(delete(Attachment).where(Attachment.message_id == message.id))
-    return message
+    return Changed(message, frozenset(alerted))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -103,6 +104,9 @@ class Message(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The earlier message of the room this one answers (migration 0009 says why no key).
     reply_to_id: Mapped[int | None] = mapped_column()
+    # The members it mentions, by the handle it names them with: what its text links, as
+    # it was written, even after one of them takes another handle.
+    mentions: Mapped[dict[str, int] | None] = mapped_column(JSON)
 
     author: Mapped[User] = relationship(lazy="raise")
     reply_to: Mapped[Message | None] = relationship(
@@ -171,3 +175,43 @@ class Reaction(Base):
     emoji: Mapped[str] = mapped_column(String(16))
 
     person: Mapped[User] = relationship(lazy="raise")
+
+
+class Kind(StrEnum):
+    """Why someone is notified of a message."""
+
+    MENTION = "mention"
+    DIRECT = "direct"
+
+
+class Notification(Base):
+    """A message someone must not miss: one that mentions them, or one sent to them
+    directly. It counts until they read it, and stays listed on their Mentions page."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("user_id", "message_id"),
+        CheckConstraint("kind IN ('mention', 'direct')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    message: Mapped[Message] = relationship(lazy="raise")
+
+
+# What the badges count, for one person: their notifications not yet read.
+Index(
+    "ix_notifications_unread",
+    Notification.user_id,
+    Notification.room_id,
+    sqlite_where=Notification.read_at.is_(None),
+    postgresql_where=Notification.read_at.is_(None),
+)
+Index("ix_notifications_user_id_id", Notification.user_id, Notification.id)

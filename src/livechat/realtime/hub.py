@@ -50,6 +50,12 @@ def user_topic(user_id: int) -> Topic:
     return f"user:{user_id}"
 
 
+def alerts_topic(user_id: int) -> Topic:
+    """Events for every page of one person: their notifications, as they come and as they
+    read them, and the rooms they read."""
+    return f"user:{user_id}:alerts"
+
+
 def sessions_topic(user_id: int) -> Topic:
     """Events for every page of one person, of any kind: sessions signed out. Apart from
     ``user_topic`` so that room pages, which must hear these, get no room-list fragments."""
@@ -79,7 +85,11 @@ class Broadcast:
     knows the newest message its page holds. A ``sync`` carries no event of its own: its
     ``seq`` is where the room stands, and a page behind it catches up from the store. A
     presence change carries its ``presence`` version, so that a page whose sidebar is
-    newer skips it."""
+    newer skips it.
+
+    A person's notification count (``alerts``) is for each page to put in its
+    title; with ``room_id`` and ``message_id`` it came of that message, and with
+    ``read_up_to``, of reading that room up to that message."""
 
     html: str
     seq: int | None = None
@@ -88,19 +98,23 @@ class Broadcast:
     message_id: int | None = None
     sync: bool = False
     presence: int | None = None
+    room_id: int | None = None
+    alerts: int | None = None
+    read_up_to: int | None = None
 
     def encode(self) -> bytes:
         revokes = None if self.revokes is None else [self.revokes.only, self.revokes.keep]
         fields = [
-            self.html, self.seq, self.close, revokes, self.message_id, self.sync, self.presence
+            self.html, self.seq, self.close, revokes, self.message_id, self.sync, self.presence,
+            self.room_id, self.alerts, self.read_up_to,
         ]  # fmt: skip
         return json.dumps(fields).encode()
 
     @classmethod
     def decode(cls, payload: bytes) -> Broadcast:
-        html, seq, close, revokes, message_id, sync, presence = json.loads(payload)
+        html, seq, close, revokes, *rest = json.loads(payload)
         revocation = None if revokes is None else Revocation(*revokes)
-        return cls(html, seq, close, revocation, message_id, sync, presence)
+        return cls(html, seq, close, revocation, *rest)
 
 
 class Subscription:

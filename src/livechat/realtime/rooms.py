@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -28,16 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livechat.accounts.models import User
-from livechat.chat import attachments, broadcasts, messages
+from livechat.chat import attachments, broadcasts, messages, notifications
 from livechat.chat import rooms as rooms_service
-from livechat.chat.messages import Page, Posted
+from livechat.chat.messages import Changed, Page, Posted
 from livechat.chat.models import Message
 from livechat.db import Database
 from livechat.errors import LivechatError, Unavailable
 from livechat.realtime.actor import Actor, ActorBusy, ActorStopped, Sleep
-from livechat.realtime.hub import Hub, room_topic
+from livechat.realtime.hub import Hub, alerts_topic, room_topic
 from livechat.realtime.rate_limiter import Limiter
 from livechat.realtime.supervisor import Child, Restart, Supervisor, TooManyRestarts
+
+log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 60.0  # long enough to survive a page reload, short enough to free memory
 IDLE_CHECK_SECONDS = 1.0
@@ -147,16 +150,16 @@ class RoomServer(Actor[RoomRequest]):
         posted: Posted = await self.call(request)
         return posted
 
-    async def edit(self, user: User, message_id: int, body: str) -> Message:
-        edited: Message = await self.call(Edit(user, message_id, body))
+    async def edit(self, user: User, message_id: int, body: str) -> Changed:
+        edited: Changed = await self.call(Edit(user, message_id, body))
         return edited
 
     async def react(self, user: User, message_id: int, emoji: str) -> Message:
         reacted: Message = await self.call(React(user, message_id, emoji))
         return reacted
 
-    async def delete(self, user: User, message_id: int) -> Message:
-        deleted: Message = await self.call(Delete(user, message_id))
+    async def delete(self, user: User, message_id: int) -> Changed:
+        deleted: Changed = await self.call(Delete(user, message_id))
         return deleted
 
     async def recent(self, user: User) -> Page:
@@ -173,7 +176,7 @@ class RoomServer(Actor[RoomRequest]):
             if seq is not None:
                 await self._hub.publish(room_topic(self.room_id), broadcasts.room_reached(seq))
 
-    async def handle(self, request: RoomRequest) -> Posted | Message | Page | None:
+    async def handle(self, request: RoomRequest) -> Posted | Changed | Message | Page | None:
         match request:
             case Post(user, body, client_msg_id, attachment_ids, reply_to):
                 return await self._post(user, body, client_msg_id, attachment_ids, reply_to)
@@ -207,12 +210,15 @@ class RoomServer(Actor[RoomRequest]):
                 room_topic(self.room_id), broadcasts.message_created(posted.message)
             )
             self._remember(posted.message)
+            await self._alert(posted.alerted, posted.message)
         return posted
 
-    async def _edit(self, user: User, message_id: int, body: str) -> Message:
+    async def _edit(self, user: User, message_id: int, body: str) -> Changed:
         await self._rate_limiter.spend(user.id, "editing messages")
         edited = await messages.edit_message(self._db, user, message_id, body, room_id=self.room_id)
-        return await self._changed(edited)
+        await self._changed(edited.message)
+        await self._alert(edited.alerted, edited.message)
+        return edited
 
     async def _react(self, user: User, message_id: int, emoji: str) -> Message:
         await self._rate_limiter.spend(user.id, "reacting")
@@ -221,12 +227,13 @@ class RoomServer(Actor[RoomRequest]):
         )
         return await self._changed(reacted)
 
-    async def _delete(self, user: User, message_id: int) -> Message:
+    async def _delete(self, user: User, message_id: int) -> Changed:
         await self._rate_limiter.spend(user.id, "deleting messages")
         deleted = await messages.delete_message(self._db, user, message_id, room_id=self.room_id)
-        await self._changed(deleted)
+        await self._changed(deleted.message)
+        await self._alert(deleted.alerted, deleted.message)
         await attachments.remove_files(
-            self._uploads_dir, [file.stored_name for file in deleted.attachments]
+            self._uploads_dir, [file.stored_name for file in deleted.message.attachments]
         )
         return deleted
 
@@ -236,6 +243,23 @@ class RoomServer(Actor[RoomRequest]):
         await self._hub.publish(room_topic(self.room_id), broadcasts.message_changed(message))
         self._remember(message)
         return message
+
+    async def _alert(self, people: frozenset[int], message: Message) -> None:
+        """Tell every open page of ``people`` how many notifications they have unread now
+        that ``message`` changed them: a few people at most, in one query."""
+        if not people:
+            return
+        try:
+            counted = await notifications.alerts_of(self._db, people)
+        except Exception:
+            # The change is stored and shown: the badges are put right as each page of
+            # theirs next connects, which is no reason to tell the sender it failed.
+            log.warning("room %s: counting notifications failed", self.room_id, exc_info=True)
+            return
+        for person, alerts in counted.items():
+            await self._hub.publish(
+                alerts_topic(person), broadcasts.alerts_changed(alerts, message)
+            )
 
     async def _recent(self, user: User) -> Page:
         if self._cache is None:

@@ -50,6 +50,14 @@ class ReportTyping:
 
 
 @dataclass(frozen=True, slots=True)
+class DraftPaused:
+    """Typing in the composer paused, with the end of the draft: where an @mention being
+    typed is, for the page to be offered the people it may mean."""
+
+    draft: str
+
+
+@dataclass(frozen=True, slots=True)
 class CatchUp:
     """The page (re)connected, rendered up to ``cursor``; an unreadable cursor asks for the
     whole list anew."""
@@ -103,6 +111,7 @@ class ToggleReaction:
 RoomFrame = (
     SendMessage
     | ReportTyping
+    | DraftPaused
     | CatchUp
     | DeleteMessage
     | OpenEditor
@@ -189,8 +198,19 @@ def _attachment_ids(value: object) -> tuple[int, ...]:
     return tuple(item for item in ids if item is not None)
 
 
+# The end of a draft that can hold an @ and a handle being typed.
+DRAFT_TAIL = 40
+
+
 def _report_typing(_values: Values) -> ReportTyping:
     return ReportTyping()
+
+
+def _draft_paused(values: Values) -> DraftPaused:
+    body = values.get("body")
+    if not isinstance(body, str):
+        raise BadRequest(NOT_UNDERSTOOD)
+    return DraftPaused(body[-DRAFT_TAIL:] if is_text(body) else "")
 
 
 def _catch_up(values: Values) -> CatchUp:
@@ -208,6 +228,7 @@ def _position(value: object) -> int | None:
 _PARSERS: dict[str, Callable[[Values], RoomFrame]] = {
     "message-form": _send_message,
     "message-body": _report_typing,
+    "draft-paused": _draft_paused,
     "catch-up": _catch_up,
     "cancel-reply": lambda _values: CancelReply(),
 }

@@ -32,7 +32,7 @@ from starlette.status import (
 
 from livechat.accounts.auth import Accounts
 from livechat.accounts.models import User
-from livechat.chat import broadcasts, messages, rooms
+from livechat.chat import broadcasts, messages, notifications, rooms
 from livechat.chat.messages import Cursor
 from livechat.chat.rooms import RoomSummary
 from livechat.db import Database
@@ -51,6 +51,7 @@ from livechat.realtime.hub import (
     Broadcast,
     Revocation,
     Subscription,
+    alerts_topic,
     membership_topic,
     presence_topic,
     room_topic,
@@ -58,7 +59,7 @@ from livechat.realtime.hub import (
 )
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
-from livechat.web import frames, timeline
+from livechat.web import alerts, frames, timeline
 from livechat.web.replays import Replay, SharedReplays, read_replay
 from livechat.web.sockets import (
     SIGNED_OUT,
@@ -72,6 +73,8 @@ from livechat.web.templating import message_fragments, templates
 log = logging.getLogger(__name__)
 
 TYPING_MIN_INTERVAL_S = 0.8  # the page sends at most one typing frame a second
+# The page asks at most four times a second as a handle is typed; more is a script.
+SUGGESTING_MIN_INTERVAL_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,9 @@ class Connection:
     # could not say (then every change is applied).
     presence: int | None = None
     last_typing: float = 0.0
+    # The start of the handle the page is offered people for; None while it is offered none.
+    suggesting: str | None = None
+    last_suggested: float = 0.0
     catch_ups: int = 0
     signed_out: bool = False  # from then on, frames are ignored while the socket closes
     # The page's reader, and the message its list ends with as far as this socket knows.
@@ -161,6 +167,7 @@ async def serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
         presence_topic(room.id),
         membership_topic(room.id, person.id),
         sessions_topic(person.id),
+        alerts_topic(person.id),
     )
     async with realtime.hub.subscribe(*topics) as subscription:
         accounts: Accounts = websocket.app.state.accounts
@@ -259,6 +266,8 @@ async def _handle(connection: Connection, request: frames.RoomFrame, received: f
             await _send_message(connection, request, received)
         case frames.ReportTyping():
             _typing(connection)
+        case frames.DraftPaused(draft):
+            await _suggest(connection, draft)
         case frames.CatchUp():
             # A page asks once per connection; asking again costs a token, as it reads the
             # store on the sender's behalf.
@@ -329,11 +338,29 @@ async def _send_message(
         connection, lambda server: server.post(user, body, client_msg_id, files, reply_to)
     )
     connection.reply("broadcasts/message_sent.html", room=room, client_msg_id=uuid.uuid4().hex)
+    connection.suggesting = None  # the form is new, and offers no one
     connection.metrics.send_to_ack_seconds.observe(time.perf_counter() - received)
     # The message is stored: a Presence that cannot take this now must not turn that into
     # an error on the page. The typing line then clears at its own timeout.
     with contextlib.suppress(ActorBusy, ActorStopped):
         connection.realtime.presence.stopped_typing(room.id, user.id)
+
+
+async def _suggest(connection: Connection, draft: str) -> None:
+    """Offer the page the members an @ at the end of its draft may mean, or stop offering
+    once it no longer ends with one."""
+    start = notifications.mention_typed(draft)
+    if start == connection.suggesting:
+        return
+    now = time.monotonic()
+    if start is not None and now - connection.last_suggested < SUGGESTING_MIN_INTERVAL_S:
+        return
+    connection.suggesting, connection.last_suggested = start, now
+    people = []
+    if start is not None:
+        room_id, user_id = connection.room.id, connection.user_id
+        people = await notifications.members_named(connection.db, room_id, start, besides=user_id)
+    connection.reply("partials/mention_suggestions.html", people=people)
 
 
 def _typing(connection: Connection) -> None:
@@ -379,6 +406,18 @@ async def _render(
 async def _show(
     connection: Connection, event: Broadcast, out: list[str | Broadcast]
 ) -> tuple[int, str] | None:
+    if event.alerts is not None:
+        out.extend((event, broadcasts.title(connection.room.name, event.alerts)))
+        if event.room_id == connection.room.id and event.message_id is not None:
+            # A mention in the room this page shows: read as it arrives.
+            await alerts.read_quietly(
+                connection.db,
+                connection.realtime.hub,
+                connection.user_id,
+                connection.room.id,
+                event.message_id,
+            )
+        return None
     outcome = _apply(connection, event, out)
     if outcome is False:
         assert event.seq is not None, "only a room event can open a gap"
@@ -430,7 +469,12 @@ def _send_now(connection: Connection, batch: list[object]) -> bool:
     out: list[str | Broadcast] = []
     if isinstance(item, Reply):
         out.append(item.html)
-    elif isinstance(item, Broadcast) and item.revokes is None and item.close is None:
+    elif (
+        isinstance(item, Broadcast)
+        and item.revokes is None
+        and item.close is None
+        and item.alerts is None
+    ):
         if _apply(connection, item, out) is False:
             return False
     else:
@@ -473,6 +517,7 @@ async def _catch_up(connection: Connection, known: Cursor) -> str:
         sidebar = await connection.realtime.presence.online(connection.room.id)
         presence += broadcasts.presence_snapshot(sidebar)
         connection.presence = sidebar.version
+    presence += await alerts.snapshot(connection.db, connection.user_id, connection.room.name)
     # Where the page's list ends, for what follows it to be shown against.
     connection.reader.last = await messages.stamp(connection.db, connection.room.id, known.last_id)
     html, connection.cursor = await _replay_from(connection, known)

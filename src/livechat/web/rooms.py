@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from livechat.accounts.models import User
-from livechat.chat import attachments, broadcasts, messages, rooms
+from livechat.chat import attachments, broadcasts, messages, notifications, rooms
 from livechat.chat.models import Room
 from livechat.db import Database
 from livechat.errors import BadRequest, Unavailable
@@ -18,7 +18,7 @@ from livechat.realtime.actor import ActorBusy, ActorStopped
 from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic, user_topic
 from livechat.realtime.presence import Sidebar
 from livechat.realtime.tree import Realtime
-from livechat.web import notices, timeline
+from livechat.web import alerts, notices, timeline
 from livechat.web.deps import (
     DB,
     CurrentUser,
@@ -60,10 +60,11 @@ async def _index(
         listing.room.id: realtime.presence.online_count(listing.room.id) for listing in listings
     }
     context.setdefault("form", {})
+    counted = await notifications.alerts_for(db, user.id)
     return render(
         request,
         "rooms/index.html",
-        {"listings": listings, "online_counts": online, **context},
+        {"listings": listings, "online_counts": online, "alerts": counted, **context},
         status_code=400 if "error" in context else 200,
     )
 
@@ -141,6 +142,11 @@ async def show(
     until = latest.cursor.last_id
     if around is not None:
         window = await messages.history(db, user, slug, around=around, until=until)
+    # The reader's mentions here are read as the page shows them.
+    if access.membership is not None and await notifications.mentioned_in_room(
+        db, user.id, room.id
+    ):
+        await alerts.read_quietly(db, realtime.hub, user.id, room.id, until)
     return render(
         request,
         "rooms/show.html",

@@ -14,7 +14,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from livechat.accounts.models import User
-from livechat.chat import attachments
+from livechat.chat import attachments, notifications
 from livechat.chat.messages import MAX_COUNTED, Stamp
 from livechat.chat.models import REACTIONS, Message, Reaction
 from livechat.resources import TEMPLATES
@@ -43,22 +43,36 @@ def _initials(display_name: str) -> str:
 
 
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+# A URL or a mention, whichever starts first: an @ inside a URL is part of the URL.
+_LINKS = re.compile(f"(?P<url>{_URL.pattern})|{notifications.MENTION.pattern}", re.IGNORECASE)
 _TRAILING_PUNCTUATION = ".,;:!?)]}'\""
 
 
-def _linkify(text: str) -> Markup:
-    """Escape ``text`` and make its http(s) URLs clickable links that leave the site
-    without a referrer and without giving the target page a handle on ours."""
+def _linkify(text: str, mentions: dict[str, int] | None = None) -> Markup:
+    """Escape ``text`` and make links of its http(s) URLs, which leave the site without a
+    referrer and without giving the target page a handle on ours, and of the handles it
+    mentions (``mentions``, by handle), which lead to the person mentioned."""
     parts: list[str] = []
     position = 0
-    for match in _URL.finditer(text):
-        url = match.group().rstrip(_TRAILING_PUNCTUATION)
-        start, end = match.start(), match.start() + len(url)
+    for match in _LINKS.finditer(text):
+        if match["url"] is None:
+            person = (mentions or {}).get(match[2].lower())
+            if person is None:
+                continue
+            link = (
+                f'<a class="mention" href="/people/{person}" data-person="{person}">'
+                f"{escape(match[0])}</a>"
+            )
+            start, end = match.start(), match.end()
+        else:
+            url = match["url"].rstrip(_TRAILING_PUNCTUATION)
+            start, end = match.start(), match.start() + len(url)
+            link = (
+                f'<a href="{escape(url)}" rel="noopener noreferrer nofollow ugc"'
+                f' target="_blank">{escape(url)}</a>'
+            )
         parts.append(str(escape(text[position:start])))
-        parts.append(
-            f'<a href="{escape(url)}" rel="noopener noreferrer nofollow ugc"'
-            f' target="_blank">{escape(url)}</a>'
-        )
+        parts.append(link)
         position = end
     parts.append(str(escape(text[position:])))
     return Markup("".join(parts))  # noqa: S704  (every piece was escaped above)
@@ -103,7 +117,13 @@ def _counted(number: int) -> str:
     return f"{number:,}+" if number >= MAX_COUNTED else f"{number:,}"
 
 
+def _at_most_99(count: int) -> str:
+    """A badge's count: past 99, how many no longer matters."""
+    return "99+" if count > 99 else str(count)
+
+
 templates = Jinja2Templates(TEMPLATES, context_processors=[_page_context])
+templates.env.filters["at_most_99"] = _at_most_99
 templates.env.filters["counted"] = _counted
 templates.env.filters["by_emoji"] = _by_emoji
 templates.env.filters["initials"] = _initials
