@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from livechat import schema
 from livechat.accounts.handles import clean_handle
 from livechat.accounts.models import User
-from livechat.chat import messages, rooms, search
+from livechat.chat import messages, notifications, rooms, search
 from livechat.db import Base, Database, sqlite_path
 from livechat.errors import Moved
 from tests.helpers import DATABASE, only_on_sqlite, postgres_database, sqlite_url
@@ -132,6 +132,7 @@ def test_upgrade_on_postgresql_creates_the_tables_and_a_search_column(postgres_u
         "0009",
         "0010",
         "0011",
+        "0012",
     ]
     objects = _postgres_objects(postgres_url)
     for table in TABLES:
@@ -503,3 +504,50 @@ def test_downgrading_from_0010_drops_the_handles_and_keeps_the_people(
         ("ann_lee",),
         ("ann_lee2",),
     ]
+
+
+async def test_members_from_before_0012_start_with_their_rooms_read(unmigrated_url: str) -> None:
+    # From before handles too: 0010 rebuilds the users table on SQLite, under the rooms,
+    # memberships and messages that refer to it, which must come through whole.
+    schema.upgrade(unmigrated_url, "0009")
+    when = datetime(2026, 11, 1)
+    memberships: list[tuple[str, dict[str, object]]] = [
+        (
+            "INSERT INTO memberships (id, user_id, room_id, role, joined_at)"
+            " VALUES (:id, :id, 1, 'member', :when)",
+            {"id": person, "when": when},
+        )
+        for person in (1, 2)
+    ]
+    posts: list[tuple[str, dict[str, object]]] = [
+        (
+            "INSERT INTO messages (id, room_id, user_id, body, seq, inserted_at)"
+            " VALUES (:id, 1, 1, 'hello', :id, :when)",
+            {"id": number, "when": when},
+        )
+        for number in (1, 2, 3)
+    ]
+    _insert(
+        unmigrated_url,
+        *_users_named("Ann", "Bo"),
+        (
+            "INSERT INTO rooms (id, name, slug, description, is_private, last_seq,"
+            " inserted_at, updated_at) VALUES (1, 'General', 'general', '', :no, 0, :when, :when)",
+            {"no": False, "when": when},
+        ),
+        *memberships,
+        *posts,
+    )
+
+    schema.upgrade(unmigrated_url, "0012")
+
+    read = _select(unmigrated_url, "SELECT user_id, last_read_id FROM memberships ORDER BY id")
+    assert read == [(1, 3), (2, 3)]
+    assert _select(unmigrated_url, "SELECT count(*) FROM messages") == [(3,)]
+    db = Database(unmigrated_url)
+    try:
+        assert (await notifications.unread_of(db, 2))[1].count == 0
+    finally:
+        await db.dispose()
+    schema.downgrade(unmigrated_url, "0011")
+    assert _select(unmigrated_url, "SELECT count(*) FROM memberships") == [(2,)]

@@ -37,6 +37,12 @@ def message_created(message: Message) -> Broadcast:
     )
 
 
+def message_activity(message: Message) -> Broadcast:
+    """That ``message`` was posted, for room lists to count: no HTML, which each list
+    renders for itself."""
+    return Broadcast("", message_id=message.id, room_id=message.room_id, author_id=message.user_id)
+
+
 def alerts_changed(alerts: Alerts, message: Message) -> Broadcast:
     """For every page of a person whose notifications ``message`` changed: how many they
     have unread now."""
@@ -56,6 +62,11 @@ def room_read(alerts: Alerts, room_id: int, up_to: int) -> Broadcast:
         room_id=room_id,
         read_up_to=up_to,
     )
+
+
+def room_unread(counts: dict[int, int]) -> str:
+    """The unread badges of rooms in a room list, by room id."""
+    return render("broadcasts/room_unread.html", counts=counts.items())
 
 
 def room_alerts(counts: dict[int, int]) -> str:

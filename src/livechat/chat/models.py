@@ -74,6 +74,8 @@ class Membership(Base):
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The newest message of the room its person has seen: the ones after it are unread.
+    last_read_id: Mapped[int] = mapped_column(default=0)
 
     @property
     def is_admin(self) -> bool:

@@ -1,4 +1,4 @@
-"""Mentions, and the notifications they raise.
+"""Mentions and the notifications they raise, and how far each person has read.
 
 A message mentions a member of its room by their handle (``@alice``); the mention is kept
 on the message, handle as written with the person it named, and the person gets a
@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import (
     ColumnElement,
+    ScalarSelect,
     Select,
     delete,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -198,9 +200,19 @@ async def alerts_for(db: Database, user_id: int) -> Alerts:
 
 
 async def read_room(db: Database, user_id: int, room_id: int, up_to: int) -> bool:
-    """Mark what ``user_id`` has seen of a room, up to message ``up_to``: their notifications
-    there. Whether any was unread."""
+    """Mark what ``user_id`` has seen of a room, up to message ``up_to``: its messages, and
+    their notifications there. Whether anything was unread."""
     async with db.write() as session:
+        moved_on = await session.execute(
+            update(Membership)
+            .where(
+                Membership.user_id == user_id,
+                Membership.room_id == room_id,
+                Membership.last_read_id < up_to,
+            )
+            .values(last_read_id=up_to)
+            .returning(Membership.id)
+        )
         read = await session.execute(
             update(Notification)
             .where(
@@ -212,11 +224,12 @@ async def read_room(db: Database, user_id: int, room_id: int, up_to: int) -> boo
             .values(read_at=utcnow())
             .returning(Notification.id)
         )
-        return read.first() is not None
+        return moved_on.first() is not None or read.first() is not None
 
 
 async def mentioned_in_room(db: Database, user_id: int, room_id: int) -> bool:
-    """Whether ``user_id`` has a notification of the room unread."""
+    """Whether ``user_id`` has a notification of the room unread, whatever they have read
+    of it: an edit may mention them in a message they read before."""
     async with db.read() as session:
         unread = await session.scalar(
             select(Notification.id)
@@ -228,6 +241,55 @@ async def mentioned_in_room(db: Database, user_id: int, room_id: int) -> bool:
             .limit(1)
         )
         return unread is not None
+
+
+# Past this many unread messages a room shows "99+": counting further is work for nothing.
+UNREAD_COUNTED = 100
+
+
+def unread_count(user_id: int) -> ScalarSelect[int]:
+    """How many messages of the membership's room, correlated, ``user_id`` has not read:
+    others' messages after the last one they saw, up to ``UNREAD_COUNTED``."""
+    unread = (
+        select(literal(1))
+        .select_from(Message)
+        .where(
+            Message.room_id == Membership.room_id,
+            Message.id > Membership.last_read_id,
+            Message.user_id != user_id,
+            Message.deleted_at.is_(None),
+        )
+        .correlate(Membership)
+        .limit(UNREAD_COUNTED)
+        .subquery()
+    )
+    return select(func.count()).select_from(unread).correlate(Membership).scalar_subquery()
+
+
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """What a room list shows of a room: how many of its messages its reader has not read
+    (counted up to ``UNREAD_COUNTED``), and the newest message it counted them up to."""
+
+    count: int
+    counted_to: int
+
+
+async def unread_of(db: Database, user_id: int) -> dict[int, Unread]:
+    """The unread messages of each room ``user_id`` belongs to, by room id."""
+    newest = (
+        select(func.coalesce(func.max(Message.id), 0))
+        .where(Message.room_id == Membership.room_id)
+        .correlate(Membership)
+        .scalar_subquery()
+    )
+    async with db.read() as session:
+        rows = await session.execute(
+            select(Membership.room_id, unread_count(user_id), newest).where(
+                Membership.user_id == user_id
+            )
+        )
+        return {room_id: Unread(count, counted_to) for room_id, count, counted_to in rows}
 
 
 async def read_all(db: Database, user_id: int) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from livechat.accounts.models import User
+from livechat.chat import notifications
 from livechat.chat.access import (
     could_name_a_room,
     find_membership,
@@ -30,6 +31,7 @@ from livechat.chat.models import (
     Attachment,
     FormerSlug,
     Membership,
+    Message,
     Role,
     Room,
 )
@@ -43,6 +45,7 @@ class RoomListing:
     room: Room
     member_count: int
     role: Role | None
+    unread: int = 0  # counted up to notifications.UNREAD_COUNTED
 
     @property
     def is_member(self) -> bool:
@@ -192,7 +195,8 @@ async def delete_room(db: Database, user: User, slug: str) -> Room:
 
 
 async def list_rooms(db: Database, user: User) -> list[RoomListing]:
-    """Every room the user may see, with its member count and the user's role in it."""
+    """Every room the user may see, with its member count, the user's role in it, and how
+    many of its messages they have not read."""
     member_count = (
         select(func.count(Membership.id))
         .where(Membership.room_id == Room.id)
@@ -205,14 +209,21 @@ async def list_rooms(db: Database, user: User) -> list[RoomListing]:
         .correlate(Room)
         .scalar_subquery()
     )
+    unread = (
+        select(notifications.unread_count(user.id))
+        .where(Membership.room_id == Room.id, Membership.user_id == user.id)
+        .correlate(Room)
+        .scalar_subquery()
+    )
     async with db.read() as session:
         rows = await session.execute(
-            select(Room, member_count, own_role)
+            select(Room, member_count, own_role, unread)
             .where(readable_by(user.id))
             .order_by(func.lower(Room.name), Room.id)
         )
         return [
-            RoomListing(room, count, Role(role) if role else None) for room, count, role in rows
+            RoomListing(room, count, Role(role) if role else None, unread or 0)
+            for room, count, role, unread in rows
         ]
 
 
@@ -311,9 +322,17 @@ async def join_room(db: Database, user: User, slug: str) -> Membership:
         if membership is None:
             if room.is_private:
                 raise NotFound("This room does not exist, or you are not a member of it.")
-            membership = Membership(user_id=user.id, room_id=room.id, role=Role.MEMBER)
+            membership = _newcomer(user.id, room)
             session.add(membership)
     return membership
+
+
+def _newcomer(user_id: int, room: Room) -> Membership:
+    """A member who has just come in: what was said before is history, not unread."""
+    newest = select(func.coalesce(func.max(Message.id), 0)).where(Message.room_id == room.id)
+    return Membership(
+        user_id=user_id, room_id=room.id, role=Role.MEMBER, last_read_id=newest.scalar_subquery()
+    )
 
 
 async def add_member(db: Database, admin: User, slug: str, email: str) -> Invitation:
@@ -330,7 +349,7 @@ async def add_member(db: Database, admin: User, slug: str, email: str) -> Invita
         membership = await find_membership(session, invitee.id, room.id)
         added = membership is None
         if membership is None:
-            membership = Membership(user_id=invitee.id, room_id=room.id, role=Role.MEMBER)
+            membership = _newcomer(invitee.id, room)
             session.add(membership)
     return Invitation(room, invitee, membership, added)
 

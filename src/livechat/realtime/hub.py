@@ -33,6 +33,13 @@ def room_topic(room_id: int) -> Topic:
     return f"room:{room_id}"
 
 
+def activity_topic(room_id: int) -> Topic:
+    """Who posted in a room, and which message, with no HTML: for the room lists of its
+    members to count unread messages, at the cost of one event per message however many
+    members the room has."""
+    return f"room:{room_id}:activity"
+
+
 def presence_topic(room_id: int) -> Topic:
     return f"room:{room_id}:presence"
 
@@ -87,7 +94,8 @@ class Broadcast:
     presence change carries its ``presence`` version, so that a page whose sidebar is
     newer skips it.
 
-    A person's notification count (``alerts``) is for each page to put in its
+    A message's activity names its ``room_id`` and ``author_id``, for room lists to count
+    it unread. A person's notification count (``alerts``) is for each page to put in its
     title; with ``room_id`` and ``message_id`` it came of that message, and with
     ``read_up_to``, of reading that room up to that message."""
 
@@ -99,6 +107,7 @@ class Broadcast:
     sync: bool = False
     presence: int | None = None
     room_id: int | None = None
+    author_id: int | None = None
     alerts: int | None = None
     read_up_to: int | None = None
 
@@ -106,7 +115,7 @@ class Broadcast:
         revokes = None if self.revokes is None else [self.revokes.only, self.revokes.keep]
         fields = [
             self.html, self.seq, self.close, revokes, self.message_id, self.sync, self.presence,
-            self.room_id, self.alerts, self.read_up_to,
+            self.room_id, self.author_id, self.alerts, self.read_up_to,
         ]  # fmt: skip
         return json.dumps(fields).encode()
 

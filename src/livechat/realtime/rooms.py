@@ -36,7 +36,7 @@ from livechat.chat.models import Message
 from livechat.db import Database
 from livechat.errors import LivechatError, Unavailable
 from livechat.realtime.actor import Actor, ActorBusy, ActorStopped, Sleep
-from livechat.realtime.hub import Hub, alerts_topic, room_topic
+from livechat.realtime.hub import Hub, activity_topic, alerts_topic, room_topic
 from livechat.realtime.rate_limiter import Limiter
 from livechat.realtime.supervisor import Child, Restart, Supervisor, TooManyRestarts
 
@@ -209,6 +209,8 @@ class RoomServer(Actor[RoomRequest]):
             await self._hub.publish(
                 room_topic(self.room_id), broadcasts.message_created(posted.message)
             )
+            activity = broadcasts.message_activity(posted.message)
+            await self._hub.publish(activity_topic(self.room_id), activity)
             self._remember(posted.message)
             await self._alert(posted.alerted, posted.message)
         return posted

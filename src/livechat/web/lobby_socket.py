@@ -6,13 +6,15 @@ from __future__ import annotations
 import logging
 
 from fastapi import WebSocket
-from starlette.status import WS_1008_POLICY_VIOLATION
+from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
 
-from livechat.chat import broadcasts, notifications
+from livechat.chat import broadcasts, notifications, rooms
 from livechat.db import Database
+from livechat.errors import Unavailable
 from livechat.realtime.hub import (
     LOBBY_TOPIC,
     Broadcast,
+    activity_topic,
     alerts_topic,
     sessions_topic,
     user_topic,
@@ -31,9 +33,15 @@ async def serve(websocket: WebSocket, visitor: SignedIn) -> None:
     realtime: Realtime = websocket.app.state.realtime
     db: Database = websocket.app.state.db
     user_id = visitor.user_id
-    # Public rooms for everyone; private rooms only on their members' own topics.
+    # Public rooms for everyone; private rooms only on their members' own topics. And what
+    # is posted in the rooms of the reader's, to count it unread.
     topics = (LOBBY_TOPIC, user_topic(user_id), sessions_topic(user_id), alerts_topic(user_id))
-    async with realtime.hub.subscribe(*topics) as subscription:
+    try:
+        counted = [activity_topic(room_id) for room_id in await rooms.room_ids_of(db, user_id)]
+    except Unavailable as busy:
+        await websocket.close(WS_1013_TRY_AGAIN_LATER, busy.message)
+        return
+    async with realtime.hub.subscribe(*topics, *counted) as subscription:
         lobby = _Lobby(websocket, visitor, db)
         # Subscribed first: a change from now on follows the counts, which it corrects.
         if caught_up := await lobby.catch_up():
@@ -49,9 +57,10 @@ async def serve(websocket: WebSocket, visitor: SignedIn) -> None:
 
 class _Lobby:
     """A room list's outbox. Room lists are few and their broadcasts rare: everything
-    goes through the writer."""
+    goes through the writer. It counts the unread messages of its reader's rooms, as
+    they are posted, from the counts it read as it connected."""
 
-    __slots__ = ("_badged", "_db", "_frames", "_session", "_user_id", "_websocket")
+    __slots__ = ("_badged", "_db", "_frames", "_session", "_unread", "_user_id", "_websocket")
 
     def __init__(self, websocket: WebSocket, visitor: SignedIn, db: Database) -> None:
         self._websocket = websocket
@@ -60,12 +69,15 @@ class _Lobby:
         self._user_id = visitor.user_id
         self._db = db
         self._badged: set[int] = set()  # the rooms whose mention badges show a count
+        self._unread: dict[int, notifications.Unread] = {}
 
     async def send(self, batch: list[object]) -> bool:
         out: list[str | Broadcast] = []
         for item in batch:
             assert isinstance(item, Broadcast)  # the lobby's topics carry nothing else
-            if item.alerts is not None:
+            if item.author_id is not None:
+                out.extend(self._posted(item))
+            elif item.alerts is not None:
                 out.extend(await self._alerted(item))
             elif item.revokes is None:
                 out.append(item)
@@ -84,16 +96,38 @@ class _Lobby:
         cannot say now, when the next change will."""
         try:
             counted = await notifications.alerts_for(self._db, self._user_id)
+            self._unread = await notifications.unread_of(self._db, self._user_id)
         except Exception:
             log.warning("counting the notifications of user %s failed", self._user_id)
             return ""
-        return self._badges(counted) + alerts.shown(counted, TITLE)
+        unread = {room_id: unread.count for room_id, unread in self._unread.items()}
+        return self._badges(counted) + broadcasts.room_unread(unread) + alerts.shown(counted, TITLE)
+
+    def _posted(self, event: Broadcast) -> list[str | Broadcast]:
+        """A room's unread badge, one message more, for a message by someone else that the
+        counts read on connecting did not count."""
+        assert event.room_id is not None, "activity names its room"
+        assert event.message_id is not None, "activity names its message"
+        known = self._unread.get(event.room_id)
+        if event.author_id == self._user_id or known is None:
+            return []
+        if event.message_id <= known.counted_to:
+            return []
+        count = min(known.count + 1, notifications.UNREAD_COUNTED)
+        self._unread[event.room_id] = notifications.Unread(count, event.message_id)
+        return [broadcasts.room_unread({event.room_id: count})]
 
     async def _alerted(self, event: Broadcast) -> list[str | Broadcast]:
         """The count and title every page shows, and the rooms' badges, counted anew:
         notifications are few, and their events rarer still."""
         assert event.alerts is not None
         shown: list[str | Broadcast] = [event, broadcasts.title(TITLE, event.alerts)]
+        if event.read_up_to is not None and event.room_id in self._unread:
+            # Read on another page, which showed what this list counted as it came: none
+            # of it is unread now, and messages from here on count afresh.
+            counted_to = max(self._unread[event.room_id].counted_to, event.read_up_to)
+            self._unread[event.room_id] = notifications.Unread(0, counted_to)
+            shown.append(broadcasts.room_unread({event.room_id: 0}))
         try:
             counted = await notifications.alerts_for(self._db, self._user_id)
         except Exception:

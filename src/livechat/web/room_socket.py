@@ -102,6 +102,8 @@ class Connection:
     # could not say (then every change is applied).
     presence: int | None = None
     last_typing: float = 0.0
+    # The newest message the page was read up to as it opened: it shows what came after.
+    read_to: int = 0
     # The start of the handle the page is offered people for; None while it is offered none.
     suggesting: str | None = None
     last_suggested: float = 0.0
@@ -196,6 +198,10 @@ async def serve(websocket: WebSocket, visitor: SignedIn, slug: str) -> None:
         finally:
             realtime.rooms.disconnected(room.id)
             realtime.presence.untrack(connection.id)
+        # What the page showed as it came in, it was read: the room list says so.
+        if connection.cursor is not None and connection.cursor.last_id > connection.read_to:
+            read_to = connection.cursor.last_id
+            await alerts.read_quietly(db, realtime.hub, person.id, room.id, read_to)
 
 
 async def _read(websocket: WebSocket, connection: Connection) -> None:
@@ -518,6 +524,7 @@ async def _catch_up(connection: Connection, known: Cursor) -> str:
         presence += broadcasts.presence_snapshot(sidebar)
         connection.presence = sidebar.version
     presence += await alerts.snapshot(connection.db, connection.user_id, connection.room.name)
+    connection.read_to = max(known.last_id, 0)  # the page was read up to it as it opened
     # Where the page's list ends, for what follows it to be shown against.
     connection.reader.last = await messages.stamp(connection.db, connection.room.id, known.last_id)
     html, connection.cursor = await _replay_from(connection, known)

@@ -142,11 +142,12 @@ async def show(
     until = latest.cursor.last_id
     if around is not None:
         window = await messages.history(db, user, slug, around=around, until=until)
-    # The reader's mentions here are read as the page shows them.
-    if access.membership is not None and await notifications.mentioned_in_room(
-        db, user.id, room.id
-    ):
-        await alerts.read_quietly(db, realtime.hub, user.id, room.id, until)
+    # Where the reader had read to, for the page to mark what is new to them; now read.
+    read_to = None
+    if access.membership is not None:
+        read_to = access.membership.last_read_id
+        if read_to < until or await notifications.mentioned_in_room(db, user.id, room.id):
+            await alerts.read_quietly(db, realtime.hub, user.id, room.id, until)
     return render(
         request,
         "rooms/show.html",
@@ -161,6 +162,7 @@ async def show(
             "pending": pending,
             "members": await rooms.members(db, room) if access.is_admin else [],
             "around": around,
+            "read_to": read_to,
         },
     )
 

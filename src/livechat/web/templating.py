@@ -96,11 +96,35 @@ def _message_list(
     """The fragments of ``messages`` as the reader sees them, following message ``after``
     if given: for a page. Rendered for a socket (no reader), they go out as they are, and
     the socket shows them to its page."""
+    messages = list(messages)
     html = message_fragments.list_html(messages)
     zone = context.get("zone")
     if zone is None:
         return html
-    return Markup(timeline.flow(html, timeline.Reader(zone, after)))  # noqa: S704  (ours)
+    flowed = timeline.flow(html, timeline.Reader(zone, after))
+    reader, read_to = context.get("current_user"), context.get("read_to")
+    if reader is not None and read_to is not None:
+        flowed = _mark_new(flowed, messages, reader.id, read_to)
+    return Markup(flowed)  # noqa: S704  (ours)
+
+
+_NEW_MESSAGES = (
+    '<div id="new-messages" class="new-messages" role="separator" aria-label="New messages">'
+    "<span>New messages</span></div>"
+)
+
+
+def _mark_new(html: str, messages: list[Message], reader_id: int, read_to: int) -> str:
+    """``html`` with a divider above the first message of ``messages`` that is new to the
+    reader: someone else's, after the last one they had read."""
+    for message in messages:
+        if message.id > read_to and message.user_id != reader_id:
+            return html.replace(
+                f'<article id="message-{message.id}"',
+                _NEW_MESSAGES + f'<article id="message-{message.id}"',
+                1,
+            )
+    return html
 
 
 def _by_emoji(reactions: Iterable[Reaction]) -> list[tuple[int, str, list[User]]]:
