@@ -133,6 +133,7 @@ def test_upgrade_on_postgresql_creates_the_tables_and_a_search_column(postgres_u
         "0010",
         "0011",
         "0012",
+        "0013",
     ]
     objects = _postgres_objects(postgres_url)
     for table in TABLES:

@@ -187,6 +187,12 @@ def lobby_room_created(room: Room) -> Broadcast:
     return Broadcast(render("broadcasts/lobby_room_created.html", room=room))
 
 
+def lobby_direct_created(room: Room, partner: User) -> Broadcast:
+    """A direct conversation to add to the open room lists of one of its people, named
+    for the other, ``partner``."""
+    return Broadcast(render("broadcasts/lobby_direct_created.html", room=room, partner=partner))
+
+
 def lobby_room_changed(room: Room, member_count: int) -> Broadcast:
     return Broadcast(
         render("broadcasts/lobby_room_changed.html", room=room, member_count=member_count)

@@ -200,10 +200,12 @@ async def create_message(
     client_msg_id: str | None = None,
     attachment_ids: Sequence[int] = (),
     reply_to: int | None = None,
+    recipients: Sequence[int] = (),
 ) -> Posted:
     """Post a message, carrying the user's pending uploads named in ``attachment_ids``; with
     files, the text may be empty. With ``reply_to``, it answers that message, which must
-    be one of the room's that is not deleted. The members it mentions are notified. A send
+    be one of the room's that is not deleted. The members it mentions are notified, and
+    so are ``recipients`` but its author (the people of a direct conversation). A send
     repeated with the same ``client_msg_id`` and the same content returns the first
     message unchanged, so a retried or doubled send is stored once; the same key with
     other content is another message, since a page keeps its key until a send is
@@ -218,7 +220,8 @@ async def create_message(
     # room, and one deleted meanwhile stays a tombstone the reply can still point at.
     original = None if reply_to is None else await replied_to(db, user, room_ref, reply_to)
     mentions = await _mentioned(db, room_ref, user, body)
-    alerted = dict.fromkeys(mentions.values(), Kind.MENTION)
+    alerted = {person: Kind.DIRECT for person in recipients if person != user.id}
+    alerted.update(dict.fromkeys(mentions.values(), Kind.MENTION))
     sent = {
         "room": room_ref,
         "user_id": user.id,

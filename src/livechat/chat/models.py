@@ -26,6 +26,7 @@ ROOM_NAME_MAX_LENGTH = 60
 ROOM_SLUG_MAX_LENGTH = ROOM_NAME_MAX_LENGTH + 8
 ROOM_DESCRIPTION_MAX_LENGTH = 280
 CLIENT_MSG_ID_MAX_LENGTH = 64
+DIRECT_KEY_MAX_LENGTH = 40  # two 64-bit ids and a colon
 
 
 class Role(StrEnum):
@@ -42,11 +43,20 @@ class Room(Base):
     description: Mapped[str] = mapped_column(String(ROOM_DESCRIPTION_MAX_LENGTH), default="")
     creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    # For a direct conversation, the ids of its two people, lower first ("3:7"): there is
+    # one per pair, and it is private by construction (``chat/rooms.py``).
+    direct_key: Mapped[str | None] = mapped_column(
+        String(DIRECT_KEY_MAX_LENGTH), unique=True, index=True
+    )
     # The room's event sequence: bumped by every create, edit and delete of a message, so
     # a reconnecting page can ask for exactly what it missed.
     last_seq: Mapped[int] = mapped_column(default=0)
     inserted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_direct(self) -> bool:
+        return self.direct_key is not None
 
 
 class FormerSlug(Base):

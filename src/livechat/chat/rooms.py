@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, func, select, union_all
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from livechat.accounts.models import User
-from livechat.chat import notifications
+from livechat.chat import notifications, people
 from livechat.chat.access import (
     could_name_a_room,
     find_membership,
@@ -36,7 +37,7 @@ from livechat.chat.models import (
     Room,
 )
 from livechat.db import Database
-from livechat.errors import BadRequest, Forbidden, Moved, NotFound
+from livechat.errors import BadRequest, Conflict, Forbidden, Moved, NotFound
 from livechat.inputs import is_id, is_text, require_text, storable
 
 
@@ -165,6 +166,84 @@ async def create_room(
     return room
 
 
+def direct_key(one: int, other: int) -> str:
+    """The key of the direct conversation of two people, whichever of them asks."""
+    low, high = sorted((one, other))
+    return f"{low}:{high}"
+
+
+@dataclass(frozen=True, slots=True)
+class Direct:
+    """A direct conversation, as one of its two people opens it."""
+
+    room: Room
+    partner: User
+    started: bool  # by this opening
+
+
+async def direct_room(db: Database, user: User, person_id: int) -> Direct:
+    """The direct conversation of ``user`` and someone they may know of, started if need
+    be. It is a private room of the two of them, with no admin: no one can be invited to
+    it, nor can it be renamed, left or deleted."""
+    person = await people.find_person(db, user, person_id)
+    if person.id == user.id:
+        raise BadRequest("A direct conversation needs someone else in it.")
+    if not person.is_active:
+        raise BadRequest(f"{person.display_name} has closed their account.")
+    key = direct_key(user.id, person.id)
+    try:
+        async with db.write() as session:
+            room = await session.scalar(select(Room).where(Room.direct_key == key))
+            if room is not None:
+                return Direct(room, person, started=False)
+            low, high = sorted((user, person), key=lambda someone: someone.id)
+            name = f"{low.display_name} & {high.display_name}"[:ROOM_NAME_MAX_LENGTH]
+            room = Room(
+                name=name,
+                slug=await _unique_slug(session, f"dm {low.id} {high.id}"),
+                creator_id=user.id,
+                is_private=True,
+                direct_key=key,
+            )
+            session.add(room)
+            await session.flush()
+            session.add_all(
+                Membership(user_id=someone.id, room_id=room.id) for someone in (low, high)
+            )
+    except Conflict:
+        # Started by the other person at the same moment, where writers run side by side.
+        async with db.read() as session:
+            room = (await session.scalars(select(Room).where(Room.direct_key == key))).one()
+        return Direct(room, person, started=False)
+    return Direct(room, person, started=True)
+
+
+async def partners(db: Database, user_id: int, room_ids: Collection[int]) -> dict[int, User]:
+    """The other person of each of the direct conversations ``room_ids`` of ``user_id``."""
+    if not room_ids:
+        return {}
+    async with db.read() as session:
+        rows = await session.execute(
+            select(Membership.room_id, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.room_id.in_(room_ids), Membership.user_id != user_id)
+        )
+        return dict(rows.tuples().all())
+
+
+async def direct_recipients(db: Database, room_id: int) -> list[int]:
+    """The two people of a direct conversation, notified of every message in it; nobody
+    for any other room."""
+    async with db.read() as session:
+        return list(
+            await session.scalars(
+                select(Membership.user_id)
+                .join(Room, Room.id == Membership.room_id)
+                .where(Room.id == room_id, Room.direct_key.is_not(None))
+            )
+        )
+
+
 async def update_room(db: Database, user: User, slug: str, *, name: str, description: str) -> Room:
     """Rename or redescribe a room (admins only). A new name brings a new slug, and the
     old one is kept so that links to it still lead to the room."""
@@ -269,7 +348,8 @@ async def get_room(db: Database, user: User, slug: str) -> RoomAccess:
 
 async def room_of_member(db: Database, user_id: int, slug: str) -> RoomSummary | None:
     """The room ``slug`` names, or named before a rename, if ``user_id`` is a member of
-    it; None if they are not, or may not even know of it."""
+    it; None if they are not, or may not even know of it. A direct conversation is named
+    for the other person in it."""
     try:
         async with db.read() as session:
             try:
@@ -279,7 +359,11 @@ async def room_of_member(db: Database, user_id: int, slug: str) -> RoomSummary |
                 room = await readable_room_as_member(session, user_id, moved.slug)
     except (NotFound, Forbidden):
         return None
-    return RoomSummary(room.id, room.slug, room.name, room.is_private)
+    name = room.name
+    if room.is_direct:
+        # Named for whom the member talks to in it, as its page names it.
+        name = (await partners(db, user_id, [room.id]))[room.id].display_name
+    return RoomSummary(room.id, room.slug, name, room.is_private)
 
 
 # Built once, as every room page runs it: the readable room with the caller's membership,
@@ -390,6 +474,8 @@ async def leave_room(db: Database, user: User, slug: str) -> Room:
     async with db.write() as session:
         room = await readable_room(session, user.id, slug)
         membership = await require_membership(session, user.id, room)
+        if room.is_direct:
+            raise BadRequest("A direct conversation stays in your list; it cannot be left.")
         await session.execute(delete(Membership).where(Membership.id == membership.id))
         if membership.is_admin:
             await _ensure_an_admin(session, room)

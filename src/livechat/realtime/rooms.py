@@ -134,6 +134,8 @@ class RoomServer(Actor[RoomRequest]):
         self._on_posted = on_posted
         self._clock = clock
         self._cache: Page | None = None
+        # Who is notified of every message: the people of a direct conversation, read once.
+        self._recipients: list[int] | None = None
         self._connections = connections
         self._idle_since = clock()
         self._runs = 0
@@ -168,6 +170,7 @@ class RoomServer(Actor[RoomRequest]):
 
     async def init(self) -> None:
         self._cache = None
+        self._recipients = None
         self._runs += 1
         if self._runs > 1:
             # Restarted after a crash, which may have come between storing an event and
@@ -201,8 +204,17 @@ class RoomServer(Actor[RoomRequest]):
         reply_to: int | None,
     ) -> Posted:
         await self._rate_limiter.spend(user.id, "sending messages")
+        if self._recipients is None:
+            self._recipients = await rooms_service.direct_recipients(self._db, self.room_id)
         posted = await messages.create_message(
-            self._db, user, self.room_id, body, client_msg_id, attachment_ids, reply_to
+            self._db,
+            user,
+            self.room_id,
+            body,
+            client_msg_id,
+            attachment_ids,
+            reply_to,
+            self._recipients,
         )
         if posted.created:
             self._on_posted()

@@ -56,15 +56,25 @@ async def _index(
     request: Request, db: Database, realtime: Realtime, user: User, **context: Any
 ) -> Response:
     listings = await rooms.list_rooms(db, user)
+    shared = [listing for listing in listings if not listing.room.is_direct]
+    direct = [listing for listing in listings if listing.room.is_direct]
     online = {
-        listing.room.id: realtime.presence.online_count(listing.room.id) for listing in listings
+        listing.room.id: realtime.presence.online_count(listing.room.id) for listing in shared
     }
     context.setdefault("form", {})
     counted = await notifications.alerts_for(db, user.id)
+    partners = await rooms.partners(db, user.id, [listing.room.id for listing in direct])
     return render(
         request,
         "rooms/index.html",
-        {"listings": listings, "online_counts": online, "alerts": counted, **context},
+        {
+            "listings": shared,
+            "direct": direct,
+            "partners": partners,
+            "online_counts": online,
+            "alerts": counted,
+            **context,
+        },
         status_code=400 if "error" in context else 200,
     )
 
@@ -163,6 +173,9 @@ async def show(
             "members": await rooms.members(db, room) if access.is_admin else [],
             "around": around,
             "read_to": read_to,
+            "partner": (await rooms.partners(db, user.id, [room.id]))[room.id]
+            if room.is_direct
+            else None,
         },
     )
 
