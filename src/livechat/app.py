@@ -22,6 +22,7 @@ from livechat.realtime.tree import running_tree
 from livechat.resources import STATIC
 from livechat.settings import Settings
 from livechat.web import (
+    alerts,
     lobby_socket,
     me,
     mentions,
@@ -58,7 +59,13 @@ class Livechat(FastAPI):
     always adds (its error page, telemetry and body limit), so that whatever any of them
     logs or answers carries the request's id."""
 
-    sockets = SocketRoutes({"/rooms/{slug}/ws": room_socket.serve, "/lobby/ws": lobby_socket.serve})
+    sockets = SocketRoutes(
+        {
+            "/rooms/{slug}/ws": room_socket.serve,
+            "/lobby/ws": lobby_socket.serve,
+            "/alerts/ws": alerts.serve,
+        }
+    )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and (route := self.sockets.find(scope)) is not None:

@@ -4,13 +4,14 @@ highlight, and the notification reaching every page of the person mentioned."""
 from __future__ import annotations
 
 import httpx
+from starlette.status import WS_1008_POLICY_VIOLATION
 
 from livechat.accounts.auth import SESSION_COOKIE
 from livechat.accounts.models import User
 from livechat.chat import rooms
 from livechat.chat.models import Room
 from livechat.db import Database
-from tests.live import LiveServer, room_page, session_cookie, socket_client
+from tests.live import LiveServer, room_page, session_cookie, socket_client, submit_in
 
 
 async def get_as(server: LiveServer, session: str, path: str) -> httpx.Response:
@@ -119,3 +120,33 @@ async def test_a_persons_page_is_for_those_who_may_know_of_them(
     assert f"@{bob.handle}" in shown.text
     assert hidden.status_code == 404
     assert "Carol" not in hidden.text
+
+
+async def test_a_page_with_no_socket_of_its_own_counts_in_its_title_through_one_for_that(
+    server: LiveServer, general: Room, alice: User, bob: User
+) -> None:
+    bob_session = await session_cookie(server, bob.email)
+    path = "/alerts/ws?title=%3Cb%3EMy%20%26%20search%3C%2Fb%3E"
+    async with (
+        room_page(server, alice, general) as alice_page,
+        socket_client(server, path, bob_session) as bob_search,
+    ):
+        await bob_search.expect("&lt;b&gt;My &amp; search&lt;/b&gt; · livechat")
+        await alice_page.say(f"@{bob.handle} found it")
+
+        counted = await bob_search.expect('id="alert-count"')
+        assert ">1<" in counted
+        await bob_search.expect("(1) &lt;b&gt;My &amp; search&lt;/b&gt; · livechat")
+
+
+async def test_signing_out_closes_the_pages_that_only_count_notifications(
+    server: LiveServer, alice: User
+) -> None:
+    session = await session_cookie(server, alice.email)
+    async with socket_client(server, "/alerts/ws?title=Profile", session) as profile:
+        await profile.expect("Profile · livechat")
+        assert (await submit_in(server, session, "/users/log_out", {})).status_code == 303
+
+        code, _ = await profile.expect_closed()
+
+    assert code == WS_1008_POLICY_VIOLATION

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import WebSocket
-from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
+from starlette.status import WS_1013_TRY_AGAIN_LATER
 
 from livechat.chat import broadcasts, notifications, rooms
 from livechat.db import Database
@@ -21,7 +21,8 @@ from livechat.realtime.hub import (
 )
 from livechat.realtime.tree import Realtime
 from livechat.web import alerts
-from livechat.web.sockets import Frames, SignedIn, serve_connection
+from livechat.web.alerts import PageOutbox
+from livechat.web.sockets import SignedIn, serve_connection, until_closed
 
 log = logging.getLogger(__name__)
 
@@ -46,49 +47,28 @@ async def serve(websocket: WebSocket, visitor: SignedIn) -> None:
         # Subscribed first: a change from now on follows the counts, which it corrects.
         if caught_up := await lobby.catch_up():
             subscription.deliver(Broadcast(caught_up))
-
-        async def read() -> None:
-            # The room list sends nothing worth reading; this only notices it leaving.
-            while (await websocket.receive())["type"] != "websocket.disconnect":
-                pass
-
-        await serve_connection(websocket, subscription, read(), lobby)
+        await serve_connection(websocket, subscription, until_closed(websocket), lobby)
 
 
-class _Lobby:
-    """A room list's outbox. Room lists are few and their broadcasts rare: everything
-    goes through the writer. It counts the unread messages of its reader's rooms, as
+class _Lobby(PageOutbox):
+    """A room list's outbox. It counts the unread messages of its reader's rooms, as
     they are posted, from the counts it read as it connected."""
 
-    __slots__ = ("_badged", "_db", "_frames", "_session", "_unread", "_user_id", "_websocket")
+    __slots__ = ("_badged", "_db", "_unread", "_user_id")
 
     def __init__(self, websocket: WebSocket, visitor: SignedIn, db: Database) -> None:
-        self._websocket = websocket
-        self._frames = Frames(websocket)
-        self._session = visitor.session
+        super().__init__(websocket, visitor, TITLE)
         self._user_id = visitor.user_id
         self._db = db
         self._badged: set[int] = set()  # the rooms whose mention badges show a count
         self._unread: dict[int, notifications.Unread] = {}
 
-    async def send(self, batch: list[object]) -> bool:
-        out: list[str | Broadcast] = []
-        for item in batch:
-            assert isinstance(item, Broadcast)  # the lobby's topics carry nothing else
-            if item.author_id is not None:
-                out.extend(self._posted(item))
-            elif item.alerts is not None:
-                out.extend(await self._alerted(item))
-            elif item.revokes is None:
-                out.append(item)
-            elif item.revokes.covers(self._session):
-                out.append(item)
-                await self._frames.send(out)
-                await self._websocket.close(WS_1008_POLICY_VIOLATION)
-                return True
-        if out:
-            await self._frames.send(out)
-        return False
+    async def shown(self, event: Broadcast) -> list[str | Broadcast]:
+        if event.author_id is not None:
+            return self._posted(event)
+        if event.alerts is not None:
+            return await self._alerted(event)
+        return [event]
 
     async def catch_up(self) -> str:
         """What the list shows of its reader's notifications as it (re)connects: their
@@ -98,7 +78,9 @@ class _Lobby:
             counted = await notifications.alerts_for(self._db, self._user_id)
             self._unread = await notifications.unread_of(self._db, self._user_id)
         except Exception:
-            log.warning("counting the notifications of user %s failed", self._user_id)
+            log.warning(
+                "counting the notifications of user %s failed", self._user_id, exc_info=True
+            )
             return ""
         unread = {room_id: unread.count for room_id, unread in self._unread.items()}
         return self._badges(counted) + broadcasts.room_unread(unread) + alerts.shown(counted, TITLE)
@@ -120,8 +102,7 @@ class _Lobby:
     async def _alerted(self, event: Broadcast) -> list[str | Broadcast]:
         """The count and title every page shows, and the rooms' badges, counted anew:
         notifications are few, and their events rarer still."""
-        assert event.alerts is not None
-        shown: list[str | Broadcast] = [event, broadcasts.title(TITLE, event.alerts)]
+        shown = await super().shown(event)
         if event.read_up_to is not None and event.room_id in self._unread:
             # Read on another page, which showed what this list counted as it came: none
             # of it is unread now, and messages from here on count afresh.
@@ -131,7 +112,9 @@ class _Lobby:
         try:
             counted = await notifications.alerts_for(self._db, self._user_id)
         except Exception:
-            log.warning("counting the notifications of user %s failed", self._user_id)
+            log.warning(
+                "counting the notifications of user %s failed", self._user_id, exc_info=True
+            )
             return shown
         return [*shown, self._badges(counted)]
 
@@ -140,6 +123,3 @@ class _Lobby:
         room_ids = self._badged | counted.by_room.keys()
         self._badged = set(counted.by_room)
         return broadcasts.room_alerts({room: counted.by_room.get(room, 0) for room in room_ids})
-
-    def send_now(self, batch: list[object]) -> bool:
-        return False

@@ -298,6 +298,12 @@ async def accept(websocket: WebSocket) -> SignedIn | None:
     return SignedIn(person, token, timeline.reader_zone(user, handshake.cookies))
 
 
+async def until_closed(websocket: WebSocket) -> None:
+    """Read a page that sends nothing worth reading, only to notice it leaving."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
 # How long a slow client gets to take its close frame before the connection is dropped.
 CLOSE_TIMEOUT_S = 5.0
 
