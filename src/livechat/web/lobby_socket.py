@@ -100,17 +100,19 @@ class _Lobby(PageOutbox):
         return [broadcasts.room_unread({event.room_id: count})]
 
     async def _alerted(self, event: Broadcast) -> list[str | Broadcast]:
-        """The count and title every page shows, and the rooms' badges, counted anew:
-        notifications are few, and their events rarer still."""
+        """The count and title every page shows, and the rooms' badges, counted anew, as
+        the unread messages of a room read elsewhere are: notifications are few, reading
+        a room is rarer than posting in it, and their events rarer still."""
         shown = await super().shown(event)
-        if event.read_up_to is not None and event.room_id in self._unread:
-            # Read on another page, which showed what this list counted as it came: none
-            # of it is unread now, and messages from here on count afresh.
-            counted_to = max(self._unread[event.room_id].counted_to, event.read_up_to)
-            self._unread[event.room_id] = notifications.Unread(0, counted_to)
-            shown.append(broadcasts.room_unread({event.room_id: 0}))
         try:
             counted = await notifications.alerts_for(self._db, self._user_id)
+            if event.read_up_to is not None and event.room_id is not None:
+                # Read on another page, up to where that page had got: counted anew, as
+                # what came after it stays unread.
+                self._unread = await notifications.unread_of(self._db, self._user_id)
+                unread = self._unread.get(event.room_id)
+                count = 0 if unread is None else unread.count
+                shown.append(broadcasts.room_unread({event.room_id: count}))
         except Exception:
             log.warning(
                 "counting the notifications of user %s failed", self._user_id, exc_info=True
