@@ -70,7 +70,6 @@ async def test_two_people_go_through_the_whole_product(
     await register(bob, server, "Bob Okafor", "bob@example.com", PASSWORD)
     await create_room(alice, "Launch")
     await expect(bob.locator("#rooms")).to_contain_text("Launch")
-    await photograph(bob, "rooms-phone")
     await join_room(bob, "Launch")
 
     # Presence, typing, and messages both ways.
@@ -83,6 +82,8 @@ async def test_two_people_go_through_the_whole_product(
     await expect(alice.locator("#messages")).to_contain_text("Ready when")
     await send_message(alice, "Great, here is the poster")
     await expect(bob.locator("#messages")).to_contain_text("here is the poster")
+
+    await a_team_day(alice, bob, server)
 
     # An image, uploaded over a slow link so the progress bar shows.
     uplink = await alice.context.new_cdp_session(alice)
@@ -156,6 +157,67 @@ async def test_two_people_go_through_the_whole_product(
     await expect(alice).to_have_url(f"{server}/users/log_in")
     await photograph(alice, "log-in-desktop")
     await expect(bob).to_have_url(f"{server}/users/log_in")
+
+
+async def a_team_day(alice: Page, bob: Page, server: str) -> None:
+    """What a team does all day beyond talking: edit, react, reply, mention, catch up on
+    what came while away, and talk one to one. Both end on Launch again."""
+    # Bob edits his message in place; Alice reacts to it and answers it.
+    mine = bob.locator("#messages article", has_text="Ready when")
+    await mine.hover()
+    await mine.get_by_role("button", name="Edit message").click()
+    editor = mine.get_by_role("textbox", name="Edit your message")
+    await editor.fill("Ready when you are")
+    await editor.press("Enter")
+    theirs = alice.locator("#messages article", has_text="Ready when you are")
+    await expect(theirs.locator(".message-edited")).to_have_text("(edited)")
+    await theirs.hover()
+    await theirs.get_by_role("button", name="Add a reaction").click()
+    await theirs.get_by_role("button", name="🎉").click()
+    await expect(mine.locator(".reaction")).to_have_text("🎉 1")
+    await theirs.hover()
+    await theirs.get_by_role("button", name="Reply").click()
+    await send_message(alice, "Then let's go")
+    reply = bob.locator("#messages article", has_text="Then let's go")
+    await expect(reply.locator(".message-quote")).to_contain_text("Ready when you are")
+
+    # Away on the room list, Bob is mentioned, chosen from what the composer offers, and
+    # sees what came meanwhile counted; opening the room marks where it begins.
+    await bob.goto(f"{server}/rooms")
+    await expect(bob).to_have_title("Rooms · livechat")
+    await composer(alice).press_sequentially("Checklist for @bo")
+    await alice.get_by_role("button", name="Bob Okafor @bob_okafor").click()
+    await composer(alice).press_sequentially("tonight")
+    await composer(alice).press("Enter")
+    await expect(composer(alice)).to_have_value("")
+    await send_message(alice, "And the banner is printed")
+    await expect(bob).to_have_title("(1) Rooms · livechat")
+    launch = bob.locator("#rooms li", has_text="Launch")
+    await expect(launch.locator(".badge-alert")).to_have_text("@ 1 unread mention")
+    await expect(launch.locator("[id$='-unread']")).to_have_text("2 unread messages")
+    await photograph(bob, "rooms-phone")
+    await launch.get_by_role("link").click()
+    new = bob.get_by_role("separator", name="New messages")
+    await expect(new).to_be_visible()
+    await expect(bob.get_by_role("link", name="@bob_okafor")).to_be_visible()
+    await expect(bob).to_have_title("Launch · livechat")
+
+    # One to one: from Alice's name in the sidebar to a conversation of their own.
+    await bob.locator("#presence").get_by_role("link", name="Alice Martin").click()
+    await bob.get_by_role("button", name="Message Alice Martin").click()
+    await expect(bob.get_by_role("heading", name="Alice Martin (direct message)")).to_be_visible()
+    await send_message(bob, "Lunch after the launch?")
+    await expect(alice).to_have_title("(1) Launch · livechat")
+    await expect(alice.locator("#alert-count")).to_have_text("1 unread")
+    await alice.get_by_role("link", name="Mentions").click()
+    await expect(alice.locator(".mention-list")).to_contain_text("Lunch after the launch?")
+    await photograph(alice, "mentions-desktop")
+    await alice.get_by_role("link", name="Rooms", exact=True).click()
+    direct = alice.locator("#direct-rooms li", has_text="Bob Okafor")
+    await direct.get_by_role("link").click()
+    await expect(alice.locator("#messages")).to_contain_text("Lunch after the launch?")
+    await alice.goto(f"{server}/rooms/launch")
+    await bob.goto(f"{server}/rooms/launch")
 
 
 async def send_message_while_down(page: Page, text: str) -> None:
