@@ -7,8 +7,10 @@ image, a document, a file waiting to be sent and one refused, someone else's mes
 one's own, a day's divider and the presence sidebar, seen by a member; the same room seen
 with a reaction, its picker open and a message being edited; the same room seen by its
 admin while someone types, with its members, invite and settings panels open, and asking
-to confirm a deletion; a public room seen by someone who has not joined; search with
-highlighted results; the profile after saving it; and the not-found page.
+to confirm a deletion; a public room seen by someone who has not joined; the composer
+offering people to mention; the room list with a mention and unread messages; someone's
+page; a direct conversation; the mentions; search with highlighted results; the profile
+after saving it; and the not-found page.
 """
 
 from __future__ import annotations
@@ -161,9 +163,31 @@ async def test_every_page_has_no_serious_accessibility_violation_in_any_look(
     await expect(carol.get_by_role("button", name="Join room")).to_be_visible()
     await check_every_look(carol, axe, "a public room, before joining", found)
 
+    # Bob mentions Alice, chosen from what the composer offers, while she is away.
     await alice.goto(f"{live_server}/rooms")
+    await expect(alice).to_have_title("Rooms · livechat")
+    await composer(bob).press_sequentially(" for @ali")
+    offered = bob.get_by_role("button", name="Alice Martin @alice_martin")
+    await expect(offered).to_be_visible()
+    await check_every_look(bob, axe, "a room, offered people to mention", found)
+    await offered.click()
+    await composer(bob).press("Enter")
+    await expect(
+        alice.locator("#rooms li", has_text="Launch").locator(".badge-alert")
+    ).to_be_visible()
+
     await expect(alice.locator("#rooms > li")).to_have_count(2)
-    await check_every_look(alice, axe, "the room list", found)
+    await check_every_look(alice, axe, "the room list, with a mention and unread messages", found)
+
+    welcome = bob.locator("#messages article", has_text="Welcome!")
+    await welcome.get_by_role("link", name="Alice Martin").click()
+    await check_every_look(bob, axe, "someone's page", found)
+    await bob.get_by_role("button", name="Message Alice Martin").click()
+    await send_message(bob, "A word in private")
+    await check_every_look(bob, axe, "a direct conversation", found)
+    await alice.goto(f"{live_server}/mentions")
+    await expect(alice.locator(".mention-list > li")).to_have_count(2)
+    await check_every_look(alice, axe, "the mentions", found)
 
     await bob.goto(f"{live_server}/search?q=poster")
     await expect(bob.locator("#search-results mark").first).to_be_visible()
