@@ -177,6 +177,7 @@ async def a_team_day(alice: Page, bob: Page, server: str) -> None:
     await expect(mine.locator(".reaction")).to_have_text("🎉 1")
     await theirs.hover()
     await theirs.get_by_role("button", name="Reply").click()
+    await expect(alice.locator("#replying-to")).to_contain_text("Replying to Bob Okafor")
     await send_message(alice, "Then let's go")
     reply = bob.locator("#messages article", has_text="Then let's go")
     await expect(reply.locator(".message-quote")).to_contain_text("Ready when you are")
