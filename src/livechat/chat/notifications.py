@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import (
     ColumnElement,
+    Exists,
     ScalarSelect,
     Select,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -227,24 +229,18 @@ async def read_room(db: Database, user_id: int, room_id: int, up_to: int) -> boo
         return moved_on.first() is not None or read.first() is not None
 
 
-async def mentioned_in_room(db: Database, user_id: int, room_id: int) -> bool:
-    """Whether ``user_id`` has a notification of the room unread, whatever they have read
-    of it: an edit may mention them in a message they read before."""
-    async with db.read() as session:
-        unread = await session.scalar(
-            select(Notification.id)
-            .where(
-                Notification.user_id == user_id,
-                Notification.room_id == room_id,
-                Notification.read_at.is_(None),
-            )
-            .limit(1)
-        )
-        return unread is not None
-
-
 # Past this many unread messages a room shows "99+": counting further is work for nothing.
 UNREAD_COUNTED = 100
+
+
+def unread_here(user_id: ColumnElement[int]) -> Exists:
+    """Whether ``user_id`` has a notification of the room, correlated, unread, whatever they
+    have read of it: an edit may mention them in a message they read before."""
+    return exists().where(
+        Notification.user_id == user_id,
+        Notification.room_id == Room.id,
+        Notification.read_at.is_(None),
+    )
 
 
 def unread_count(user_id: int) -> ScalarSelect[int]:

@@ -84,10 +84,13 @@ class Removal:
 
 @dataclass(frozen=True, slots=True)
 class RoomAccess:
-    """A room as one user may see it: ``membership`` is None for a visitor of a public room."""
+    """A room as one user may see it: ``membership`` is None for a visitor of a public room.
+    ``mentioned`` says whether they have a notification of it unread (as the room's page
+    reads it; False elsewhere)."""
 
     room: Room
     membership: Membership | None
+    mentioned: bool = False
 
     @property
     def is_member(self) -> bool:
@@ -367,10 +370,11 @@ async def room_of_member(db: Database, user_id: int, slug: str) -> RoomSummary |
 
 
 # Built once, as every room page runs it: the readable room with the caller's membership,
-# and a row for each upload they have waiting to be sent there (a single row for none).
+# whether they have a notification of it unread, and a row for each upload they have
+# waiting to be sent there (a single row for none).
 _ROOM_PAGE = (
     readable_with_membership()
-    .add_columns(Attachment)
+    .add_columns(notifications.unread_here(bindparam("user_id")).label("mentioned"), Attachment)
     .outerjoin(
         Attachment,
         and_(
@@ -386,16 +390,17 @@ _ROOM_PAGE = (
 
 async def open_room(db: Database, user: User, slug: str) -> tuple[RoomAccess, list[Attachment]]:
     """What a room's page reads from the store, in one query: the user's access to the
-    room and, for a member, the uploads they have waiting to be sent there, oldest first."""
+    room, with whether they have a notification of it unread, and, for a member, the
+    uploads they have waiting to be sent there, oldest first."""
     if not could_name_a_room(slug):
         raise unknown_room()
     async with db.read() as session:
         rows = (await session.execute(_ROOM_PAGE, {"user_id": user.id, "slug": slug})).all()
         if not rows:
             raise await missing_room(session, user.id, slug)
-    room, membership, _ = rows[0]
+    room, membership, mentioned, _ = rows[0]
     waiting = [row.Attachment for row in rows if row.Attachment is not None]
-    return RoomAccess(room, membership), waiting
+    return RoomAccess(room, membership, mentioned), waiting
 
 
 async def join_room(db: Database, user: User, slug: str) -> Membership:

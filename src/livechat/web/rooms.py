@@ -156,7 +156,7 @@ async def show(
     read_to = None
     if access.membership is not None:
         read_to = access.membership.last_read_id
-        if read_to < until or await notifications.mentioned_in_room(db, user.id, room.id):
+        if read_to < until or access.mentioned:
             await alerts.read_quietly(db, realtime.hub, user.id, room.id, until)
     return render(
         request,
