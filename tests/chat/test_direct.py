@@ -3,6 +3,8 @@ construction, and every message in one notifies the other person."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from livechat.accounts.models import User
@@ -92,3 +94,15 @@ async def test_only_a_direct_conversation_has_recipients_for_every_message(
     assert sorted(await rooms.direct_recipients(db, room.id)) == sorted([alice.id, bob.id])
     assert await rooms.direct_recipients(db, general.id) == []
     assert (await rooms.partners(db, alice.id, [room.id]))[room.id].id == bob.id
+
+
+async def test_two_people_starting_their_conversation_at_once_share_one_room(
+    db: Database, general: Room, alice: User, bob: User
+) -> None:
+    one, other = await asyncio.gather(
+        rooms.direct_room(db, alice, bob.id), rooms.direct_room(db, bob, alice.id)
+    )
+
+    assert one.room.id == other.room.id
+    assert [one.started, other.started].count(True) == 1
+    assert len(await rooms.members(db, one.room)) == 2
