@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -17,7 +19,7 @@ from livechat.accounts.models import User
 from livechat.chat import attachments, notifications
 from livechat.chat.messages import MAX_COUNTED, Stamp
 from livechat.chat.models import REACTIONS, Message, Reaction
-from livechat.resources import TEMPLATES
+from livechat.resources import STATIC, TEMPLATES
 from livechat.settings import Settings
 from livechat.web import notices, timeline
 from livechat.web.fragments import MessageFragments
@@ -141,6 +143,16 @@ def _counted(number: int) -> str:
     return f"{number:,}+" if number >= MAX_COUNTED else f"{number:,}"
 
 
+def static_version(folder: Path) -> str:
+    """What pages add to the addresses of our stylesheet and script: a digest of both, so
+    that a browser holding an earlier version, which it may keep without asking again for
+    as long as it sees fit, asks for this one as soon as a page names it."""
+    digest = hashlib.sha256()
+    for name in ("css/app.css", "app.js"):
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _at_most_99(count: int) -> str:
     """A badge's count: past 99, how many no longer matters."""
     return "99+" if count > 99 else str(count)
@@ -157,7 +169,7 @@ templates.env.globals["typing_sentence"] = typing_sentence
 # In UTC unless told a zone: a message's fragment is the same for every reader, and shown
 # in each one's zone on its way out (``timeline``).
 templates.env.filters["moment"] = timeline.moment_html
-templates.env.globals["static_version"] = "1"
+templates.env.globals["static_version"] = static_version(STATIC)
 # One cache for the pages and the live events alike: a message sent live is ready for the
 # next page that shows it.
 message_fragments = MessageFragments(templates.env)
