@@ -38,6 +38,11 @@ def could_name_a_room(ref: RoomRef) -> bool:
     return is_text(ref)
 
 
+def room_key(ref: RoomRef) -> ColumnElement[bool]:
+    """The condition on ``Room`` that ``ref`` names it by."""
+    return Room.id == ref if isinstance(ref, int) else Room.slug == ref
+
+
 def unknown_room() -> NotFound:
     return NotFound("This room does not exist, or you are not a member of it.")
 
@@ -60,8 +65,7 @@ async def missing_room(session: AsyncSession, user_id: int, ref: RoomRef) -> Not
 async def readable_room(session: AsyncSession, user_id: int, ref: RoomRef) -> Room:
     room = None
     if could_name_a_room(ref):
-        key = Room.id == ref if isinstance(ref, int) else Room.slug == ref
-        room = await session.scalar(select(Room).where(key, readable_by(user_id)))
+        room = await session.scalar(select(Room).where(room_key(ref), readable_by(user_id)))
     if room is None:
         raise await missing_room(session, user_id, ref)
     return room

@@ -43,24 +43,22 @@ def message_activity(message: Message) -> Broadcast:
     return Broadcast("", message_id=message.id, room_id=message.room_id, author_id=message.user_id)
 
 
-def alerts_changed(alerts: Alerts, message: Message) -> Broadcast:
-    """For every page of a person whose notifications ``message`` changed: how many they
-    have unread now."""
-    return Broadcast(
-        render("broadcasts/alerts.html", alerts=alerts),
-        alerts=alerts.total,
-        room_id=message.room_id,
-        message_id=message.id,
-    )
-
-
-def room_read(alerts: Alerts, room_id: int, up_to: int) -> Broadcast:
-    """For every page of a person who read a room up to message ``up_to``."""
+def alerts_changed(
+    alerts: Alerts,
+    *,
+    room_id: int | None = None,
+    message_id: int | None = None,
+    read_up_to: int | None = None,
+) -> Broadcast:
+    """For every page of a person, how many notifications they have unread now: changed
+    by message ``message_id`` of a room, by reading a room up to message ``read_up_to``,
+    or, with neither, by reading them all."""
     return Broadcast(
         render("broadcasts/alerts.html", alerts=alerts),
         alerts=alerts.total,
         room_id=room_id,
-        read_up_to=up_to,
+        message_id=message_id,
+        read_up_to=read_up_to,
     )
 
 
@@ -72,11 +70,6 @@ def room_unread(counts: dict[int, int]) -> str:
 def room_alerts(counts: dict[int, int]) -> str:
     """The mention badges of rooms in a room list, by room id."""
     return render("broadcasts/room_alerts.html", counts=counts.items())
-
-
-def all_read(alerts: Alerts) -> Broadcast:
-    """For every page of a person who read all their notifications at once."""
-    return Broadcast(render("broadcasts/alerts.html", alerts=alerts), alerts=alerts.total)
 
 
 def title(title: str, alerts: int) -> str:

@@ -215,8 +215,6 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(16))
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    message: Mapped[Message] = relationship(lazy="raise")
-
 
 # What the badges count, for one person: their notifications not yet read.
 Index(

@@ -30,7 +30,7 @@ from sqlalchemy.orm import selectinload
 
 from livechat.accounts.handles import HANDLE_MIN_LENGTH
 from livechat.accounts.models import HANDLE_MAX_LENGTH, User
-from livechat.chat.access import RoomRef, readable_by
+from livechat.chat.access import RoomRef, readable_by, room_key
 from livechat.chat.models import Kind, Membership, Message, Notification, Room
 from livechat.db import Database, utcnow
 
@@ -85,10 +85,6 @@ async def members_named(
         return list(found)
 
 
-def _room_key(room: RoomRef) -> ColumnElement[bool]:
-    return Room.id == room if isinstance(room, int) else Room.slug == room
-
-
 async def mentioned(
     session: AsyncSession, room: RoomRef, author_id: int, body: str
 ) -> dict[str, int]:
@@ -101,7 +97,7 @@ async def mentioned(
         select(User.handle, User.id)
         .join(Membership, Membership.user_id == User.id)
         .join(Room, Room.id == Membership.room_id)
-        .where(_room_key(room), User.handle.in_(handles), User.id != author_id)
+        .where(room_key(room), User.handle.in_(handles), User.id != author_id)
     )
     return dict(rows.tuples().all())
 

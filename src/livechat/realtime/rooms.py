@@ -271,9 +271,10 @@ class RoomServer(Actor[RoomRequest]):
             log.warning("room %s: counting notifications failed", self.room_id, exc_info=True)
             return
         for person, alerts in counted.items():
-            await self._hub.publish(
-                alerts_topic(person), broadcasts.alerts_changed(alerts, message)
+            changed = broadcasts.alerts_changed(
+                alerts, room_id=message.room_id, message_id=message.id
             )
+            await self._hub.publish(alerts_topic(person), changed)
 
     async def _recent(self, user: User) -> Page:
         if self._cache is None:

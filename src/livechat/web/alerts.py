@@ -26,7 +26,8 @@ async def read_room(db: Database, hub: Hub, user_id: int, room_id: int, up_to: i
     """Mark a room read by ``user_id`` up to message ``up_to``, and tell their pages."""
     if await notifications.read_room(db, user_id, room_id, up_to):
         alerts = await notifications.alerts_for(db, user_id)
-        await hub.publish(alerts_topic(user_id), broadcasts.room_read(alerts, room_id, up_to))
+        read = broadcasts.alerts_changed(alerts, room_id=room_id, read_up_to=up_to)
+        await hub.publish(alerts_topic(user_id), read)
 
 
 async def read_quietly(db: Database, hub: Hub, user_id: int, room_id: int, up_to: int) -> None:

@@ -20,6 +20,6 @@ async def mentions_page(
 ) -> Response:
     mentions = await notifications.recent(db, user)
     if await notifications.read_all(db, user.id):
-        cleared = broadcasts.all_read(notifications.Alerts())
+        cleared = broadcasts.alerts_changed(notifications.Alerts())
         await realtime.hub.publish(alerts_topic(user.id), cleared)
     return render(request, "mentions.html", {"mentions": mentions})
