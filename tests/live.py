@@ -235,6 +235,12 @@ async def socket_client(
         yield Client(connection)
 
 
+async def get_in(server: Address, session: str, path: str) -> httpx.Response:
+    """Load a page in the browser holding ``session``."""
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        return await http.get(path, headers={"Cookie": f"{SESSION_COOKIE}={session}"})
+
+
 async def submit_as(server: Address, email: str, path: str, data: dict[str, str]) -> int:
     """Post a page's form as the signed-in ``email``, CSRF token and all; the status."""
     session = await session_cookie(server, email)

@@ -3,19 +3,11 @@ both room lists, and every message in one notifying the other person."""
 
 from __future__ import annotations
 
-import httpx
-
-from livechat.accounts.auth import SESSION_COOKIE
 from livechat.accounts.models import User
 from livechat.chat import rooms
 from livechat.chat.models import Room
 from livechat.db import Database
-from tests.live import LiveServer, room_page, session_cookie, socket_client, submit_in
-
-
-async def get_as(server: LiveServer, session: str, path: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=server.url) as http:
-        return await http.get(path, headers={"Cookie": f"{SESSION_COOKIE}={session}"})
+from tests.live import LiveServer, get_in, room_page, session_cookie, socket_client, submit_in
 
 
 async def test_a_conversation_started_from_a_persons_page_appears_in_both_room_lists(
@@ -23,7 +15,7 @@ async def test_a_conversation_started_from_a_persons_page_appears_in_both_room_l
 ) -> None:
     alice_session = await session_cookie(server, alice.email)
     bob_session = await session_cookie(server, bob.email)
-    assert 'action="/people/' in (await get_as(server, alice_session, f"/people/{bob.id}")).text
+    assert 'action="/people/' in (await get_in(server, alice_session, f"/people/{bob.id}")).text
     async with (
         socket_client(server, "/lobby/ws", alice_session) as alice_lobby,
         socket_client(server, "/lobby/ws", bob_session) as bob_lobby,
@@ -43,10 +35,10 @@ async def test_a_conversation_started_from_a_persons_page_appears_in_both_room_l
         again = await submit_in(server, bob_session, f"/people/{alice.id}/message", {})
         assert again.headers["location"] == f"/rooms/{room.slug}"
 
-    page = (await get_as(server, bob_session, f"/rooms/{room.slug}")).text
+    page = (await get_in(server, bob_session, f"/rooms/{room.slug}")).text
     assert f'<a href="/people/{alice.id}">Alice Martin</a>' in page
     assert "/leave" not in page
-    listed = (await get_as(server, bob_session, "/rooms")).text
+    listed = (await get_in(server, bob_session, "/rooms")).text
     assert listed.index('id="direct-rooms"') < listed.index(f'id="room-{room.id}"')
 
 
@@ -67,7 +59,7 @@ async def test_a_direct_message_reaches_the_other_persons_pages_as_a_notificatio
         badge = await bob_lobby.expect(f'id="room-{room.id}-alerts"')
         assert "@ 1" in badge
 
-    mentions = (await get_as(server, bob_session, "/mentions")).text
+    mentions = (await get_in(server, bob_session, "/mentions")).text
     assert "Direct message" in mentions
     assert "Got a minute?" in mentions
 
@@ -84,4 +76,4 @@ async def test_someone_outside_a_conversation_cannot_open_its_socket(
 
     assert "Alice" not in refused
     assert code == 1008
-    assert (await get_as(server, carol_session, f"/rooms/{room.slug}")).status_code == 404
+    assert (await get_in(server, carol_session, f"/rooms/{room.slug}")).status_code == 404

@@ -3,20 +3,13 @@ highlight, and the notification reaching every page of the person mentioned."""
 
 from __future__ import annotations
 
-import httpx
 from starlette.status import WS_1008_POLICY_VIOLATION
 
-from livechat.accounts.auth import SESSION_COOKIE
 from livechat.accounts.models import User
 from livechat.chat import rooms
 from livechat.chat.models import Room
 from livechat.db import Database
-from tests.live import LiveServer, room_page, session_cookie, socket_client, submit_in
-
-
-async def get_as(server: LiveServer, session: str, path: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=server.url) as http:
-        return await http.get(path, headers={"Cookie": f"{SESSION_COOKIE}={session}"})
+from tests.live import LiveServer, get_in, room_page, session_cookie, socket_client, submit_in
 
 
 async def test_typing_an_at_offers_the_members_it_may_mean(
@@ -67,7 +60,7 @@ async def test_a_mention_links_the_person_and_counts_on_their_pages_elsewhere(
         assert "(1) Rooms · livechat" in "".join(bob_lobby.seen)
 
         # Opening the room reads it, on every page of Bob's.
-        assert (await get_as(server, bob_session, f"/rooms/{general.slug}")).status_code == 200
+        assert (await get_in(server, bob_session, f"/rooms/{general.slug}")).status_code == 200
         await bob_lobby.expect(
             f'id="room-{general.id}-alerts" class="badge badge-alert" hx-swap-oob="true"></span>'
         )
@@ -100,7 +93,7 @@ async def test_the_mentions_page_lists_them_and_reads_them_everywhere(
         await alice_page.say(f"Lunch, @{bob.handle}? <b>now</b>")
         await bob_lobby.expect("(1) Rooms · livechat")
 
-        page = await get_as(server, bob_session, "/mentions")
+        page = await get_in(server, bob_session, "/mentions")
 
         assert page.status_code == 200
         assert "Lunch, @bob_okafor? &lt;b&gt;now&lt;/b&gt;" in page.text
@@ -113,8 +106,8 @@ async def test_a_persons_page_is_for_those_who_may_know_of_them(
 ) -> None:
     alice_session = await session_cookie(server, alice.email)
 
-    shown = await get_as(server, alice_session, f"/people/{bob.id}")
-    hidden = await get_as(server, alice_session, f"/people/{carol.id}")  # shares no room
+    shown = await get_in(server, alice_session, f"/people/{bob.id}")
+    hidden = await get_in(server, alice_session, f"/people/{carol.id}")  # shares no room
 
     assert shown.status_code == 200
     assert f"@{bob.handle}" in shown.text

@@ -4,21 +4,14 @@ many members are not looking."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from livechat.accounts.auth import SESSION_COOKIE
 from livechat.accounts.models import User
 from livechat.chat import rooms
 from livechat.chat.models import Membership, Room
 from livechat.db import Database
 from livechat.realtime.hub import Broadcast, Topic
-from tests.live import LiveServer, room_page, session_cookie, socket_client
-
-
-async def get_as(server: LiveServer, session: str, path: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=server.url) as http:
-        return await http.get(path, headers={"Cookie": f"{SESSION_COOKIE}={session}"})
+from tests.live import LiveServer, get_in, room_page, session_cookie, socket_client
 
 
 def badge(room: Room, text: str = "") -> str:
@@ -52,19 +45,19 @@ async def test_opening_a_room_marks_where_the_new_messages_begin_and_reads_them(
     async with room_page(server, alice, general) as alice_page:
         await alice_page.say("seen before")
         await alice_page.expect("seen before")
-        await get_as(server, bob_session, f"/rooms/{general.slug}")
+        await get_in(server, bob_session, f"/rooms/{general.slug}")
         await alice_page.say("the first new one")
         await alice_page.say("the second new one")
         await alice_page.expect("the second new one")
 
     async with socket_client(server, "/lobby/ws", bob_session) as bob_lobby:
         await bob_lobby.expect(badge(general, "2<"))
-        page = (await get_as(server, bob_session, f"/rooms/{general.slug}")).text
+        page = (await get_in(server, bob_session, f"/rooms/{general.slug}")).text
 
         await bob_lobby.expect(badge(general))
     divider = page.index('id="new-messages"')
     assert page.index("seen before") < divider < page.index("the first new one")
-    again = (await get_as(server, bob_session, f"/rooms/{general.slug}")).text
+    again = (await get_in(server, bob_session, f"/rooms/{general.slug}")).text
     assert 'id="new-messages"' not in again
 
 
