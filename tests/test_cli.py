@@ -18,7 +18,7 @@ import pytest
 
 from livechat import cli
 from livechat.realtime.presence import Presence
-from livechat.seed import DEMO_PEOPLE, DEMO_ROOMS, MESSAGES_PER_ROOM
+from livechat.seed import DEMO_PEOPLE, DEMO_ROOMS, MESSAGES_PER_ROOM, UNREAD_AT_START
 from livechat.settings import Settings
 from tests.helpers import postgres_database, sqlite_url
 from tests.live import free_port, wait_until_healthy
@@ -70,6 +70,20 @@ def test_seed_adds_demo_data_once(database_file: Path, capsys: pytest.CaptureFix
     output = capsys.readouterr().out
     assert "Log in as" in output
     assert "nothing was seeded" in output
+
+
+def test_seeded_rooms_are_read_but_for_their_newest_few_messages(database_file: Path) -> None:
+    cli.main(["seed"])
+
+    with sqlite3.connect(database_file) as connection:
+        unread = connection.execute(
+            "SELECT count(*) FROM memberships JOIN messages"
+            " ON messages.room_id = memberships.room_id AND messages.id > memberships.last_read_id"
+            " GROUP BY memberships.id"
+        ).fetchall()
+
+    assert len(unread) == _count(database_file, "memberships")
+    assert {count for (count,) in unread} == {UNREAD_AT_START}
 
 
 def test_seeded_messages_are_stored_in_the_order_they_were_sent(database_file: Path) -> None:

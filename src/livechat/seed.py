@@ -7,7 +7,7 @@ import random
 from datetime import timedelta
 
 from fastapi_users.password import PasswordHelper
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from livechat.accounts.handles import handle_from_name
 from livechat.accounts.models import User
@@ -30,6 +30,7 @@ DEMO_ROOMS = (
     ("Leadership", "Planning for next quarter. Invite only.", True),
 )
 MESSAGES_PER_ROOM = 90
+UNREAD_AT_START = 5  # of each room's messages, the newest few are new to everyone
 
 _OPENERS = (
     "Morning everyone!",
@@ -133,6 +134,18 @@ async def seed_demo_data(settings: Settings) -> str:
             # shows the newest first by id.
             messages.sort(key=lambda message: message.inserted_at)
             session.add_all(messages)
+            await session.flush()
+            # Everyone has read all but the last few of each room, as after a day away:
+            # the room list has something new to count, not a whole week.
+            read_to = (
+                select(Message.id)
+                .where(Message.room_id == Membership.room_id)
+                .order_by(Message.id.desc())
+                .offset(UNREAD_AT_START)
+                .limit(1)
+                .scalar_subquery()
+            )
+            await session.execute(update(Membership).values(last_read_id=read_to))
     finally:
         await db.dispose()
     emails = ", ".join(email for email, _ in DEMO_PEOPLE)
