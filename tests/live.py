@@ -37,6 +37,8 @@ from tests.helpers import PASSWORD
 FRAME_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 10.0
 PROCESS_START_TIMEOUT_S = 30.0
+# How a room list's socket begins: both lists as they are as it connects.
+ROOM_LISTS = 'id="rooms" hx-swap-oob="innerHTML"'
 
 
 def free_port() -> int:

@@ -23,6 +23,7 @@ from livechat.chat.models import Room
 from livechat.settings import Settings
 from tests.helpers import PASSWORD, eventually
 from tests.live import (
+    ROOM_LISTS,
     Address,
     Client,
     Start,
@@ -94,6 +95,7 @@ async def test_the_lobby_counts_who_is_online_through_any_process(
     here, there = start(), start()
     lobby_session = await session_cookie(here.address, alice.email)
     async with socket_client(here.address, "/lobby/ws", lobby_session) as alice_lobby:
+        await alice_lobby.expect(ROOM_LISTS)
         async with room_page(there.address, bob, general):
             arrived = await alice_lobby.expect(f'id="room-{general.id}-online"')
             assert "1 online" in arrived

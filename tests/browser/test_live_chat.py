@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, WebSocketRoute, expect
 
 from livechat.realtime import presence as presence_module
 from tests.browser.conftest import OpenWindow
@@ -133,6 +134,29 @@ async def test_opening_a_room_puts_the_cursor_in_its_composer(
     await page.locator("#rooms").get_by_role("link", name="Launch").click()
 
     await expect(composer(page)).to_be_focused()
+
+
+async def test_a_room_list_whose_socket_connects_late_shows_the_rooms_created_meanwhile(
+    open_window: OpenWindow, live_server: str
+) -> None:
+    alice, bob = await open_window(), await open_window()
+    await register(alice, live_server, "Alice Martin", "alice@example.com", PASSWORD)
+    await register(bob, live_server, "Bob Okafor", "bob@example.com", PASSWORD)
+    connect = asyncio.Event()
+
+    async def held_back(socket: WebSocketRoute) -> None:
+        await connect.wait()
+        socket.connect_to_server()
+
+    await bob.route_web_socket(re.compile(r"/lobby/ws$"), held_back)
+    await bob.reload()
+    await settled(bob)
+    await create_room(alice, "Design")
+    await expect(bob.locator("#rooms").get_by_role("link", name="Design")).to_have_count(0)
+
+    connect.set()
+
+    await join_room(bob, "Design")
 
 
 async def test_a_page_whose_room_closed_says_why_and_does_not_claim_to_reconnect(

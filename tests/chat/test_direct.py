@@ -54,7 +54,7 @@ async def test_a_conversation_is_for_its_two_people_alone_and_stays_as_it_is(
 
     with pytest.raises(NotFound):
         await rooms.get_room(db, carol, room.slug)
-    assert room.id not in {listing.room.id for listing in await rooms.list_rooms(db, carol)}
+    assert room.id not in {listing.room.id for listing in await rooms.list_rooms(db, carol.id)}
     with pytest.raises(NotFound):
         await rooms.join_room(db, carol, room.slug)
     with pytest.raises(Forbidden):

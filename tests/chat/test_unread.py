@@ -82,8 +82,8 @@ async def test_the_room_list_shows_members_what_they_have_not_read(
 ) -> None:
     await messages.create_message(db, alice, general.slug, "hello")
 
-    bobs = {listing.room.id: listing.unread for listing in await rooms.list_rooms(db, bob)}
-    carols = {listing.room.id: listing.unread for listing in await rooms.list_rooms(db, carol)}
+    bobs = {listing.room.id: listing.unread for listing in await rooms.list_rooms(db, bob.id)}
+    carols = {listing.room.id: listing.unread for listing in await rooms.list_rooms(db, carol.id)}
 
     assert bobs == {general.id: 1}
     assert carols == {general.id: 0}  # a visitor of a public room reads nothing unread

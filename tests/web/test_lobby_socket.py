@@ -9,7 +9,14 @@ from starlette.status import WS_1008_POLICY_VIOLATION
 from livechat.accounts.models import User
 from livechat.chat import rooms
 from livechat.db import Database
-from tests.live import LiveServer, room_page, session_cookie, socket_client, submit_as
+from tests.live import (
+    ROOM_LISTS,
+    LiveServer,
+    room_page,
+    session_cookie,
+    socket_client,
+    submit_as,
+)
 
 
 async def test_a_room_created_in_one_browser_appears_in_another(
@@ -44,6 +51,7 @@ async def test_renames_member_counts_and_deletions_reach_open_room_lists(
     room = await rooms.create_room(db, alice, name="General")
     cookie = await session_cookie(server, alice.email)
     async with socket_client(server, "/lobby/ws", cookie) as alice_lobby:
+        assert "1 member<" in await alice_lobby.expect(ROOM_LISTS)
         assert await submit_as(server, bob.email, f"/rooms/{room.slug}/join", {}) == 303
         joined = await alice_lobby.expect(f'id="room-{room.id}-members"')
         assert "2 members" in joined
@@ -102,6 +110,7 @@ async def test_open_room_lists_follow_how_many_people_are_in_a_public_room(
     lobby_cookie = await session_cookie(server, bob.email)
     alice_cookie = await session_cookie(server, alice.email)
     async with socket_client(server, "/lobby/ws", lobby_cookie) as bob_lobby:
+        await bob_lobby.expect(ROOM_LISTS)
         async with socket_client(server, f"/rooms/{room.slug}/ws", alice_cookie):
             arrived = await bob_lobby.expect(f'id="room-{room.id}-online"')
             assert "1 online" in arrived
@@ -162,3 +171,22 @@ async def test_inviting_someone_already_in_the_room_does_not_list_it_for_them_tw
 
     added = [frame for frame in bob_lobby.seen if f'<li id="room-{secret.id}"' in frame]
     assert len(added) == 1
+
+
+async def test_a_room_list_that_connects_late_shows_what_changed_since_its_page_was_read(
+    server: LiveServer, db: Database, alice: User, bob: User
+) -> None:
+    # The page was read with "Old" in it; by the time its socket connects (or reconnects),
+    # "Old" is gone and "New" and Alice's private "Hidden" exist.
+    old = await rooms.create_room(db, alice, name="Old")
+    await rooms.delete_room(db, alice, old.slug)
+    await rooms.create_room(db, alice, name="New")
+    await rooms.create_room(db, alice, name="Hidden", is_private=True)
+    cookie = await session_cookie(server, bob.email)
+    async with socket_client(server, "/lobby/ws", cookie) as bob_lobby:
+        lists = await bob_lobby.expect(ROOM_LISTS)
+    shared = lists[: lists.index('id="direct-rooms"')]
+    assert 'href="/rooms/new"' in shared
+    assert 'href="/rooms/old"' not in shared
+    assert "Hidden" not in lists
+    assert 'id="direct-rooms" hx-swap-oob="innerHTML"' in lists

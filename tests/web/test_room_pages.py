@@ -284,13 +284,13 @@ async def test_deleting_a_room_needs_an_admin_and_a_confirmation(
 
     unconfirmed = await submit(client, f"/rooms/{room.slug}/delete", {}, page="/rooms")
     assert unconfirmed.status_code == 400
-    assert len(await rooms.list_rooms(db, alice)) == 1
+    assert len(await rooms.list_rooms(db, alice.id)) == 1
 
     confirmed = await submit(
         client, f"/rooms/{room.slug}/delete", {"confirm": "yes"}, page="/rooms"
     )
     assert confirmed.headers["location"] == "/rooms"
-    assert await rooms.list_rooms(db, alice) == []
+    assert await rooms.list_rooms(db, alice.id) == []
 
 
 async def test_the_create_room_form_shows_errors_in_place_for_htmx(

@@ -1003,7 +1003,7 @@ async def test_deleting_a_room_deletes_the_files_shared_and_waiting_in_it(
     )
 
     assert response.status_code == 303
-    assert await rooms.list_rooms(db, alice) == []
+    assert await rooms.list_rooms(db, alice.id) == []
     assert stored_files(settings) == []
 
 

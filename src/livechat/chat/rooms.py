@@ -276,8 +276,8 @@ async def delete_room(db: Database, user: User, slug: str) -> Room:
     return room
 
 
-async def list_rooms(db: Database, user: User) -> list[RoomListing]:
-    """Every room the user may see, with its member count, the user's role in it, and how
+async def list_rooms(db: Database, user_id: int) -> list[RoomListing]:
+    """Every room ``user_id`` may see, with its member count, the user's role in it, and how
     many of its messages they have not read."""
     member_count = (
         select(func.count(Membership.id))
@@ -287,20 +287,20 @@ async def list_rooms(db: Database, user: User) -> list[RoomListing]:
     )
     own_role = (
         select(Membership.role)
-        .where(Membership.room_id == Room.id, Membership.user_id == user.id)
+        .where(Membership.room_id == Room.id, Membership.user_id == user_id)
         .correlate(Room)
         .scalar_subquery()
     )
     unread = (
-        select(notifications.unread_count(user.id))
-        .where(Membership.room_id == Room.id, Membership.user_id == user.id)
+        select(notifications.unread_count(user_id))
+        .where(Membership.room_id == Room.id, Membership.user_id == user_id)
         .correlate(Room)
         .scalar_subquery()
     )
     async with db.read() as session:
         rows = await session.execute(
             select(Room, member_count, own_role, unread)
-            .where(readable_by(user.id))
+            .where(readable_by(user_id))
             .order_by(func.lower(Room.name), Room.id)
         )
         return [

@@ -21,6 +21,7 @@ from livechat.realtime.hub import (
 )
 from livechat.realtime.tree import Realtime
 from livechat.web import alerts
+from livechat.web import rooms as rooms_page
 from livechat.web.alerts import PageOutbox
 from livechat.web.sockets import SignedIn, serve_connection, until_closed
 
@@ -43,7 +44,7 @@ async def serve(websocket: WebSocket, visitor: SignedIn) -> None:
         await websocket.close(WS_1013_TRY_AGAIN_LATER, busy.message)
         return
     async with realtime.hub.subscribe(*topics, *counted) as subscription:
-        lobby = _Lobby(websocket, visitor, db)
+        lobby = _Lobby(websocket, visitor, db, realtime)
         # Subscribed first: a change from now on follows the counts, which it corrects.
         if caught_up := await lobby.catch_up():
             subscription.deliver(Broadcast(caught_up))
@@ -54,12 +55,15 @@ class _Lobby(PageOutbox):
     """A room list's outbox. It counts the unread messages of its reader's rooms, as
     they are posted, from the counts it read as it connected."""
 
-    __slots__ = ("_badged", "_db", "_unread", "_user_id")
+    __slots__ = ("_badged", "_db", "_realtime", "_unread", "_user_id")
 
-    def __init__(self, websocket: WebSocket, visitor: SignedIn, db: Database) -> None:
+    def __init__(
+        self, websocket: WebSocket, visitor: SignedIn, db: Database, realtime: Realtime
+    ) -> None:
         super().__init__(websocket, visitor, TITLE)
         self._user_id = visitor.user_id
         self._db = db
+        self._realtime = realtime
         self._badged: set[int] = set()  # the rooms whose mention badges show a count
         self._unread: dict[int, notifications.Unread] = {}
 
@@ -71,19 +75,23 @@ class _Lobby(PageOutbox):
         return [event]
 
     async def catch_up(self) -> str:
-        """What the list shows of its reader's notifications as it (re)connects: their
-        count, in the top bar and the title, and the rooms' badges; nothing if the store
-        cannot say now, when the next change will."""
+        """What the page shows as its socket (re)connects: both lists as they are now, with
+        the rooms created, changed or deleted while it was away, and its reader's count of
+        notifications, in the top bar and the title; nothing if the store cannot say now,
+        when the next change will."""
         try:
-            counted = await notifications.alerts_for(self._db, self._user_id)
+            # Counted before the lists are read: a message posted in between is in the
+            # lists and is counted again when its activity arrives, at the same number.
             self._unread = await notifications.unread_of(self._db, self._user_id)
+            lists = await rooms_page.room_lists(self._db, self._realtime, self._user_id)
         except Exception:
-            log.warning(
-                "counting the notifications of user %s failed", self._user_id, exc_info=True
-            )
+            log.warning("reading the room lists of user %s failed", self._user_id, exc_info=True)
             return ""
-        unread = {room_id: unread.count for room_id, unread in self._unread.items()}
-        return self._badges(counted) + broadcasts.room_unread(unread) + alerts.shown(counted, TITLE)
+        counted: notifications.Alerts = lists["alerts"]
+        self._badged = set(counted.by_room)
+        return broadcasts.render("broadcasts/room_lists.html", **lists) + alerts.shown(
+            counted, TITLE
+        )
 
     def _posted(self, event: Broadcast) -> list[str | Broadcast]:
         """A room's unread badge, one message more, for a message by someone else that the

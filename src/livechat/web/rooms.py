@@ -52,29 +52,32 @@ async def _announce(db: Database, realtime: Realtime, room: Room) -> None:
         await realtime.hub.publish(topic, changed)
 
 
-async def _index(
-    request: Request, db: Database, realtime: Realtime, user: User, **context: Any
-) -> Response:
-    listings = await rooms.list_rooms(db, user)
+async def room_lists(db: Database, realtime: Realtime, user_id: int) -> dict[str, Any]:
+    """What the two lists of ``user_id``'s room list page show: the rooms they may see,
+    with who is in each, and their direct conversations, with whom."""
+    listings = await rooms.list_rooms(db, user_id)
     shared = [listing for listing in listings if not listing.room.is_direct]
     direct = [listing for listing in listings if listing.room.is_direct]
     online = {
         listing.room.id: realtime.presence.online_count(listing.room.id) for listing in shared
     }
+    return {
+        "listings": shared,
+        "direct": direct,
+        "partners": await rooms.partners(db, user_id, [listing.room.id for listing in direct]),
+        "online_counts": online,
+        "alerts": await notifications.alerts_for(db, user_id),
+    }
+
+
+async def _index(
+    request: Request, db: Database, realtime: Realtime, user: User, **context: Any
+) -> Response:
     context.setdefault("form", {})
-    counted = await notifications.alerts_for(db, user.id)
-    partners = await rooms.partners(db, user.id, [listing.room.id for listing in direct])
     return render(
         request,
         "rooms/index.html",
-        {
-            "listings": shared,
-            "direct": direct,
-            "partners": partners,
-            "online_counts": online,
-            "alerts": counted,
-            **context,
-        },
+        {**await room_lists(db, realtime, user.id), **context},
         status_code=400 if "error" in context else 200,
     )
 
