@@ -11,7 +11,9 @@ from playwright.async_api import Page, WebSocketRoute, expect
 from livechat.realtime import presence as presence_module
 from tests.browser.conftest import OpenWindow
 from tests.browser.vocabulary import (
+    MARK_CONNECTED,
     composer,
+    connected,
     create_room,
     join_room,
     register,
@@ -166,8 +168,9 @@ async def test_a_page_whose_room_closed_says_why_and_does_not_claim_to_reconnect
     await register(first, live_server, "Alice Martin", "alice@example.com", PASSWORD)
     await create_room(first, "Launch")
     second = await first.context.new_page()
+    await second.add_init_script(MARK_CONNECTED)
     await second.goto(first.url)
-    await settled(second)
+    await connected(second)
     await second.evaluate(CLASSES_ONCE_CLOSED)
 
     await first.get_by_role("button", name="Leave").click()

@@ -77,3 +77,15 @@ async def settled(page: Page) -> None:
     """Wait until the page just opened has loaded. A page shows before htmx has wired it
     up, and a file chosen or a word typed in that moment never reaches the server."""
     await page.wait_for_load_state("load")
+
+
+# Marks a page's body once its socket has opened; add it before the page loads.
+MARK_CONNECTED = """document.addEventListener("htmx:wsOpen", () => {
+    document.body.dataset.connected = "yes";
+});"""
+
+
+async def connected(page: Page) -> None:
+    """Wait until the page's socket is open (with ``MARK_CONNECTED`` added to the page):
+    what happens from then on reaches it live."""
+    await expect(page.locator("body")).to_have_attribute("data-connected", "yes")
