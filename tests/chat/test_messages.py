@@ -9,12 +9,14 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from livechat.accounts.models import User
-from livechat.chat import broadcasts, messages, rooms
+from livechat.chat import messages, rooms
 from livechat.chat.messages import MESSAGE_MAX_LENGTH, PAGE_SIZE
 from livechat.chat.models import CLIENT_MSG_ID_MAX_LENGTH, Message, Room
 from livechat.db import Database
 from livechat.errors import BadRequest, Forbidden, NotFound
 from livechat.inputs import MAX_ID
+from livechat.realtime.events import MessageCreated
+from livechat.web import rendered
 from tests.helpers import only_on_sqlite
 
 
@@ -207,7 +209,7 @@ async def test_a_new_message_renders_whole_without_going_back_to_the_store(
 
     posted = await messages.create_message(db, alice, slug, "Hello, <world>", "abc-123")
 
-    html = broadcasts.message_created(posted.message).html
+    html = rendered.html(MessageCreated(posted.message))
     assert "could not be shown" not in html
     assert f'id="message-{posted.message.id}"' in html
     assert "Alice Martin" in html

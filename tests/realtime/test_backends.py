@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from livechat.realtime.backends.base import BackendUnreachable, HubBackend
 from livechat.realtime.backends.memory import MemoryBackend
 from livechat.realtime.backends.redis import RedisBackend
+from livechat.realtime.events import MessagePosted
 from livechat.realtime.hub import Broadcast, Hub, room_topic
 from tests.helpers import next_batch, reachable_redis
 from tests.realtime.conftest import Background
@@ -146,7 +147,7 @@ async def test_a_broadcast_published_on_one_hub_reaches_subscribers_of_another(
     publishing, receiving = Hub(RedisBackend(redis_url)), Hub(RedisBackend(redis_url))
     background.start(publishing.run())
     background.start(receiving.run())
-    sent = Broadcast("<p>across processes</p>", seq=1, message_id=7)
+    sent = Broadcast(MessagePosted(1, 7, 3), seq=1, message_id=7)
 
     async with receiving.subscribe(topic) as subscription:
         await publishing.publish(topic, sent)
@@ -175,7 +176,7 @@ async def test_a_hub_cut_off_from_redis_connects_again_and_has_its_pages_catch_u
     publishing = Hub(RedisBackend(redis_url))
     running = background.start(receiving.run())
     background.start(publishing.run())
-    sent = Broadcast("<p>after the outage</p>", seq=2, message_id=8)
+    sent = Broadcast(MessagePosted(1, 8, 3), seq=2, message_id=8)
 
     async with receiving.subscribe(topic) as subscription:
         await cut_off(redis_url, backend)

@@ -7,8 +7,18 @@ import asyncio
 
 import pytest
 
+from livechat.chat.notifications import Alerts
 from livechat.realtime.backends.base import BackendUnreachable
 from livechat.realtime.backends.memory import MemoryBackend
+from livechat.realtime.events import (
+    AlertsChanged,
+    MessagePosted,
+    OnlineCounted,
+    RoomClosed,
+    RoomReached,
+    RoomRestarting,
+    SignedOut,
+)
 from livechat.realtime.hub import (
     Broadcast,
     Hub,
@@ -50,17 +60,19 @@ async def receive(subscription: Subscription, count: int = 1) -> list[object] | 
 
 
 def message(n: int) -> Broadcast:
-    return Broadcast(f"<p>message {n}</p>", seq=n)
+    return Broadcast(MessagePosted(room_id=1, message_id=n, author_id=3), seq=n)
 
 
 async def test_a_subscriber_receives_what_is_published_on_its_topics_only(hub: Hub) -> None:
     async with hub.subscribe(ROOM, presence_topic(1)) as subscription:
-        await hub.publish(OTHER_ROOM, Broadcast("<p>elsewhere</p>", seq=1))
+        await hub.publish(
+            OTHER_ROOM, Broadcast(MessagePosted(room_id=2, message_id=1, author_id=3), seq=1)
+        )
         await hub.publish(ROOM, message(1))
-        await hub.publish(presence_topic(1), Broadcast("<p>Alice is typing</p>"))
+        await hub.publish(presence_topic(1), Broadcast(OnlineCounted(1, 4)))
 
         # Had the other room's broadcast been delivered, it would have come first.
-        assert await receive(subscription, 2) == [message(1), Broadcast("<p>Alice is typing</p>")]
+        assert await receive(subscription, 2) == [message(1), Broadcast(OnlineCounted(1, 4))]
 
 
 async def test_one_broadcast_reaches_every_subscriber_of_its_topic(hub: Hub) -> None:
@@ -147,11 +159,13 @@ async def test_a_topic_everyone_left_delivers_again_once_someone_subscribes(hub:
 @pytest.mark.parametrize(
     "broadcast",
     [
-        Broadcast('<p class="x">héllo &amp; "bye"</p>', seq=42, message_id=7),
-        Broadcast("<div>Alice is typing…</div>", presence=12),
-        Broadcast("<p>This room was deleted.</p>", close=1008),
-        Broadcast("<p>Signed out.</p>", close=1008, revokes=Revocation(keep="a1b2")),
-        Broadcast("", seq=43, sync=True),
+        Broadcast(MessagePosted(1, 7, 3), seq=42, message_id=7, room_id=1, author_id=3),
+        Broadcast(OnlineCounted(1, 12)),
+        Broadcast(RoomClosed(1, 'Room "A & B" was deleted…'), close=1008),
+        Broadcast(RoomRestarting(1), close=1013),
+        Broadcast(SignedOut("Signed out."), close=1008, revokes=Revocation(keep="a1b2")),
+        Broadcast(RoomReached(1, 43), seq=43, sync=True),
+        Broadcast(AlertsChanged(Alerts({1: 2, 5: 1})), alerts=3, room_id=1, message_id=7),
     ],
 )
 def test_a_broadcast_survives_encoding_and_decoding(broadcast: Broadcast) -> None:

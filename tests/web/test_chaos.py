@@ -39,9 +39,10 @@ from websockets.exceptions import ConnectionClosed
 
 from livechat.accounts.auth import SESSION_COOKIE
 from livechat.accounts.models import User
-from livechat.chat import broadcasts, messages, rooms
+from livechat.chat import messages, rooms
 from livechat.chat.models import Message, Room
 from livechat.db import Database
+from livechat.realtime import broadcasts
 from livechat.realtime.hub import Broadcast
 from livechat.realtime.presence import Presence, PresenceRequest
 from livechat.realtime.rooms import RoomRequest, RoomServer

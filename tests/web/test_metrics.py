@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from livechat.accounts.models import User
 from livechat.app import create_app
 from livechat.chat.models import Room
+from livechat.realtime.events import MessagePosted
 from livechat.realtime.hub import Broadcast, room_topic
 from livechat.realtime.rooms import RoomRequest, RoomServer
 from livechat.settings import ConfigurationError, Settings
@@ -165,7 +166,10 @@ async def test_broadcasts_a_subscriber_too_far_behind_never_got_are_counted(
         hub = server.realtime.hub
         async with hub.subscribe(room_topic(general.id)) as never_reads:
             for n in range(3):
-                await hub.publish(room_topic(general.id), Broadcast(f"<p>{n}</p>", seq=n + 1))
+                await hub.publish(
+                    room_topic(general.id),
+                    Broadcast(MessagePosted(general.id, n + 1, 1), seq=n + 1),
+                )
             async with asyncio.timeout(SCRAPE_TIMEOUT_S):
                 assert await next_batch(never_reads) is None  # it fell too far behind
 

@@ -15,6 +15,7 @@ from livechat.chat import messages, rooms
 from livechat.chat.models import Room
 from livechat.db import Database
 from livechat.realtime.actor import ActorBusy
+from livechat.realtime.events import OnlineCounted
 from livechat.realtime.hub import LOBBY_TOPIC, Broadcast, Subscription
 from livechat.realtime.presence import Person, Sidebar
 from livechat.realtime.tree import Realtime
@@ -503,15 +504,15 @@ async def open_pages(realtime: Realtime, room: Room, *people: User) -> None:
     await eventually(all_in)
 
 
-async def next_online_count(lobby: Subscription, room: Room) -> str:
+async def next_online_count(lobby: Subscription, room: Room) -> int:
     """The next online count for ``room`` that room lists are sent."""
-    pill = re.compile(rf'id="room-{room.id}-online"[^>]*>([^<]*)<')
     while True:
         batch = await next_batch(lobby)
         assert batch is not None, "the room lists fell behind"
         for item in batch:
-            if isinstance(item, Broadcast) and (found := pill.search(item.html)):
-                return found.group(1)
+            event = item.event if isinstance(item, Broadcast) else None
+            if isinstance(event, OnlineCounted) and event.room_id == room.id:
+                return event.count
 
 
 async def test_right_after_leaving_the_room_list_no_longer_counts_you_in_the_room(
@@ -536,7 +537,7 @@ async def test_someone_leaving_is_counted_out_of_everyone_elses_room_list(
     async with realtime.hub.subscribe(LOBBY_TOPIC) as lobby:
         await submit(client, f"/rooms/{general.slug}/leave", {}, page="/rooms")
         async with asyncio.timeout(FRAME_TIMEOUT_S):
-            while await next_online_count(lobby, general) != "1 online":
+            while await next_online_count(lobby, general) != 1:
                 pass  # the count from before, sent as the pages opened
 
 

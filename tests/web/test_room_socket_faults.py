@@ -12,10 +12,11 @@ from starlette.status import WS_1013_TRY_AGAIN_LATER
 
 from livechat.accounts.auth import Accounts
 from livechat.accounts.models import User
-from livechat.chat import broadcasts, messages, rooms
+from livechat.chat import messages, rooms
 from livechat.chat.models import Message, Room
 from livechat.db import BUSY, Database
 from livechat.errors import Unavailable
+from livechat.realtime import broadcasts
 from livechat.realtime.actor import ActorBusy
 from livechat.realtime.hub import Broadcast
 from livechat.realtime.presence import Presence, PresenceRequest, StoppedTyping
@@ -116,7 +117,7 @@ async def test_a_message_stored_by_a_server_that_crashed_before_publishing_still
 
         def crash_once(message: Message) -> Broadcast:
             monkeypatch.setattr(broadcasts, "message_created", render)
-            raise Fault("rendering failed after the message was stored")
+            raise Fault("publishing failed after the message was stored")
 
         monkeypatch.setattr(broadcasts, "message_created", crash_once)
         key = uuid.uuid4().hex

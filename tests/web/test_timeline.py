@@ -143,7 +143,7 @@ def test_text_that_looks_like_our_markup_is_shown_as_typed(body: str) -> None:
 
 
 def test_readers_in_one_zone_whose_lists_end_alike_share_one_copy_of_an_event() -> None:
-    event = Broadcast(fragment(5, EVENING), seq=5, message_id=5)
+    event = Broadcast(html=fragment(5, EVENING), seq=5, message_id=5)
     last = Stamp(BOB.id, EVENING - timedelta(minutes=1))
     first, second = Reader(PARIS, last), Reader(PARIS, last)
 

@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from livechat.accounts.auth import SESSION_COOKIE, session_id
 from livechat.accounts.throttle import Throttle, throttle_key
-from livechat.chat import broadcasts
 from livechat.errors import BadRequest
+from livechat.realtime import broadcasts
 from livechat.realtime.hub import Revocation, sessions_topic
 from livechat.web.deps import AccountsDep, CurrentUser, MaybeUser, RealtimeDep
 from livechat.web.sockets import SIGNED_OUT

@@ -1,7 +1,7 @@
-"""Pub/sub of rendered fragments by topic, the counterpart of Phoenix PubSub.
+"""Pub/sub of events by topic, the counterpart of Phoenix PubSub.
 
-A fragment is rendered once and published once; the hub's dispatcher hands the same object
-to every subscriber of its topic, into that subscriber's bounded buffer. Each connection
+An event is published once; each process's dispatcher hands the same object to every
+subscriber of its topic there, into that subscriber's bounded buffer. Each connection
 drains its own buffer in its own writer task, so a slow client delays no one. A
 subscriber whose buffer overflows is marked so its connection closes with 1013 (try
 again later); the page reconnects by itself and catches up from the database. What it was
@@ -17,7 +17,9 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from livechat.realtime import events
 from livechat.realtime.backends.base import BackendUnreachable, HubBackend
+from livechat.realtime.events import Event
 from livechat.realtime.reconnect import until_connected
 
 log = logging.getLogger(__name__)
@@ -83,10 +85,15 @@ class Revocation:
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """What a page receives: HTML to swap in; ``seq``, the room event it brings the page up
-    to (None for presence and typing); ``close``, a WebSocket close code for an event after
-    which the page must stop listening (its room was deleted, or it was removed); and
-    ``revokes``, the sessions it closes, for a page of any other session to ignore.
+    """An event in the envelope its listeners route it by: the hub carries the ``event``
+    between processes (as JSON, ``events.encode``), and each process renders it for its
+    own pages into ``html``, once (``web/rendered.py``). A page's own catch-up, which
+    never travels, comes with ``html`` and no event.
+
+    The envelope: ``seq``, the room event it brings the page up to (None for presence and
+    typing); ``close``, a WebSocket close code for an event after which the page must stop
+    listening (its room was deleted, or it was removed); and ``revokes``, the sessions it
+    closes, for a page of any other session to ignore.
 
     A room event also says which new message it appends (``message_id``), so a socket
     knows the newest message its page holds. A ``sync`` carries no event of its own: its
@@ -99,7 +106,8 @@ class Broadcast:
     title; with ``room_id`` and ``message_id`` it came of that message, and with
     ``read_up_to``, of reading that room up to that message."""
 
-    html: str
+    event: Event | None = None
+    html: str = ""
     seq: int | None = None
     close: int | None = None
     revokes: Revocation | None = None
@@ -112,18 +120,19 @@ class Broadcast:
     read_up_to: int | None = None
 
     def encode(self) -> bytes:
+        assert self.event is not None, "only events travel: a page's own HTML stays with it"
         revokes = None if self.revokes is None else [self.revokes.only, self.revokes.keep]
         fields = [
-            self.html, self.seq, self.close, revokes, self.message_id, self.sync, self.presence,
-            self.room_id, self.author_id, self.alerts, self.read_up_to,
+            events.encode(self.event), self.seq, self.close, revokes, self.message_id, self.sync,
+            self.presence, self.room_id, self.author_id, self.alerts, self.read_up_to,
         ]  # fmt: skip
         return json.dumps(fields).encode()
 
     @classmethod
     def decode(cls, payload: bytes) -> Broadcast:
-        html, seq, close, revokes, *rest = json.loads(payload)
+        event, seq, close, revokes, *rest = json.loads(payload)
         revocation = None if revokes is None else Revocation(*revokes)
-        return cls(html, seq, close, revocation, *rest)
+        return cls(events.decode(event), "", seq, close, revocation, *rest)
 
 
 class Subscription:

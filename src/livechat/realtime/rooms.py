@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livechat.accounts.models import User
-from livechat.chat import attachments, broadcasts, messages, notifications
+from livechat.chat import attachments, messages, notifications
 from livechat.chat import rooms as rooms_service
 from livechat.chat.messages import Changed, Page, Posted
 from livechat.chat.models import Message
 from livechat.db import Database
 from livechat.errors import LivechatError, Unavailable
+from livechat.realtime import broadcasts
 from livechat.realtime.actor import Actor, ActorBusy, ActorStopped, Sleep
 from livechat.realtime.hub import Hub, activity_topic, alerts_topic, room_topic
 from livechat.realtime.rate_limiter import Limiter
@@ -177,7 +178,9 @@ class RoomServer(Actor[RoomRequest]):
             # publishing it: pages behind where the room stands catch up from the store.
             seq = await rooms_service.last_seq(self._db, self.room_id)
             if seq is not None:
-                await self._hub.publish(room_topic(self.room_id), broadcasts.room_reached(seq))
+                await self._hub.publish(
+                    room_topic(self.room_id), broadcasts.room_reached(self.room_id, seq)
+                )
 
     async def handle(self, request: RoomRequest) -> Posted | Changed | Message | Page | None:
         match request:
@@ -221,7 +224,7 @@ class RoomServer(Actor[RoomRequest]):
             await self._hub.publish(
                 room_topic(self.room_id), broadcasts.message_created(posted.message)
             )
-            activity = broadcasts.message_activity(posted.message)
+            activity = broadcasts.message_posted(posted.message)
             await self._hub.publish(activity_topic(self.room_id), activity)
             self._remember(posted.message)
             await self._alert(posted.alerted, posted.message)

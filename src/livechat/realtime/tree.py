@@ -27,10 +27,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from livechat.chat import attachments, broadcasts
+from livechat.chat import attachments
 from livechat.chat import rooms as rooms_service
 from livechat.db import Database
 from livechat.metrics import Metrics
+from livechat.realtime import broadcasts
 from livechat.realtime.backends.memory import MemoryBackend
 from livechat.realtime.backends.redis import RedisBackend
 from livechat.realtime.hub import LOBBY_TOPIC, Hub, presence_topic, room_topic
@@ -82,7 +83,7 @@ async def running_tree(
         # Events published while this process was cut off (or its hub restarting) never
         # reach it: pages open here compare with where their room stands in the store.
         for room_id, seq in (await rooms_service.last_seqs(db, rooms.with_pages())).items():
-            hub.deliver(room_topic(room_id), broadcasts.room_reached(seq))
+            hub.deliver(room_topic(room_id), broadcasts.room_reached(room_id, seq))
 
     backend = RedisBackend(redis_url, prefix=redis_prefix) if redis_url else MemoryBackend()
     hub = Hub(
@@ -96,7 +97,7 @@ async def running_tree(
         # Every process works out presence for its own pages, from what all of them share.
         hub.deliver(presence_topic(change.room_id), broadcasts.presence_changed(change))
         if change.count is not None and change.public:
-            hub.deliver(LOBBY_TOPIC, broadcasts.lobby_online(change.room_id, change.count))
+            hub.deliver(LOBBY_TOPIC, broadcasts.online_counted(change.room_id, change.count))
 
     peers = PresencePeers(redis_url, prefix=redis_prefix) if redis_url else None
     presence = Presence(publish_presence, tell_peers=peers.tell if peers else None)
@@ -121,7 +122,7 @@ async def running_tree(
         )
 
     async def room_given_up(room_id: int) -> None:
-        await hub.publish(room_topic(room_id), broadcasts.room_restarting())
+        await hub.publish(room_topic(room_id), broadcasts.room_restarting(room_id))
 
     rooms = RoomSupervisor(room_supervisor, start_room, on_give_up=room_given_up)
 

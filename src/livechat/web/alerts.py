@@ -9,11 +9,13 @@ import logging
 from fastapi import WebSocket
 from starlette.status import WS_1008_POLICY_VIOLATION
 
-from livechat.chat import broadcasts, notifications
+from livechat.chat import notifications
 from livechat.db import Database
 from livechat.inputs import is_text
+from livechat.realtime import broadcasts
 from livechat.realtime.hub import Broadcast, Hub, alerts_topic, sessions_topic
 from livechat.realtime.tree import Realtime
+from livechat.web import rendered
 from livechat.web.sockets import Frames, SignedIn, serve_connection, until_closed
 
 log = logging.getLogger(__name__)
@@ -52,8 +54,8 @@ async def snapshot(db: Database, user_id: int, title: str) -> str:
 
 def shown(alerts: notifications.Alerts, title: str) -> str:
     """The count of ``alerts`` in the top bar, and in the title of a page titled ``title``."""
-    html = broadcasts.render("broadcasts/alerts.html", alerts=alerts)
-    return html + broadcasts.title(title, alerts.total)
+    html = rendered.render("broadcasts/alerts.html", alerts=alerts)
+    return html + rendered.title(title, alerts.total)
 
 
 class PageOutbox:
@@ -88,7 +90,7 @@ class PageOutbox:
         """What the page shows of ``event``: a notification count goes in its title too."""
         if event.alerts is None:
             return [event]
-        return [event, broadcasts.title(self._title, event.alerts)]
+        return [event, rendered.title(self._title, event.alerts)]
 
     def send_now(self, batch: list[object]) -> bool:
         return False
@@ -106,6 +108,6 @@ async def serve(websocket: WebSocket, visitor: SignedIn) -> None:
     ) as subscription:
         # Subscribed first: a change from now on follows the count, which it corrects.
         if caught_up := await snapshot(db, user_id, title):
-            subscription.deliver(Broadcast(caught_up))
+            subscription.deliver(Broadcast(html=caught_up))
         outbox = PageOutbox(websocket, visitor, title)
         await serve_connection(websocket, subscription, until_closed(websocket), outbox)

@@ -8,7 +8,7 @@ import logging
 from fastapi import WebSocket
 from starlette.status import WS_1013_TRY_AGAIN_LATER
 
-from livechat.chat import broadcasts, notifications, rooms
+from livechat.chat import notifications, rooms
 from livechat.db import Database
 from livechat.errors import Unavailable
 from livechat.realtime.hub import (
@@ -20,7 +20,7 @@ from livechat.realtime.hub import (
     user_topic,
 )
 from livechat.realtime.tree import Realtime
-from livechat.web import alerts
+from livechat.web import alerts, rendered
 from livechat.web import rooms as rooms_page
 from livechat.web.alerts import PageOutbox
 from livechat.web.sockets import SignedIn, serve_connection, until_closed
@@ -47,7 +47,7 @@ async def serve(websocket: WebSocket, visitor: SignedIn) -> None:
         lobby = _Lobby(websocket, visitor, db, realtime)
         # Subscribed first: a change from now on follows the counts, which it corrects.
         if caught_up := await lobby.catch_up():
-            subscription.deliver(Broadcast(caught_up))
+            subscription.deliver(Broadcast(html=caught_up))
         await serve_connection(websocket, subscription, until_closed(websocket), lobby)
 
 
@@ -89,9 +89,7 @@ class _Lobby(PageOutbox):
             return ""
         counted: notifications.Alerts = lists["alerts"]
         self._badged = set(counted.by_room)
-        return broadcasts.render("broadcasts/room_lists.html", **lists) + alerts.shown(
-            counted, TITLE
-        )
+        return rendered.render("broadcasts/room_lists.html", **lists) + alerts.shown(counted, TITLE)
 
     def _posted(self, event: Broadcast) -> list[str | Broadcast]:
         """A room's unread badge, one message more, for a message by someone else that the
@@ -105,7 +103,7 @@ class _Lobby(PageOutbox):
             return []
         count = min(known.count + 1, notifications.UNREAD_COUNTED)
         self._unread[event.room_id] = notifications.Unread(count, event.message_id)
-        return [broadcasts.room_unread({event.room_id: count})]
+        return [rendered.room_unread({event.room_id: count})]
 
     async def _alerted(self, event: Broadcast) -> list[str | Broadcast]:
         """The count and title every page shows, and the rooms' badges, counted anew, as
@@ -120,7 +118,7 @@ class _Lobby(PageOutbox):
                 self._unread = await notifications.unread_of(self._db, self._user_id)
                 unread = self._unread.get(event.room_id)
                 count = 0 if unread is None else unread.count
-                shown.append(broadcasts.room_unread({event.room_id: count}))
+                shown.append(rendered.room_unread({event.room_id: count}))
         except Exception:
             log.warning(
                 "counting the notifications of user %s failed", self._user_id, exc_info=True
@@ -132,4 +130,4 @@ class _Lobby(PageOutbox):
         """The mention badge of every room that has one, or had one until now."""
         room_ids = self._badged | counted.by_room.keys()
         self._badged = set(counted.by_room)
-        return broadcasts.room_alerts({room: counted.by_room.get(room, 0) for room in room_ids})
+        return rendered.room_alerts({room: counted.by_room.get(room, 0) for room in room_ids})

@@ -6,7 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from livechat.chat import broadcasts, notifications
+from livechat.chat import notifications
+from livechat.realtime import broadcasts
 from livechat.realtime.hub import alerts_topic
 from livechat.web.deps import DB, CurrentUser, RealtimeDep
 from livechat.web.templating import render

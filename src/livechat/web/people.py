@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from livechat.chat import broadcasts, people, rooms
+from livechat.chat import people, rooms
+from livechat.realtime import broadcasts
 from livechat.realtime.hub import user_topic
 from livechat.web.deps import DB, CurrentUser, PathId, RealtimeDep
 from livechat.web.templating import render
@@ -27,6 +28,6 @@ async def message(db: DB, realtime: RealtimeDep, user: CurrentUser, person_id: P
     room, person = direct.room, direct.partner
     if direct.started:
         for reader, other in ((user, person), (person, user)):
-            created = broadcasts.lobby_direct_created(room, other)
+            created = broadcasts.direct_listed(room, other)
             await realtime.hub.publish(user_topic(reader.id), created)
     return RedirectResponse(f"/rooms/{room.slug}", status_code=303)

@@ -10,9 +10,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from livechat.accounts.auth import SESSION_COOKIE, session_id
 from livechat.accounts.models import User
-from livechat.chat import broadcasts, rooms
+from livechat.chat import rooms
 from livechat.db import Database
 from livechat.errors import BadRequest
+from livechat.realtime import broadcasts
 from livechat.realtime.hub import Revocation, room_topic, sessions_topic
 from livechat.realtime.presence import Person
 from livechat.realtime.tree import Realtime

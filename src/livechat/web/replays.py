@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from livechat.chat import broadcasts, messages
+from livechat.chat import messages
 from livechat.chat.messages import Cursor
 from livechat.chat.rooms import RoomSummary
 from livechat.db import Database
+from livechat.web import rendered
 
 Replay = tuple[str, Cursor]  # the HTML that brings a page up to date, and its new cursor
 
@@ -32,9 +33,9 @@ async def read_replay(db: Database, user_id: int, room: RoomSummary, known: Curs
         and known.seq <= changes.cursor.seq
         and known.last_id <= changes.cursor.last_id
     ):
-        return broadcasts.replay(changes, known), changes.cursor
+        return rendered.replay(changes, known), changes.cursor
     page = await messages.latest_page(db, user_id, room.id)
-    return broadcasts.reload_list(room, page), page.cursor
+    return rendered.reload_list(room, page), page.cursor
 
 
 class SharedReplays:

@@ -32,7 +32,7 @@ from starlette.status import (
 
 from livechat.accounts.auth import Accounts
 from livechat.accounts.models import User
-from livechat.chat import broadcasts, messages, notifications, rooms
+from livechat.chat import messages, notifications, rooms
 from livechat.chat.messages import Cursor
 from livechat.chat.rooms import RoomSummary
 from livechat.db import Database
@@ -46,6 +46,7 @@ from livechat.errors import (
     Unavailable,
 )
 from livechat.metrics import Metrics
+from livechat.realtime import broadcasts
 from livechat.realtime.actor import ActorBusy, ActorStopped
 from livechat.realtime.hub import (
     Broadcast,
@@ -59,7 +60,7 @@ from livechat.realtime.hub import (
 )
 from livechat.realtime.rooms import RoomServer
 from livechat.realtime.tree import Realtime
-from livechat.web import alerts, frames, timeline
+from livechat.web import alerts, frames, rendered, timeline
 from livechat.web.replays import Replay, SharedReplays, read_replay
 from livechat.web.sockets import (
     SIGNED_OUT,
@@ -413,7 +414,7 @@ async def _show(
     connection: Connection, event: Broadcast, out: list[str | Broadcast]
 ) -> tuple[int, str] | None:
     if event.alerts is not None:
-        out.extend((event, broadcasts.title(connection.room.name, event.alerts)))
+        out.extend((event, rendered.title(connection.room.name, event.alerts)))
         if event.room_id == connection.room.id and event.message_id is not None:
             # A mention in the room this page shows: read as it arrives.
             await alerts.read_quietly(
@@ -515,13 +516,13 @@ async def _replay_or_reconnect(
 
 async def _catch_up(connection: Connection, known: Cursor) -> str:
     """The answer to a page that (re)connected: its sidebar, and what it missed."""
-    presence = broadcasts.render("broadcasts/flash_cleared.html")
+    presence = rendered.render("broadcasts/flash_cleared.html")
     # If Presence is down or crashes on the way, the sidebar waits: a restarted Presence
     # sends every page its sidebar anyway, and the messages matter more.
     connection.presence = connection.presence or 0
     with contextlib.suppress(Exception):
         sidebar = await connection.realtime.presence.online(connection.room.id)
-        presence += broadcasts.presence_snapshot(sidebar)
+        presence += rendered.presence_snapshot(sidebar)
         connection.presence = sidebar.version
     presence += await alerts.snapshot(connection.db, connection.user_id, connection.room.name)
     connection.read_to = max(known.last_id, 0)  # the page was read up to it as it opened

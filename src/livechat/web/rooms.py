@@ -9,11 +9,12 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from livechat.accounts.models import User
-from livechat.chat import attachments, broadcasts, messages, notifications, rooms
+from livechat.chat import attachments, messages, notifications, rooms
 from livechat.chat.models import Room
 from livechat.db import Database
 from livechat.errors import BadRequest, Unavailable
 from livechat.inputs import MAX_ID
+from livechat.realtime import broadcasts
 from livechat.realtime.actor import ActorBusy, ActorStopped
 from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic, user_topic
 from livechat.realtime.presence import Sidebar
@@ -47,7 +48,7 @@ async def _announce(db: Database, realtime: Realtime, room: Room) -> None:
         topics, count = [user_topic(member) for member in members], len(members)
     else:
         topics, count = [LOBBY_TOPIC], await rooms.member_count(db, room)
-    changed = broadcasts.lobby_room_changed(room, count)
+    changed = broadcasts.members_counted(room, count)
     for topic in topics:
         await realtime.hub.publish(topic, changed)
 
@@ -132,7 +133,7 @@ async def create(
         return await _index(request, db, realtime, user, form=form, error=error.message)
     # A private room appears in its creator's other open lists only.
     topic = user_topic(user.id) if room.is_private else LOBBY_TOPIC
-    await realtime.hub.publish(topic, broadcasts.lobby_room_created(room))
+    await realtime.hub.publish(topic, broadcasts.room_listed(room))
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": f"/rooms/{room.slug}"})
     return _see(f"/rooms/{room.slug}")
@@ -224,7 +225,7 @@ async def leave(
     # sent to, and everyone else's, must not count them as there meanwhile.
     realtime.presence.left(room.id, user.id)
     await realtime.hub.publish(
-        membership_topic(room.id, user.id), broadcasts.room_closed("You left this room.")
+        membership_topic(room.id, user.id), broadcasts.room_closed(room.id, "You left this room.")
     )
     await _announce(db, realtime, room)
     return notices.see_other("/rooms", settings, Notice.LEFT, room=room.name)
@@ -265,9 +266,10 @@ async def delete(
     room = await rooms.delete_room(db, user, slug)
     await attachments.remove_files(settings.uploads_dir, files)
     await realtime.hub.publish(
-        room_topic(room.id), broadcasts.room_closed(f"{room.name} was deleted by an admin.")
+        room_topic(room.id),
+        broadcasts.room_closed(room.id, f"{room.name} was deleted by an admin."),
     )
-    gone = broadcasts.lobby_room_deleted(room)
+    gone = broadcasts.room_unlisted(room)
     topics = [user_topic(member) for member in members] if room.is_private else [LOBBY_TOPIC]
     for topic in topics:
         await realtime.hub.publish(topic, gone)
@@ -288,10 +290,10 @@ async def remove_member(
     realtime.presence.left(room.id, member.id)  # as for leaving: counted out at once
     await realtime.hub.publish(
         membership_topic(room.id, member.id),
-        broadcasts.room_closed(f"An admin removed you from {room.name}."),
+        broadcasts.room_closed(room.id, f"An admin removed you from {room.name}."),
     )
     if room.is_private:  # gone from their room list too
-        await realtime.hub.publish(user_topic(member.id), broadcasts.lobby_room_deleted(room))
+        await realtime.hub.publish(user_topic(member.id), broadcasts.room_unlisted(room))
     await _announce(db, realtime, room)
     return notices.see_other(
         f"/rooms/{room.slug}", settings, Notice.REMOVED, person=member.display_name, room=room.name
@@ -311,7 +313,7 @@ async def invite(
     room, invitee = invitation.room, invitation.invitee
     if invitation.added:
         # The invitee's open room lists show the room at once, private or not.
-        await realtime.hub.publish(user_topic(invitee.id), broadcasts.lobby_room_created(room))
+        await realtime.hub.publish(user_topic(invitee.id), broadcasts.room_listed(room))
         await _announce(db, realtime, room)
     notice = Notice.INVITED if invitation.added else Notice.ALREADY_A_MEMBER
     return notices.see_other(

@@ -37,7 +37,7 @@ from livechat.errors import Unavailable
 from livechat.logs import socket_id
 from livechat.realtime.hub import Broadcast, Subscription
 from livechat.realtime.presence import Person
-from livechat.web import timeline
+from livechat.web import rendered, timeline
 from livechat.web.templating import templates
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -351,6 +351,15 @@ async def serve_connection(
                 await websocket.close(WS_1013_TRY_AGAIN_LATER, "Too far behind; reconnecting.")
 
 
+def _taken(subscription: Subscription) -> list[object] | None:
+    """What ``subscription`` buffered, its events rendered for the page (once in this
+    process, whichever page takes them first)."""
+    items = subscription.take()
+    if items is None:
+        return None
+    return [rendered.rendered(item) if isinstance(item, Broadcast) else item for item in items]
+
+
 class _Serving:
     """The sending side of one connection, and the task reading it, to stop when sending
     ends for good."""
@@ -386,7 +395,7 @@ class _Serving:
         wake = self._wake
         if wake is None or wake.done():
             return  # the sender is busy, and takes what arrived once it is done
-        items = self._subscription.take()
+        items = _taken(self._subscription)
         if not items:
             return  # it overflowed meanwhile
         try:
@@ -401,7 +410,7 @@ class _Serving:
         wake.set_result(None)
 
     def _next(self) -> list[object] | None:
-        taken, held = self._subscription.take(), self._held
+        taken, held = _taken(self._subscription), self._held
         if taken is None or held is None:
             return taken
         self._held = None
