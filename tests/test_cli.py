@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -423,3 +424,84 @@ def test_serve_with_redis_runs_the_workers_asked_for(tmp_path: Path, redis_url: 
     assert logged.count("Application startup complete.") == 2
     assert logged.count("Application shutdown complete.") == 2
     assert "Traceback" not in logged
+
+
+# Site admins and bots
+
+
+def _sign_up(path: Path, email: str, name: str) -> None:
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "INSERT INTO users (email, hashed_password, is_active, is_superuser, is_verified,"
+            " display_name, handle, inserted_at) VALUES (?, 'x', 1, 0, 0, ?, ?, '2026-12-01')",
+            (email, name, name.lower()),
+        )
+
+
+def _admins(path: Path) -> list[str]:
+    with sqlite3.connect(path) as connection:
+        return [row[0] for row in connection.execute("SELECT email FROM users WHERE is_superuser")]
+
+
+def test_admin_makes_someone_a_site_admin_once(
+    database_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.main(["migrate"])
+    _sign_up(database_file, "ann@example.com", "Ann")
+    _sign_up(database_file, "bo@example.com", "Bo")
+    capsys.readouterr()
+
+    cli.main(["admin", "Ann@Example.com"])
+    cli.main(["admin", "ann@example.com"])
+
+    assert capsys.readouterr().out.splitlines() == [
+        "Ann (ann@example.com) is now a site admin.",
+        "Ann (ann@example.com) is already a site admin.",
+    ]
+    assert _admins(database_file) == ["ann@example.com"]
+
+
+def test_admin_names_an_email_no_one_signed_up_with(
+    database_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.main(["migrate"])
+    capsys.readouterr()
+
+    message = _refusal(capsys, ["admin", "nobody@example.com"])
+
+    assert message == "livechat: No one has signed up as nobody@example.com."
+
+
+def test_bot_makes_a_bot_and_prints_its_token_and_webhook_key_once(
+    database_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.main(["bot", "Deploy Bot", "--handle", "deployer", "--webhook", "https://ci.example.com/"])
+
+    made, token, key = capsys.readouterr().out.splitlines()
+    assert made == "Made the bot Deploy Bot (@deployer)."
+    secret = token.removeprefix("Its token, shown this once: ")
+    assert secret.startswith("lc_")
+    with sqlite3.connect(database_file) as connection:
+        bot = connection.execute(
+            "SELECT users.is_bot, users.webhook_url, users.webhook_secret, api_tokens.scope"
+            " FROM users JOIN api_tokens ON api_tokens.user_id = users.id"
+            " WHERE api_tokens.secret_hash = ?",
+            (hashlib.sha256(secret.encode()).hexdigest(),),
+        ).fetchone()
+    assert bot[:2] == (1, "https://ci.example.com/")
+    assert key == f"The key its webhook calls are signed with: {bot[2]}"
+    assert bot[3] == "write"
+
+
+def test_bot_refuses_a_handle_that_is_taken_or_a_webhook_that_is_no_web_address(
+    database_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.main(["bot", "Helper", "--handle", "helper"])
+    capsys.readouterr()
+
+    taken = _refusal(capsys, ["bot", "Helper two", "--handle", "helper"])
+    not_web = _refusal(capsys, ["bot", "Hook", "--handle", "hook", "--webhook", "ftp://x.org"])
+
+    assert taken == "livechat: @helper is taken; try another."
+    assert "http:// or https://" in not_web
+    assert _count(database_file, "users") == 1

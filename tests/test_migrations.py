@@ -31,6 +31,7 @@ TABLES = (
     "messages",
     "attachments",
     "reactions",
+    "api_tokens",
 )
 
 
@@ -134,6 +135,7 @@ def test_upgrade_on_postgresql_creates_the_tables_and_a_search_column(postgres_u
         "0011",
         "0012",
         "0013",
+        "0014",
     ]
     objects = _postgres_objects(postgres_url)
     for table in TABLES:
@@ -552,3 +554,55 @@ async def test_members_from_before_0012_start_with_their_rooms_read(unmigrated_u
         await db.dispose()
     schema.downgrade(unmigrated_url, "0011")
     assert _select(unmigrated_url, "SELECT count(*) FROM memberships") == [(2,)]
+
+
+def _token(secret_hash: str, scope: str = "read") -> tuple[str, dict[str, object]]:
+    return (
+        "INSERT INTO api_tokens (user_id, name, prefix, secret_hash, scope, inserted_at)"
+        " VALUES (1, 'Script', 'lc_abcdefg', :hash, :scope, :when)",
+        {"hash": secret_hash, "scope": scope, "when": datetime(2026, 12, 6)},
+    )
+
+
+def test_people_from_before_0014_are_people_and_downgrading_drops_only_the_tokens(
+    unmigrated_url: str,
+) -> None:
+    schema.upgrade(unmigrated_url, "0013")
+    _insert(
+        unmigrated_url,
+        (
+            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser,"
+            " is_verified, display_name, handle, inserted_at)"
+            " VALUES (1, 'ann@example.com', 'x', :yes, :no, :no, 'Ann', 'ann', :when)",
+            {"yes": True, "no": False, "when": datetime(2026, 11, 1)},
+        ),
+    )
+
+    schema.upgrade(unmigrated_url, "0014")
+
+    assert _select(unmigrated_url, "SELECT id, is_bot, webhook_url, webhook_secret FROM users") == [
+        (1, False, None, None)
+    ]
+    _insert(unmigrated_url, _token("a" * 64))
+    with pytest.raises(IntegrityError):
+        _insert(unmigrated_url, _token("a" * 64))
+    with pytest.raises(IntegrityError):
+        _insert(unmigrated_url, _token("b" * 64, scope="admin"))
+    assert _select(unmigrated_url, "SELECT room_ids, last_used_at, revoked_at FROM api_tokens") == [
+        (None, None, None)
+    ]
+
+    schema.downgrade(unmigrated_url, "0013")
+
+    engine = create_engine(schema.sync_url(unmigrated_url))
+    try:
+        with engine.connect() as connection:
+            columns = {column["name"] for column in inspect(connection).get_columns("users")}
+            tables = inspect(connection).get_table_names()
+    finally:
+        engine.dispose()
+    assert not {"is_bot", "webhook_url", "webhook_secret"} & columns
+    assert "api_tokens" not in tables
+    assert _select(unmigrated_url, "SELECT id, handle FROM users") == [(1, "ann")]
+    schema.upgrade(unmigrated_url, "0014")
+    assert _select(unmigrated_url, "SELECT count(*) FROM api_tokens") == [(0,)]

@@ -23,6 +23,7 @@ from livechat.resources import STATIC
 from livechat.settings import Settings
 from livechat.web import (
     alerts,
+    bots,
     lobby_socket,
     me,
     mentions,
@@ -172,6 +173,7 @@ def create_app(
         search.router,
         mentions.router,
         people.router,
+        bots.router,
     )
     for router in routers:
         app.include_router(router)

@@ -1,8 +1,9 @@
-"""The ``livechat`` command: serve, migrate, seed.
+"""The ``livechat`` command: serve, migrate, seed, and the site's admins and bots.
 
 An operator's mistake (a bad setting, a database or folder that cannot be used, a flag
-that would split the chat) ends the command with one line on stderr naming it, and exit
-status 2; a server whose supervision tree gives up ends with status 1.
+that would split the chat, an email no one signed up with) ends the command with one line
+on stderr naming it, and exit status 2; a server whose supervision tree gives up ends with
+status 1.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import gc
 import logging
 import logging.config
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from importlib.metadata import version
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from alembic.script.revision import RevisionError
@@ -24,7 +25,10 @@ from starlette.types import ASGIApp
 from uvicorn.supervisors import Multiprocess
 
 from livechat import preflight, schema
+from livechat.accounts import admins, tokens
 from livechat.app import create_app
+from livechat.db import Database
+from livechat.errors import LivechatError
 from livechat.logs import log_config
 from livechat.seed import seed_demo_data
 from livechat.settings import ConfigurationError, Environment, Settings
@@ -42,6 +46,8 @@ WS_PING_INTERVAL_SECONDS = 10.0
 WS_PONG_TIMEOUT_SECONDS = 20.0
 # argparse's own status for a usage error: the command was wrong, not the server.
 USAGE_ERROR = 2
+
+T = TypeVar("T")
 
 
 def _migrate(settings: Settings) -> list[str]:
@@ -159,6 +165,40 @@ def seed(args: argparse.Namespace, settings: Settings) -> None:
     print(asyncio.run(seed_demo_data(settings)))
 
 
+def admin(args: argparse.Namespace, settings: Settings) -> None:
+    _migrate(settings)
+    person, made = _run_on(settings, lambda db: admins.make_admin(db, args.email))
+    already = "now" if made else "already"
+    print(f"{person.display_name} ({person.email}) is {already} a site admin.")
+
+
+def bot(args: argparse.Namespace, settings: Settings) -> None:
+    _migrate(settings)
+    made, secret = _run_on(
+        settings,
+        lambda db: tokens.create_bot(
+            db, name=args.name, handle=args.handle, webhook_url=args.webhook
+        ),
+    )
+    print(f"Made the bot {made.display_name} (@{made.handle}).")
+    print(f"Its token, shown this once: {secret}")
+    if made.webhook_secret:
+        print(f"The key its webhook calls are signed with: {made.webhook_secret}")
+
+
+def _run_on(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``work`` on the database, for a command that does one thing there."""
+
+    async def run() -> T:
+        db = Database(settings.database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
 def _positive(text: str) -> int:
     try:
         number = int(text)
@@ -228,6 +268,24 @@ def _parser() -> argparse.ArgumentParser:
         help="seed even with LIVECHAT_ENV=production (the demo password is public)",
     )
     seed_parser.set_defaults(run=seed)
+
+    admin_parser = commands.add_parser(
+        "admin",
+        help="make someone a site admin",
+        description="Make the person who signed up with EMAIL a site admin, who keeps the bots.",
+    )
+    admin_parser.add_argument("email", metavar="EMAIL", help="the email they signed up with")
+    admin_parser.set_defaults(run=admin)
+
+    bot_parser = commands.add_parser(
+        "bot",
+        help="make a bot and print its token",
+        description="Make a bot, which acts through the API, and print its first token once.",
+    )
+    bot_parser.add_argument("name", metavar="NAME", help="shown on its messages")
+    bot_parser.add_argument("--handle", required=True, help="how people @mention it")
+    bot_parser.add_argument("--webhook", metavar="URL", help="an http(s) address told of events")
+    bot_parser.set_defaults(run=bot)
     return parser
 
 
@@ -240,6 +298,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         # everything but livechat and uvicorn: the commands say what they applied.
         logging.config.dictConfig(log_config(settings.log_format))
         run(args, settings)
-    except ConfigurationError as error:
+    except (ConfigurationError, LivechatError) as error:
         print(f"livechat: {error}", file=sys.stderr)
         sys.exit(USAGE_ERROR)

@@ -200,8 +200,9 @@ class Accounts:
             return None
         async with self._db.read() as session:
             user = await self._users(session).get_by_email(email.strip())
-        if user is None:
-            # Hash anyway, so a wrong email takes as long as a wrong password.
+        if user is None or user.is_bot:
+            # Hash anyway, so a wrong email takes as long as a wrong password. A bot's
+            # password is no hash to verify: it never logs in (``accounts/tokens.py``).
             await asyncio.to_thread(self.passwords.hash, password)
             return None
         verified, new_hash = await asyncio.to_thread(

@@ -35,6 +35,7 @@ class Notice(Enum):
     REMOVED = "{person} is no longer a member of {room}."
     SAVED = "Saved the settings of {room}."
     DELETED = "{room} was deleted, with all its messages."
+    BOT_DEACTIVATED = "{bot} is deactivated; its tokens no longer work."
 
 
 def _signature(secret: str, payload: str) -> str:
