@@ -14,9 +14,9 @@ from livechat.chat.models import Room
 from livechat.db import Database
 from livechat.errors import BadRequest, Unavailable
 from livechat.inputs import MAX_ID
-from livechat.realtime import broadcasts
+from livechat.realtime import announce, broadcasts
 from livechat.realtime.actor import ActorBusy, ActorStopped
-from livechat.realtime.hub import LOBBY_TOPIC, membership_topic, room_topic, user_topic
+from livechat.realtime.hub import LOBBY_TOPIC, room_topic, user_topic
 from livechat.realtime.presence import Sidebar
 from livechat.realtime.tree import Realtime
 from livechat.web import alerts, notices, timeline
@@ -38,19 +38,6 @@ FormText = Annotated[str, Form()]
 
 def _see(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
-
-
-async def _announce(db: Database, realtime: Realtime, room: Room) -> None:
-    """Tell open room lists that a room changed: everyone's for a public room, and only
-    its members' own for a private one."""
-    if room.is_private:
-        members = await rooms.member_ids(db, room)
-        topics, count = [user_topic(member) for member in members], len(members)
-    else:
-        topics, count = [LOBBY_TOPIC], await rooms.member_count(db, room)
-    changed = broadcasts.members_counted(room, count)
-    for topic in topics:
-        await realtime.hub.publish(topic, changed)
 
 
 async def room_lists(db: Database, realtime: Realtime, user_id: int) -> dict[str, Any]:
@@ -131,9 +118,7 @@ async def create(
                 status_code=400,
             )
         return await _index(request, db, realtime, user, form=form, error=error.message)
-    # A private room appears in its creator's other open lists only.
-    topic = user_topic(user.id) if room.is_private else LOBBY_TOPIC
-    await realtime.hub.publish(topic, broadcasts.room_listed(room))
+    await announce.room_created(realtime, room, user.id)
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": f"/rooms/{room.slug}"})
     return _see(f"/rooms/{room.slug}")
@@ -212,7 +197,7 @@ async def history(
 @router.post("/{slug}/join")
 async def join(db: DB, realtime: RealtimeDep, user: CurrentUser, slug: str) -> Response:
     await rooms.join_room(db, user, slug)
-    await _announce(db, realtime, (await rooms.get_room(db, user, slug)).room)
+    await announce.members_changed(db, realtime, (await rooms.get_room(db, user, slug)).room)
     return _see(f"/rooms/{slug}")
 
 
@@ -221,13 +206,7 @@ async def leave(
     db: DB, realtime: RealtimeDep, settings: SettingsDep, user: CurrentUser, slug: str
 ) -> Response:
     room = await rooms.leave_room(db, user, slug)
-    # Their pages of the room close as the broadcast reaches them; the room list they are
-    # sent to, and everyone else's, must not count them as there meanwhile.
-    realtime.presence.left(room.id, user.id)
-    await realtime.hub.publish(
-        membership_topic(room.id, user.id), broadcasts.room_closed(room.id, "You left this room.")
-    )
-    await _announce(db, realtime, room)
+    await announce.left(db, realtime, room, user.id, "You left this room.")
     return notices.see_other("/rooms", settings, Notice.LEFT, room=room.name)
 
 
@@ -243,7 +222,7 @@ async def update(
 ) -> Response:
     before = (await rooms.get_room(db, user, slug)).room
     room = await rooms.update_room(db, user, slug, name=name, description=description)
-    await _announce(db, realtime, room)
+    await announce.members_changed(db, realtime, room)
     changed = broadcasts.room_changed(room, renamed=room.name != before.name)
     await realtime.hub.publish(room_topic(room.id), changed)
     return notices.see_other(f"/rooms/{room.slug}", settings, Notice.SAVED, room=room.name)
@@ -287,14 +266,9 @@ async def remove_member(
 ) -> Response:
     removal = await rooms.remove_member(db, user, slug, member_id)
     room, member = removal.room, removal.member
-    realtime.presence.left(room.id, member.id)  # as for leaving: counted out at once
-    await realtime.hub.publish(
-        membership_topic(room.id, member.id),
-        broadcasts.room_closed(room.id, f"An admin removed you from {room.name}."),
-    )
     if room.is_private:  # gone from their room list too
         await realtime.hub.publish(user_topic(member.id), broadcasts.room_unlisted(room))
-    await _announce(db, realtime, room)
+    await announce.left(db, realtime, room, member.id, f"An admin removed you from {room.name}.")
     return notices.see_other(
         f"/rooms/{room.slug}", settings, Notice.REMOVED, person=member.display_name, room=room.name
     )
@@ -314,7 +288,7 @@ async def invite(
     if invitation.added:
         # The invitee's open room lists show the room at once, private or not.
         await realtime.hub.publish(user_topic(invitee.id), broadcasts.room_listed(room))
-        await _announce(db, realtime, room)
+        await announce.members_changed(db, realtime, room)
     notice = Notice.INVITED if invitation.added else Notice.ALREADY_A_MEMBER
     return notices.see_other(
         f"/rooms/{room.slug}", settings, notice, person=invitee.display_name, room=room.name
