@@ -9,11 +9,16 @@ from functools import partial
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from livechat.accounts import pages as account_pages
 from livechat.accounts.auth import Accounts
 from livechat.accounts.throttle import LoginThrottle, SharedLoginThrottle, Throttle
+from livechat.api import errors as api_errors
+from livechat.api.app import create_api
+from livechat.api.schemas import API_PREFIX
 from livechat.chat.attachments import MAX_PENDING, size_text
 from livechat.db import Database
 from livechat.logs import LogContextMiddleware
@@ -44,6 +49,8 @@ from livechat.web.sockets import OpenSockets, SocketRoutes
 
 # The multipart envelope around one file: boundaries, headers, the CSRF-free form fields.
 UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
+# A JSON body of the API: a message of 4,000 characters, each escaped, fits several times.
+API_BODY_MAX_BYTES = 64 * 1024
 
 
 def stop_the_process(_error: BaseException) -> None:
@@ -77,6 +84,10 @@ class Livechat(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         return LogContextMiddleware(super().build_middleware_stack())
+
+
+def _api_too_large(message: str) -> Callable[[Request], Response]:
+    return lambda _request: api_errors.error(413, "too_large", message)
 
 
 def create_app(
@@ -145,6 +156,8 @@ def create_app(
         secure_cookie=settings.cookie_secure,
         max_form_bytes=settings.form_max_bytes,
         refusal=error_response,
+        # The API takes no cookie, so a page elsewhere has nothing to forge there.
+        exempt=f"{API_PREFIX}/",
     )
     one_file = settings.upload_max_bytes + UPLOAD_FORM_OVERHEAD_BYTES
     too_large = f"That is more than the {size_text(settings.upload_max_bytes)} a request may carry."
@@ -158,11 +171,14 @@ def create_app(
                 one_file,
                 partial(error_response, status_code=413, message=too_large),
             ),
+            (rf"{API_PREFIX}/rooms/[^/]+/attachments", one_file, _api_too_large(too_large)),
+            (rf"{API_PREFIX}/.*", API_BODY_MAX_BYTES, _api_too_large("That request is too large.")),
         ],
     )
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount(API_PREFIX, create_api(app.state))
     routers = (
         pages.router,
         account_pages.router,

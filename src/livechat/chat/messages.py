@@ -397,7 +397,7 @@ class Window:
 async def history(
     db: Database,
     user: User,
-    slug: str,
+    slug: RoomRef,
     *,
     before: int | None = None,
     after: int | None = None,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from livechat.accounts.models import User
 from livechat.chat import notifications, people
 from livechat.chat.access import (
+    RoomRef,
     could_name_a_room,
     find_membership,
     missing_room,
@@ -276,9 +277,11 @@ async def delete_room(db: Database, user: User, slug: str) -> Room:
     return room
 
 
-async def list_rooms(db: Database, user_id: int) -> list[RoomListing]:
-    """Every room ``user_id`` may see, with its member count, the user's role in it, and how
-    many of its messages they have not read."""
+async def list_rooms(
+    db: Database, user_id: int, *, room_id: int | None = None
+) -> list[RoomListing]:
+    """Every room ``user_id`` may see, or only room ``room_id`` if they may, with its member
+    count, the user's role in it, and how many of its messages they have not read."""
     member_count = (
         select(func.count(Membership.id))
         .where(Membership.room_id == Room.id)
@@ -298,11 +301,10 @@ async def list_rooms(db: Database, user_id: int) -> list[RoomListing]:
         .scalar_subquery()
     )
     async with db.read() as session:
-        rows = await session.execute(
-            select(Room, member_count, own_role, unread)
-            .where(readable_by(user_id))
-            .order_by(func.lower(Room.name), Room.id)
-        )
+        query = select(Room, member_count, own_role, unread).where(readable_by(user_id))
+        if room_id is not None:
+            query = query.where(Room.id == room_id)
+        rows = await session.execute(query.order_by(func.lower(Room.name), Room.id))
         return [
             RoomListing(room, count, Role(role) if role else None, unread or 0)
             for room, count, role, unread in rows
@@ -344,7 +346,7 @@ async def member_count(db: Database, room: Room) -> int:
         return count or 0
 
 
-async def get_room(db: Database, user: User, slug: str) -> RoomAccess:
+async def get_room(db: Database, user: User, slug: RoomRef) -> RoomAccess:
     async with db.read() as session:
         return RoomAccess(*await readable_room_with_membership(session, user.id, slug))
 
@@ -403,7 +405,7 @@ async def open_room(db: Database, user: User, slug: str) -> tuple[RoomAccess, li
     return RoomAccess(room, membership, mentioned), waiting
 
 
-async def join_room(db: Database, user: User, slug: str) -> Membership:
+async def join_room(db: Database, user: User, slug: RoomRef) -> Membership:
     """Join a public room; joining twice is harmless. Private rooms are joined by invitation."""
     async with db.write() as session:
         room = await readable_room(session, user.id, slug)
@@ -473,7 +475,7 @@ async def remove_member(db: Database, admin: User, slug: str, member_id: int) ->
     return Removal(room, member)
 
 
-async def leave_room(db: Database, user: User, slug: str) -> Room:
+async def leave_room(db: Database, user: User, slug: RoomRef) -> Room:
     """Leave a room. A room is never left without an admin while it has members: when its
     last admin leaves, the longest-standing member takes over."""
     async with db.write() as session:

@@ -48,15 +48,18 @@ class CSRFMiddleware:
         secure_cookie: bool,
         max_form_bytes: int,
         refusal: Callable[[Request, int, str], Response],
+        exempt: str | None = None,
     ) -> None:
+        """``exempt``: where paths start that take no cookie, and so need no token."""
         self.app = app
+        self.exempt = exempt
         self.refusal = refusal
         self.secret = secret
         self.secure_cookie = secure_cookie
         self.max_form_bytes = max_form_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.exempt and scope["path"].startswith(self.exempt)):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

@@ -116,7 +116,12 @@ async def fetch(db: DB, settings: SettingsDep, user: CurrentUser, stored_name: s
     if not _STORED_NAME.fullmatch(stored_name):
         raise NotFound("There is no such file.")
     attachment = await attachments.readable_file(db, user, stored_name)
-    path = attachments.stored_path(settings.uploads_dir, stored_name)
+    return await served_file(settings, attachment)
+
+
+async def served_file(settings: Settings, attachment: Attachment) -> Response:
+    """A shared file, to someone who may fetch it: as data, never as a page."""
+    path = attachments.stored_path(settings.uploads_dir, attachment.stored_name)
     if not await asyncio.to_thread(path.is_file):
         raise NotFound("That file is gone.")
     disposition = "inline" if attachment.content_type.startswith("image/") else "attachment"

@@ -1,0 +1,1 @@
+"""The JSON API, /api/v1: livechat for programs, authenticated by tokens."""
