@@ -261,6 +261,18 @@ async def authenticate(db: Database, secret: str) -> Grant | None:
     )
 
 
+async def is_live(db: Database, token_id: int) -> bool:
+    """Whether token ``token_id`` still opens the API: not revoked, its owner's account
+    open. For what outlasts the request that authenticated it, as an event stream does."""
+    async with db.read() as session:
+        found = await session.scalar(
+            select(ApiToken.id)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None), _users.is_active)
+        )
+    return found is not None
+
+
 async def revoke_token(db: Database, user_id: int, token_id: int) -> bool:
     """Revoke one of ``user_id``'s own tokens; True if it was live until now. A token of
     someone else's, or none, is left as it is, and answered as one already revoked."""

@@ -8,7 +8,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import State
 
-from livechat.api import errors, files, messages, rooms
+from livechat.api import errors, files, messages, rooms, stream
 from livechat.api.schemas import ErrorOut
 
 DESCRIPTION = """\
@@ -75,6 +75,6 @@ def create_api(state: State) -> FastAPI:
     api.state = state
     api.add_api_route("/docs", _docs, include_in_schema=False)
     errors.install(api)
-    for router in (rooms.router, messages.router, files.router):
+    for router in (rooms.router, messages.router, files.router, stream.router):
         api.include_router(router)
     return api

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -634,6 +634,25 @@ class Changes:
 async def _cursor(session: AsyncSession, room: Room) -> Cursor:
     last_id = await session.scalar(select(func.max(Message.id)).where(Message.room_id == room.id))
     return Cursor(room.last_seq, last_id or 0)
+
+
+async def cursors(db: Database, user_id: int, room_ids: Collection[int]) -> dict[int, Cursor]:
+    """Where each of ``room_ids`` that ``user_id`` belongs to stands: its last event and
+    its newest message, by room id."""
+    newest = (
+        select(func.coalesce(func.max(Message.id), 0))
+        .where(Message.room_id == Room.id)
+        .correlate(Room)
+        .scalar_subquery()
+    )
+    async with db.read() as session:
+        rows = await session.execute(
+            select(Room.id, Room.last_seq, newest).where(
+                Room.id.in_(list(room_ids)),
+                exists().where(Membership.room_id == Room.id, Membership.user_id == user_id),
+            )
+        )
+        return {room_id: Cursor(seq, last_id) for room_id, seq, last_id in rows}
 
 
 async def latest_page(db: Database, user_id: int, room_ref: RoomRef) -> Page:
