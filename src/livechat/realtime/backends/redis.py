@@ -83,7 +83,10 @@ class RedisBackend:
 
     async def unsubscribe(self, topic: str) -> None:
         self._live.discard(topic)
-        await self._pubsub.unsubscribe(self._prefix + topic)
+        # A connection that is gone holds no subscription; the next one makes only those
+        # of the topics still subscribed to.
+        with contextlib.suppress(RedisError, OSError):
+            await self._pubsub.unsubscribe(self._prefix + topic)
 
     async def publish(self, topic: str, payload: bytes) -> None:
         if self._sender is None or self._sender.done():
