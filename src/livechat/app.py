@@ -19,11 +19,12 @@ from livechat.accounts.throttle import LoginThrottle, SharedLoginThrottle, Throt
 from livechat.api import errors as api_errors
 from livechat.api.app import create_api
 from livechat.api.schemas import API_PREFIX
+from livechat.api.webhooks import Webhooks
 from livechat.chat.attachments import MAX_PENDING, size_text
 from livechat.db import Database
 from livechat.logs import LogContextMiddleware
 from livechat.metrics import Metrics
-from livechat.realtime.tree import running_tree
+from livechat.realtime.tree import running_tree, supervised
 from livechat.resources import STATIC
 from livechat.settings import Settings
 from livechat.web import (
@@ -135,7 +136,15 @@ def create_app(
             ) as tree:
                 metrics.room_servers.set_function(lambda: len(tree.rooms.running()))
                 app.state.realtime = tree
-                yield
+                webhooks = Webhooks(
+                    db,
+                    tree.hub,
+                    tree.rooms,
+                    private_targets=settings.webhook_private_targets,
+                    timeout_s=settings.webhook_timeout_seconds,
+                )
+                async with supervised("webhooks", webhooks.run):
+                    yield
         finally:
             await db.dispose()
             if isinstance(login_throttle, SharedLoginThrottle):

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     sockets_per_user: int = Field(default=20, gt=0)
     # /metrics answers loopback clients, and anyone else only with this bearer token.
     metrics_token: str = ""
+    # Bots' webhooks: how long a call may take, and whether it may reach loopback and
+    # private networks (for a bot on the same host or network; off, an address there is
+    # refused).
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_private_targets: bool = False
     # One event per line on stderr: text for people, JSON for log collectors.
     log_format: LogFormat = LogFormat.TEXT
     # Set, every process using this Redis and prefix shares one chat: broadcasts, presence

@@ -437,6 +437,14 @@ async def history(
         return Window(page, older=more, adjoins=await _stamp(session, room.id, before))
 
 
+async def find(db: Database, message_id: int) -> Message | None:
+    """Message ``message_id`` with all it shows, whoever may read it: for the server's own
+    work on a message (a bot's webhook), never a reader's."""
+    async with db.read() as session:
+        found: Message | None = await session.scalar(_messages().where(Message.id == message_id))
+        return found
+
+
 async def stamp(db: Database, room_id: int, message_id: int) -> Stamp | None:
     """The stamp of a message of the room, deleted or not; None if it has no such message."""
     if not is_id(message_id):

@@ -119,6 +119,39 @@ async def notify(session: AsyncSession, message: Message, people: Mapping[int, K
         )
 
 
+# fastapi-users declares is_active as a plain bool; the table's column is what queries use.
+_CALLED = (User.is_bot.is_(True), User.webhook_url.is_not(None), User.__table__.c.is_active)
+
+
+async def bots_to_call(
+    db: Database, message_id: int, people: Collection[int]
+) -> list[tuple[User, Kind]]:
+    """The bots with a webhook among ``people`` that ``message_id`` notified and that are
+    not called about it yet, each with why, now taken as called: whichever process asks
+    first calls each one, once. Their notifications count as read, as a bot reads none.
+    A read first, so that a message that notified only people costs no write."""
+    async with db.read() as session:
+        bots = list(await session.scalars(select(User.id).where(User.id.in_(people), *_CALLED)))
+    if not bots:
+        return []
+    async with db.write() as session:
+        claimed = await session.execute(
+            update(Notification)
+            .where(
+                Notification.message_id == message_id,
+                Notification.user_id.in_(bots),
+                Notification.read_at.is_(None),
+            )
+            .values(read_at=utcnow())
+            .returning(Notification.user_id, Notification.kind)
+        )
+        kinds = {user_id: Kind(kind) for user_id, kind in claimed}
+        if not kinds:
+            return []
+        called = await session.scalars(select(User).where(User.id.in_(kinds)).order_by(User.id))
+        return [(bot, kinds[bot.id]) for bot in called]
+
+
 async def renotify(session: AsyncSession, message: Message, mentions: dict[str, int]) -> set[int]:
     """Bring the notifications of an edited ``message`` in line with its new ``mentions``:
     people newly mentioned are notified, and those no longer mentioned lose the notification

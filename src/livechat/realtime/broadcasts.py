@@ -19,6 +19,7 @@ from livechat.realtime.events import (
     MessageChanged,
     MessageCreated,
     MessagePosted,
+    Notified,
     OnlineCounted,
     PersonChanged,
     PresenceChanged,
@@ -127,3 +128,7 @@ def room_unlisted(room: Room) -> Broadcast:
 
 def online_counted(room_id: int, count: int) -> Broadcast:
     return Broadcast(OnlineCounted(room_id, count))
+
+
+def notified(message: Message, people: frozenset[int]) -> Broadcast:
+    return Broadcast(Notified(message.room_id, message.id, tuple(sorted(people))))

@@ -158,6 +158,18 @@ class AlertsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class Notified:
+    """A message notified ``people``: it mentions them, or was sent to them directly (or,
+    edited, no longer mentions some). For whatever acts on a notification but a page:
+    bots' webhooks."""
+
+    kind: ClassVar[str] = "notified"
+    room_id: int
+    message_id: int
+    people: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SignedOut:
     """Sessions of a person ended; their pages stop for good."""
 
@@ -181,6 +193,7 @@ Event = (
     | PresenceChanged
     | PersonChanged
     | AlertsChanged
+    | Notified
     | SignedOut
 )
 
@@ -205,6 +218,13 @@ def encode(event: Event) -> dict[str, Any]:
             return {"kind": event.kind, "person": _person_json(person)}
         case AlertsChanged(alerts):
             return {"kind": event.kind, "by_room": list(alerts.by_room.items())}
+        case Notified(room_id, message_id, people):
+            return {
+                "kind": event.kind,
+                "room_id": room_id,
+                "message_id": message_id,
+                "people": people,
+            }
         case PresenceChanged():
             raise TypeError("presence is worked out by each process, never sent between them")
         case _:
@@ -232,6 +252,9 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Event]] = {
     MembersCounted.kind: lambda data: MembersCounted(_room(data["room"]), data["member_count"]),
     PersonChanged.kind: lambda data: PersonChanged(_person(data["person"])),
     AlertsChanged.kind: lambda data: AlertsChanged(Alerts(dict(map(tuple, data["by_room"])))),
+    Notified.kind: lambda data: Notified(
+        data["room_id"], data["message_id"], tuple(data["people"])
+    ),
 }
 _PLAIN: dict[str, type[Event]] = {
     kind.kind: kind

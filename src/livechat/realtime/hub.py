@@ -65,6 +65,10 @@ def alerts_topic(user_id: int) -> Topic:
     return f"user:{user_id}:alerts"
 
 
+# Every message that notified anyone, once: for bots' webhooks, which each process hears.
+NOTIFIED_TOPIC: Topic = "notified"
+
+
 def sessions_topic(user_id: int) -> Topic:
     """Events for every page of one person, of any kind: sessions signed out. Apart from
     ``user_topic`` so that room pages, which must hear these, get no room-list fragments."""

@@ -37,7 +37,7 @@ from livechat.db import Database
 from livechat.errors import LivechatError, Unavailable
 from livechat.realtime import broadcasts
 from livechat.realtime.actor import Actor, ActorBusy, ActorStopped, Sleep
-from livechat.realtime.hub import Hub, activity_topic, alerts_topic, room_topic
+from livechat.realtime.hub import NOTIFIED_TOPIC, Hub, activity_topic, alerts_topic, room_topic
 from livechat.realtime.rate_limiter import Limiter
 from livechat.realtime.supervisor import Child, Restart, Supervisor, TooManyRestarts
 
@@ -263,9 +263,11 @@ class RoomServer(Actor[RoomRequest]):
 
     async def _alert(self, people: frozenset[int], message: Message) -> None:
         """Tell every open page of ``people`` how many notifications they have unread now
-        that ``message`` changed them: a few people at most, in one query."""
+        that ``message`` changed them, a few people at most, in one query; and tell bots'
+        webhooks, wherever they are sent from, once."""
         if not people:
             return
+        await self._hub.publish(NOTIFIED_TOPIC, broadcasts.notified(message, people))
         try:
             counted = await notifications.alerts_of(self._db, people)
         except Exception:

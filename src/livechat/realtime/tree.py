@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +155,27 @@ async def running_tree(
     await room_supervisor.wait_started()
     try:
         yield Realtime(hub, presence, rate_limiter, rooms, tree, task)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+@asynccontextmanager
+async def supervised(name: str, run: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
+    """``run`` in a supervisor of its own, restarted when it crashes, for as long as the
+    context lasts: for work beside the tree's whose failure stops nothing else. If it
+    keeps crashing, it stays down, and says so in the log."""
+    supervisor = Supervisor(name, [Child(name, run)])
+
+    def report(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s gave up after crashing again and again", name, exc_info=task.exception())
+
+    task = asyncio.create_task(supervisor.run(), name=name)
+    task.add_done_callback(report)
+    try:
+        yield
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -24,6 +24,7 @@ from livechat.realtime.events import (
     MessageChanged,
     MessageCreated,
     MessagePosted,
+    Notified,
     OnlineCounted,
     PersonChanged,
     PresenceChanged,
@@ -75,8 +76,8 @@ def html(event: Event) -> str:
             # A tombstone needs no fragment: the page removes the message.
             changed = None if message.is_deleted else message_fragments.html(message, oob=True)
             return render("broadcasts/message_changed.html", html=changed, message=message)
-        case MessagePosted() | RoomReached():
-            return ""  # counted, or acted on, by the socket; nothing to show
+        case MessagePosted() | RoomReached() | Notified():
+            return ""  # counted, or acted on, by the socket or the webhooks; nothing to show
         case PresenceChanged(change):
             return render("broadcasts/presence.html", change=change)
         case AlertsChanged(alerts):
