@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from livechat.accounts import pages as account_pages
@@ -85,6 +87,16 @@ class Livechat(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         return LogContextMiddleware(super().build_middleware_stack())
+
+
+class _Prefix(Mount):
+    """Everything under ``path`` for ``app``, whatever else the path holds: Starlette's
+    own pattern stops at a newline, which a path may hold once decoded, and the request
+    would fall through to the pages' 404."""
+
+    def __init__(self, path: str, app: ASGIApp) -> None:
+        super().__init__(path, app=app)
+        self.path_regex = re.compile(self.path_regex.pattern, re.DOTALL)
 
 
 def _api_too_large(message: str) -> Callable[[Request], Response]:
@@ -187,7 +199,7 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.mount(API_PREFIX, create_api(app.state))
+    app.router.routes.append(_Prefix(API_PREFIX, create_api(app.state)))
     routers = (
         pages.router,
         account_pages.router,

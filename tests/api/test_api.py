@@ -366,6 +366,7 @@ async def test_errors_are_json_with_a_stable_code_wherever_they_come_from(
     client = await api(alice)
 
     refused(await client.get("/nowhere"), 404, "not_found")
+    refused(await client.get("/files/%0A%28"), 404, "not_found")  # a newline, decoded
     refused(await client.delete("/me"), 405, "method_not_allowed")
     refused(await client.get("/rooms/0"), 422, "invalid_request")
     refused(await client.get(f"/rooms/{2**63}"), 422, "invalid_request")

@@ -26,11 +26,15 @@ for programs, the message for people. 429 and 503 say in `Retry-After` when to t
 _ERRORS = {
     status: {"model": ErrorOut, "description": description}
     for status, description in {
+        400: "Refused: the message says why",
         401: "No token, or one that is not valid",
         403: "Not allowed: a read-only token, or not your message",
         404: "Not there, or not for you to see",
+        409: "Someone else's change got there first; ask again",
+        413: "The request is too large",
         422: "The request is not valid",
         429: "Too fast: see Retry-After",
+        503: "Busy or restarting: see Retry-After",
     }.items()
 }
 
