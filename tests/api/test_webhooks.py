@@ -8,9 +8,15 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +33,9 @@ from livechat.chat.models import Kind, Room
 from livechat.db import Database
 from livechat.settings import Settings
 from tests.live import FRAME_TIMEOUT_S, START_TIMEOUT_S, LiveServer, free_port, room_page, serving
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+EXAMPLE_BOT = REPOSITORY / "examples" / "echo_bot.py"
 
 Answer = Callable[[dict[str, Any]], Awaitable[Response]]
 
@@ -231,3 +240,48 @@ async def test_each_notification_of_a_bot_is_claimed_once_whoever_asks(
     assert [(called.id, kind) for called, kind in first] == [(deploybot.id, Kind.MENTION)]
     assert again == []
     assert bob.id in people  # a person notified alongside is no bot, and is not called
+
+
+@pytest.fixture
+async def echo(db: Database, general: Room) -> tuple[User, int]:
+    """The README's bot, made in livechat with a webhook on a port of its own."""
+    port = free_port()
+    made, _ = await tokens.create_bot(
+        db, name="Echo", handle="echo", webhook_url=f"http://127.0.0.1:{port}/"
+    )
+    await rooms.join_room(db, made, general.slug)
+    return made, port
+
+
+@pytest.fixture
+def echo_running(echo: tuple[User, int]) -> Iterator[None]:
+    """The README's bot, run as written, listening."""
+    made, port = echo
+    assert made.webhook_secret is not None
+    environment = {**os.environ, "LIVECHAT_BOT_KEY": made.webhook_secret, "PORT": str(port)}
+    bot = subprocess.Popen([sys.executable, str(EXAMPLE_BOT)], env=environment)  # noqa: S603
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert bot.poll() is None, "the bot exited before listening"
+            assert time.monotonic() < deadline, "the bot did not listen"
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield
+    finally:
+        bot.terminate()
+        bot.wait(timeout=10)
+
+
+@pytest.mark.usefixtures("echo_running")
+async def test_the_readmes_bot_answers_a_mention_as_written(
+    loopback_allowed: LiveServer, alice: User, general: Room
+) -> None:
+    async with room_page(loopback_allowed, alice, general) as alice_page:
+        await alice_page.say("@echo is anyone there?")
+
+        await alice_page.expect(f"{alice.display_name}, you said: @echo is anyone there?")
+
+    assert EXAMPLE_BOT.read_text() in (REPOSITORY / "README.md").read_text()
