@@ -15,7 +15,6 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from livechat.accounts import pages as account_pages
 from livechat.accounts.auth import Accounts
 from livechat.accounts.throttle import LoginThrottle, SharedLoginThrottle, Throttle
 from livechat.api import errors as api_errors
@@ -30,6 +29,7 @@ from livechat.realtime.tree import running_tree, supervised
 from livechat.resources import STATIC
 from livechat.settings import Settings
 from livechat.web import (
+    accounts,
     alerts,
     bots,
     lobby_socket,
@@ -202,7 +202,7 @@ def create_app(
     app.router.routes.append(_Prefix(API_PREFIX, create_api(app.state)))
     routers = (
         pages.router,
-        account_pages.router,
+        accounts.router,
         rooms.router,
         profile.router,
         me.router,
