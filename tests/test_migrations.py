@@ -136,6 +136,7 @@ def test_upgrade_on_postgresql_creates_the_tables_and_a_search_column(postgres_u
         "0012",
         "0013",
         "0014",
+        "0015",
     ]
     objects = _postgres_objects(postgres_url)
     for table in TABLES:
@@ -606,3 +607,66 @@ def test_people_from_before_0014_are_people_and_downgrading_drops_only_the_token
     assert _select(unmigrated_url, "SELECT id, handle FROM users") == [(1, "ann")]
     schema.upgrade(unmigrated_url, "0014")
     assert _select(unmigrated_url, "SELECT count(*) FROM api_tokens") == [(0,)]
+
+
+def _rooms_numbered(count: int, when: datetime) -> list[dict[str, object]]:
+    return [
+        {"id": room, "name": f"Room {room}", "slug": f"room-{room}", "no": False, "when": when}
+        for room in range(1, count + 1)
+    ]
+
+
+@only_on_sqlite("PostgreSQL's sequences never hand an id out twice")
+async def test_0015_keeps_every_room_and_what_is_in_it_and_a_deleted_rooms_id_stays_its_own(
+    unmigrated_url: str,
+) -> None:
+    schema.upgrade(unmigrated_url, "0014")
+    when = datetime(2026, 12, 1)
+    _insert(
+        unmigrated_url,
+        (
+            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser,"
+            " is_verified, display_name, handle, inserted_at)"
+            " VALUES (1, 'ann@example.com', 'x', :yes, :no, :no, 'Ann', 'ann', :when)",
+            {"yes": True, "no": False, "when": when},
+        ),
+        *[
+            (
+                "INSERT INTO rooms (id, name, slug, description, is_private, last_seq,"
+                " inserted_at, updated_at) VALUES (:id, :name, :slug, '', :no, 1, :when, :when)",
+                values,
+            )
+            for values in _rooms_numbered(3, when)
+        ],
+        (
+            "INSERT INTO memberships (id, user_id, room_id, role, joined_at, last_read_id)"
+            " VALUES (1, 1, 3, 'admin', :when, 0)",
+            {"when": when},
+        ),
+        (
+            "INSERT INTO messages (id, room_id, user_id, body, seq, inserted_at)"
+            " VALUES (1, 3, 1, 'still here', 1, :when)",
+            {"when": when},
+        ),
+    )
+
+    schema.upgrade(unmigrated_url, "0015")
+
+    assert _select(unmigrated_url, "SELECT id, slug FROM rooms ORDER BY id") == [
+        (1, "room-1"), (2, "room-2"), (3, "room-3"),
+    ]  # fmt: skip
+    assert _select(unmigrated_url, "SELECT room_id FROM memberships") == [(3,)]
+    assert _select(unmigrated_url, "SELECT room_id, body FROM messages") == [(3, "still here")]
+    db = Database(unmigrated_url)
+    try:
+        async with db.read() as session:
+            ann = await session.get_one(User, 1)
+        await rooms.delete_room(db, ann, "room-3")
+        after = await rooms.create_room(db, ann, name="After")
+    finally:
+        await db.dispose()
+    assert after.id == 4
+    assert _select(unmigrated_url, "SELECT count(*) FROM messages") == [(0,)]  # went with it
+
+    schema.downgrade(unmigrated_url, "0014")
+    assert _select(unmigrated_url, "SELECT id FROM rooms ORDER BY id") == [(1,), (2,), (4,)]

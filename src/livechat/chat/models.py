@@ -36,6 +36,8 @@ class Role(StrEnum):
 
 class Room(Base):
     __tablename__ = "rooms"
+    # As for messages: a deleted room's id is never another's (migration 0015).
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(ROOM_NAME_MAX_LENGTH))
