@@ -483,7 +483,54 @@ async def test_an_admin_deactivates_a_bot_and_its_tokens_stop_working(
     assert (await _bots_form(client, f"/bots/{bot.id}/tokens")).status_code == 404
 
 
-@pytest.mark.parametrize("action", ["tokens", "deactivate"])
+async def test_an_admin_points_a_bots_webhook_elsewhere_with_a_new_key_shown_once(
+    client: httpx.AsyncClient, db: Database, admin: User
+) -> None:
+    bot, _ = await tokens.create_bot(
+        db, name="Helper", handle="helper", webhook_url="https://old.example.com/hook"
+    )
+    await log_in(client, admin)
+
+    moved = await _bots_form(
+        client, f"/bots/{bot.id}/webhook", {"webhook_url": "https://new.example.com/hook"}
+    )
+
+    assert moved.status_code == 200
+    assert NOT_SHOWN_AGAIN in moved.text
+    key = read(moved).secrets["webhook-secret"]
+    stored = await admins.find_bot(db, bot.id)
+    assert stored.webhook_url == "https://new.example.com/hook"
+    assert stored.webhook_secret == key != bot.webhook_secret
+    assert "https://new.example.com/hook" in read(moved).bots[bot.id]
+
+    cleared = await _bots_form(client, f"/bots/{bot.id}/webhook", {"webhook_url": ""})
+
+    assert "has no webhook now" in cleared.text
+    assert "webhook-secret" not in read(cleared).secrets
+    stored = await admins.find_bot(db, bot.id)
+    assert (stored.webhook_url, stored.webhook_secret) == (None, None)
+
+
+@pytest.mark.parametrize("address", ["ftp://example.com/hook", "not a url", "https://"])
+async def test_a_webhook_that_is_no_web_address_is_refused_and_the_old_one_kept(
+    client: httpx.AsyncClient, db: Database, admin: User, address: str
+) -> None:
+    bot, _ = await tokens.create_bot(
+        db, name="Helper", handle="helper", webhook_url="https://old.example.com/hook"
+    )
+    await log_in(client, admin)
+
+    response = await _bots_form(client, f"/bots/{bot.id}/webhook", {"webhook_url": address})
+
+    assert response.status_code == 400
+    assert read(response).errors == [
+        "A webhook is an http:// or https:// address, like https://example.com/hook."
+    ]
+    stored = await admins.find_bot(db, bot.id)
+    assert (stored.webhook_url, stored.webhook_secret) == (bot.webhook_url, bot.webhook_secret)
+
+
+@pytest.mark.parametrize("action", ["tokens", "deactivate", "webhook"])
 async def test_a_person_is_not_a_bot_to_give_tokens_or_deactivate(
     client: httpx.AsyncClient, db: Database, admin: User, bob: User, action: str
 ) -> None:

@@ -6,12 +6,14 @@ command line (``livechat admin EMAIL``), as there is no one yet to make them on 
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 
 from livechat.accounts.models import ApiToken, User
+from livechat.accounts.tokens import WEBHOOK_KEY_BYTES, clean_webhook_url
 from livechat.db import Database, utcnow
 from livechat.errors import BadRequest, NotFound
 from livechat.inputs import is_id, is_text
@@ -83,6 +85,20 @@ async def deactivate_bot(db: Database, bot_id: int) -> User:
             .where(ApiToken.user_id == bot.id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
+    return bot
+
+
+async def set_webhook(db: Database, bot_id: int, url: str | None) -> User:
+    """Point an active bot's webhook at ``url``, or at nothing. Each new address gets a
+    new signing key, so that whatever listened at the old one cannot sign as livechat to
+    the new one; none is kept for no webhook."""
+    url = clean_webhook_url(url)
+    async with db.write() as session:
+        bot = await session.get(User, bot_id) if is_id(bot_id) else None
+        if bot is None or not bot.is_bot or not bot.is_active:
+            raise _no_such_bot()
+        bot.webhook_url = url
+        bot.webhook_secret = None if url is None else secrets.token_urlsafe(WEBHOOK_KEY_BYTES)
     return bot
 
 

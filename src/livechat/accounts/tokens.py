@@ -45,6 +45,7 @@ from livechat.inputs import is_id, is_text
 
 TOKEN_PREFIX = "lc_"  # noqa: S105  (what every secret starts with, not one)
 SECRET_BYTES = 32
+WEBHOOK_KEY_BYTES = 32  # the key a bot's webhook calls are signed with
 # What token_urlsafe(SECRET_BYTES) makes; anything else is refused before any lookup.
 _SECRET = re.compile(rf"{TOKEN_PREFIX}[A-Za-z0-9_-]{{43}}")
 # When a token was last used is for its owner to see, to the minute: a bot making many
@@ -327,7 +328,9 @@ async def create_bot(
             handle=handle,
             is_bot=True,
             webhook_url=webhook_url,
-            webhook_secret=None if webhook_url is None else secrets.token_urlsafe(SECRET_BYTES),
+            webhook_secret=None
+            if webhook_url is None
+            else secrets.token_urlsafe(WEBHOOK_KEY_BYTES),
         )
         session.add(bot)
         await session.flush()

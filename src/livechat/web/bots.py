@@ -1,4 +1,5 @@
-"""The bots page: site admins make bots, give them tokens and deactivate them.
+"""The bots page: site admins make bots, give them tokens, point their webhooks and
+deactivate them.
 
 To anyone but a site admin the page does not exist, signed in or not.
 """
@@ -80,6 +81,19 @@ async def issue(request: Request, db: DB, admin: SiteAdmin, bot_id: PathId) -> R
     except BadRequest as error:
         return await _page(request, db, status_code=400, list_error=error.message)
     return await _page(request, db, issued_to=bot, new_secret=secret)
+
+
+@router.post("/{bot_id}/webhook")
+async def change_webhook(
+    request: Request, db: DB, _admin: SiteAdmin, bot_id: PathId, webhook_url: FormText = ""
+) -> Response:
+    """Point a bot's webhook elsewhere, or nowhere, and show its new key, on this answer
+    only."""
+    try:
+        bot = await admins.set_webhook(db, bot_id, webhook_url or None)
+    except BadRequest as error:
+        return await _page(request, db, status_code=400, list_error=error.message)
+    return await _page(request, db, rekeyed=bot)
 
 
 @router.post("/{bot_id}/deactivate")
