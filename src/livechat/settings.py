@@ -8,13 +8,15 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from livechat.realtime.hub import SUBSCRIBER_QUEUE_SIZE
-
 # Signing with a key everyone can read protects nothing, so it is only tolerated where no
 # real user can be harmed; production refuses to start without its own key.
 DEVELOPMENT_SECRET_KEY = "livechat-development-key-not-secret"  # noqa: S105
 METRICS_TOKEN_MIN_LENGTH = 32
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# Broadcasts a page may fall behind: enough for a burst of activity while a healthy
+# browser is busy for a moment; a client that falls further behind is cheaper to
+# resynchronise than to wait for.
+SUBSCRIBER_QUEUE_SIZE = 256
 
 
 class Environment(StrEnum):

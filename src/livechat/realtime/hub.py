@@ -21,14 +21,11 @@ from livechat.realtime import events
 from livechat.realtime.backends.base import BackendUnreachable, HubBackend
 from livechat.realtime.events import Event
 from livechat.realtime.reconnect import until_connected
+from livechat.settings import SUBSCRIBER_QUEUE_SIZE
 
 log = logging.getLogger(__name__)
 
 Topic = str
-
-# Enough for a burst of activity while a healthy browser is busy for a moment; a client
-# that falls further behind is cheaper to resynchronise than to wait for.
-SUBSCRIBER_QUEUE_SIZE = 256
 
 
 def room_topic(room_id: int) -> Topic:
