@@ -47,6 +47,7 @@ _NOT_IN_WORDS = re.compile(r"[\W_]+", re.UNICODE)
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     message_id: int
+    room_id: int
     room_slug: str
     room_name: str
     author_name: str
@@ -117,6 +118,7 @@ def highlight(marked: str) -> Markup:
 # since SQLite skips the offset's rows before it computes a row's columns.
 _COLUMNS = {
     "message_id": Integer,
+    "room_id": Integer,
     "room_slug": String,
     "room_name": String,
     "author_name": String,
@@ -126,7 +128,7 @@ _COLUMNS = {
 }
 _SQLITE = text(
     f"""
-SELECT m.id AS message_id, r.slug AS room_slug, r.name AS room_name,
+SELECT m.id AS message_id, r.id AS room_id, r.slug AS room_slug, r.name AS room_name,
        u.display_name AS author_name, u.id AS author_id, m.inserted_at AS inserted_at,
        snippet(messages_fts, 0, '{_OPEN}', '{_CLOSE}', '…', {SNIPPET_TOKENS}) AS snippet
 FROM messages_fts
@@ -150,7 +152,7 @@ LIMIT :limit OFFSET :offset
 # where that is only punctuation, and an ellipsis where it holds words, as FTS5 does.
 _POSTGRESQL = text(
     f"""
-SELECT page.id AS message_id, r.slug AS room_slug, r.name AS room_name,
+SELECT page.id AS message_id, r.id AS room_id, r.slug AS room_slug, r.name AS room_name,
        u.display_name AS author_name, u.id AS author_id, page.inserted_at AS inserted_at,
        replace(replace(
            CASE WHEN shown.lead ~ '[[:alnum:]]' THEN '…' ELSE shown.lead END
@@ -226,6 +228,6 @@ async def search_messages(
     async with db.read_alone() as driver:
         rows = await _NEWEST_FIRST.rows(driver, values)
     return [
-        SearchResult(message_id, slug, name, author, author_id, inserted_at, highlight(snippet))
-        for message_id, slug, name, author, author_id, inserted_at, snippet in rows
+        SearchResult(message_id, room_id, slug, name, author, author_id, at, highlight(snippet))
+        for message_id, room_id, slug, name, author, author_id, at, snippet in rows
     ]
