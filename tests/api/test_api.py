@@ -390,3 +390,18 @@ async def test_the_schema_and_its_documentation_page_are_served(server: LiveServ
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert docs.status_code == 200
     assert "/api/v1/openapi.json" in docs.text
+
+
+async def test_reactions_read_as_the_page_shows_them_in_the_sets_order_with_who_gave_them(
+    db: Database, api: Call, alice: User, bob: User, general: Room
+) -> None:
+    posted = (await messages.create_message(db, alice, general.id, "Shipped!")).message
+    for person, emoji in ((bob, "🎉"), (alice, "👍"), (alice, "🎉")):
+        await messages.toggle_reaction(db, person, posted.id, emoji, room_id=general.id)
+
+    [shown] = (await (await api(alice)).get(f"/rooms/{general.id}/messages")).json()["messages"]
+
+    assert [(r["emoji"], [p["id"] for p in r["people"]]) for r in shown["reactions"]] == [
+        ("👍", [alice.id]),
+        ("🎉", [bob.id, alice.id]),
+    ]

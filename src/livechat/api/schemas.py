@@ -14,11 +14,11 @@ from livechat.accounts.tokens import Grant
 from livechat.chat.attachments import display_name
 from livechat.chat.messages import MESSAGE_MAX_LENGTH
 from livechat.chat.models import (
-    REACTIONS,
     ROOM_DESCRIPTION_MAX_LENGTH,
     ROOM_NAME_MAX_LENGTH,
     Attachment,
     Message,
+    by_emoji,
 )
 from livechat.chat.rooms import RoomListing
 from livechat.inputs import MAX_ID
@@ -174,11 +174,10 @@ def _quote(message: Message) -> Quote | None:
 
 
 def _reactions(message: Message) -> list[ReactionOut]:
-    by_emoji: dict[str, list[Person]] = {}
-    for reaction in message.reactions:
-        by_emoji.setdefault(reaction.emoji, []).append(Person.of(reaction.person))
     return [
-        ReactionOut(emoji=emoji, people=by_emoji[emoji]) for emoji in REACTIONS if emoji in by_emoji
+        ReactionOut(emoji=emoji, people=[Person.of(person) for person in people])
+        for emoji, people in by_emoji(message.reactions)
+        if people
     ]
 
 

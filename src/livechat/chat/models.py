@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
@@ -189,6 +190,16 @@ class Reaction(Base):
     emoji: Mapped[str] = mapped_column(String(16))
 
     person: Mapped[User] = relationship(lazy="raise")
+
+
+def by_emoji(reactions: Iterable[Reaction]) -> list[tuple[str, list[User]]]:
+    """Each reaction on offer, in the set's order, with who gave it, in the order they did
+    (no one, for one not given): how a message's reactions are shown, on a page or to a
+    program."""
+    people: dict[str, list[User]] = {emoji: [] for emoji in REACTIONS}
+    for reaction in reactions:
+        people[reaction.emoji].append(reaction.person)
+    return list(people.items())
 
 
 class Kind(StrEnum):

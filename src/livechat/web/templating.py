@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 from livechat.accounts.models import User
 from livechat.chat import attachments, notifications
 from livechat.chat.messages import MAX_COUNTED, Stamp
-from livechat.chat.models import REACTIONS, Message, Reaction
+from livechat.chat.models import Message, Reaction, by_emoji
 from livechat.resources import STATIC, TEMPLATES
 from livechat.settings import Settings
 from livechat.web import notices, timeline
@@ -132,10 +132,7 @@ def _mark_new(html: str, messages: list[Message], reader_id: int, read_to: int) 
 def _by_emoji(reactions: Iterable[Reaction]) -> list[tuple[int, str, list[User]]]:
     """Each reaction on offer, by its place in the set, with who gave it, in the order they
     did: what a message shows, and its picker offers."""
-    people: dict[str, list[User]] = {emoji: [] for emoji in REACTIONS}
-    for reaction in reactions:
-        people[reaction.emoji].append(reaction.person)
-    return [(index, emoji, people[emoji]) for index, emoji in enumerate(REACTIONS)]
+    return [(index, emoji, people) for index, (emoji, people) in enumerate(by_emoji(reactions))]
 
 
 def _counted(number: int) -> str:
