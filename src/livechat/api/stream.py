@@ -33,6 +33,7 @@ from livechat.api.auth import Caller
 from livechat.api.schemas import MessageOut
 from livechat.chat import messages, rooms
 from livechat.chat.messages import Cursor
+from livechat.chat.models import Message
 from livechat.db import Database
 from livechat.errors import BadRequest, RateLimited
 from livechat.inputs import MAX_ID
@@ -87,7 +88,7 @@ def as_json(broadcast: Broadcast) -> tuple[str, str] | None:
     if kept is not None and kept[0] is broadcast:
         return kept[1]
     made = _made(broadcast)
-    shown = None if made is None else (made[0], json.dumps(made[1], separators=(",", ":")))
+    shown = None if made is None else (made[0], _json(made[1]))
     _kept[id(broadcast)] = (broadcast, shown)
     if len(_kept) > _KEPT:
         _kept.popitem(last=False)
@@ -97,10 +98,9 @@ def as_json(broadcast: Broadcast) -> tuple[str, str] | None:
 def _made(broadcast: Broadcast) -> tuple[str, dict[str, Any]] | None:
     match broadcast.event:
         case MessageCreated(message):
-            return "message.created", {"message": MessageOut.of(message).model_dump(mode="json")}
+            return _message("message.created", message)
         case MessageChanged(message):
-            kind = "message.deleted" if message.is_deleted else "message.updated"
-            return kind, {"message": MessageOut.of(message).model_dump(mode="json")}
+            return _message("message.updated", message)
         case RoomChanged(room):
             shown = {"id": room.id, "slug": room.slug, "name": room.name}
             return "room.changed", {"room": {**shown, "description": room.description}}
@@ -117,6 +117,17 @@ def _made(broadcast: Broadcast) -> tuple[str, dict[str, Any]] | None:
             }
         case _:
             return None
+
+
+def _message(kind: str, message: Message) -> tuple[str, dict[str, Any]]:
+    """A message event of ``kind``, or a deletion, whatever else the change was."""
+    return "message.deleted" if message.is_deleted else kind, {
+        "message": MessageOut.of(message).model_dump(mode="json")
+    }
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"))
 
 
 def _person(person: Person) -> dict[str, Any]:
@@ -224,7 +235,7 @@ class _Stream:
                 self._at[room] = since
                 async for frame in self._replay(room):
                     yield frame
-            yield _frame("ready", json.dumps({"rooms": sorted(self._at)}), self._position())
+            yield _frame("ready", _json({"rooms": sorted(self._at)}), self._position())
             while True:
                 try:
                     await asyncio.wait_for(ready.wait(), HEARTBEAT_S)
@@ -277,18 +288,13 @@ class _Stream:
         if not changes.complete:
             self._at[room] = changes.cursor
             data = {"room_id": room, "reason": "More changed than can be replayed."}
-            yield _frame("resync", json.dumps(data), self._position())
+            yield _frame("resync", _json(data), self._position())
             return
         for message in changes.messages:
-            if message.is_deleted:
-                kind = "message.deleted"
-            elif message.id > at.last_id:
-                kind = "message.created"
-            else:
-                kind = "message.updated"
+            new = message.id > at.last_id
+            kind, data = _message("message.created" if new else "message.updated", message)
             self._at[room] = Cursor(message.seq, max(self._at[room].last_id, message.id))
-            data = {"message": MessageOut.of(message).model_dump(mode="json")}
-            yield _frame(kind, json.dumps(data, separators=(",", ":")), self._position())
+            yield _frame(kind, _json(data), self._position())
         self._at[room] = Cursor(changes.cursor.seq, max(self._at[room].last_id, at.last_id))
 
 
