@@ -9,19 +9,24 @@ BIN := $(VENV)/bin
 run: $(VENV)/.installed
 	$(BIN)/livechat serve
 
-# Tests run on every core; the browser tests and the one that times deliveries share a
-# worker (see tests/conftest.py). The suite runs on SQLite, then again on PostgreSQL:
+# Tests run on every core, the browser tests on one worker (see tests/conftest.py); the
+# chaos test, which times deliveries, then runs alone, as a test working on the other core
+# would be measured as its latency. The suite runs on SQLite, then again on PostgreSQL:
 # without one answering, that second run skips every test and says why (CI fails).
+PARALLEL := --numprocesses auto --dist loadgroup
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest --numprocesses auto --dist loadgroup --cov --cov-report=term
-	LIVECHAT_TEST_DATABASE=postgresql $(BIN)/pytest --numprocesses auto --dist loadgroup
+	$(BIN)/pytest -m "not latency" $(PARALLEL) --cov --cov-report=term
+	$(BIN)/pytest -m latency
+	LIVECHAT_TEST_DATABASE=postgresql $(BIN)/pytest -m "not latency" $(PARALLEL)
+	LIVECHAT_TEST_DATABASE=postgresql $(BIN)/pytest -m latency
 
 # The tests alone, without the ones that drive Chromium: for a machine without it.
 test-no-browser: $(VENV)/.installed-dev
-	$(BIN)/pytest -m "not browser" --numprocesses auto --dist loadgroup
+	$(BIN)/pytest -m "not browser and not latency" $(PARALLEL)
+	$(BIN)/pytest -m latency
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -28,16 +28,16 @@ from tests.helpers import (
     sqlite_url,
 )
 
-# Run in parallel (``--dist loadgroup``), the browser tests and those that time deliveries
-# go to one worker, one after another: Chromium keeps two cores busy, which would be
-# measured as the server's latency in the process next to it.
-_ALONE = pytest.mark.xdist_group("browser-and-latency")
+# Run in parallel (``--dist loadgroup``), the browser tests go to one worker, one after
+# another: a Chromium keeps two cores busy, and two at once would starve the servers they
+# drive, whose every wait is bounded.
+_ONE_BROWSER_AT_A_TIME = pytest.mark.xdist_group("browser")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.get_closest_marker("browser") or item.get_closest_marker("latency"):
-            item.add_marker(_ALONE)
+        if item.get_closest_marker("browser"):
+            item.add_marker(_ONE_BROWSER_AT_A_TIME)
 
 
 @pytest.fixture(scope="session")
