@@ -130,6 +130,25 @@ async def test_leaving_the_subscription_unsubscribes(hub: Hub) -> None:
     assert hub.subscriber_count(OTHER_ROOM) == 0
 
 
+async def test_a_topic_followed_later_delivers_from_then_on_and_is_left_with_the_rest(
+    hub: Hub,
+) -> None:
+    async with hub.subscribe(ROOM) as subscription:
+        await hub.publish(OTHER_ROOM, message(1))  # not followed yet: never delivered
+        await hub.publish(ROOM, message(2))
+        assert await receive(subscription) == [message(2)]  # so the first has gone by
+
+        await subscription.follow(OTHER_ROOM, ROOM)
+        await hub.publish(OTHER_ROOM, message(3))
+        await hub.publish(ROOM, message(4))
+
+        assert await receive(subscription, count=2) == [message(3), message(4)]
+        assert hub.subscriber_count(ROOM) == 1  # following it again changed nothing
+        assert hub.subscriber_count(OTHER_ROOM) == 1
+
+    assert hub.subscriber_count(OTHER_ROOM) == 0
+
+
 async def test_a_subscription_whose_body_raises_still_unsubscribes(hub: Hub) -> None:
     counted: list[int] = []
 
@@ -261,3 +280,48 @@ async def test_an_event_that_cannot_reach_other_processes_still_reaches_this_one
 
         async with asyncio.timeout(1):
             assert await next_batch(subscription) == [message(1)]
+
+
+class _LostWhileFollowing(MemoryBackend):
+    """A backend that loses the other processes as a topic is followed, and finds them
+    again at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = False
+        self.subscribed_again = asyncio.Event()
+        self._cut = False
+
+    async def subscribe(self, topic: str) -> None:
+        if topic != OTHER_ROOM:
+            return
+        if self.refused:
+            self.subscribed_again.set()
+            return
+        self.refused = self._cut = True
+        await self.publish("wake the dispatcher", b"")
+        raise BackendUnreachable("down")
+
+    async def next_published(self) -> tuple[str, bytes]:
+        published = await super().next_published()
+        if self._cut:
+            self._cut = False
+            raise BackendUnreachable("down")
+        return published
+
+
+async def test_a_topic_followed_while_the_other_processes_are_lost_is_subscribed_once_back(
+    background: Background,
+) -> None:
+    backend = _LostWhileFollowing()
+    hub = Hub(backend)
+    background.start(hub.run())
+
+    async with hub.subscribe(ROOM) as subscription:
+        await subscription.follow(OTHER_ROOM)  # the connection lives on
+        assert backend.refused
+
+        async with asyncio.timeout(2):
+            await backend.subscribed_again.wait()
+        await hub.publish(OTHER_ROOM, message(1))
+        assert await receive(subscription) == [message(1)]

@@ -179,7 +179,7 @@ class Subscription:
 
     async def __aenter__(self) -> Subscription:
         try:
-            await self._hub._join(self)
+            await self._hub._join(self, self.topics)
         except BaseException:
             # Cut short while the backend subscribed (a page that left meanwhile).
             await self._hub._leave(self)
@@ -188,6 +188,21 @@ class Subscription:
 
     async def __aexit__(self, *_exception: object) -> None:
         await self._hub._leave(self)
+
+    async def follow(self, *topics: Topic) -> None:
+        """Add ``topics`` to this live subscription, for a connection that comes to need
+        more as it goes (a room its person joined): their events are delivered from when
+        this returns, as a new subscription's are from entering it."""
+        added = tuple(topic for topic in dict.fromkeys(topics) if topic not in self.topics)
+        # Counted as this subscription's at once, so that leaving it, even while this
+        # waits, leaves them too.
+        self.topics += added
+        try:
+            await self._hub._join(self, added)
+        except BackendUnreachable as error:
+            # The connection lives on: the hub subscribes to every topic followed anew
+            # once it is connected again, and its listeners catch up as after any outage.
+            log.warning("hub: following %s waits for the other processes (%s)", added, error)
 
     def deliver(self, item: object) -> None:
         if self.overflowed:
@@ -279,15 +294,15 @@ class Hub:
         """A subscription to ``topics``, to enter with ``async with``."""
         return Subscription(self, topics, self._queue_size, self._on_drop)
 
-    async def _join(self, subscription: Subscription) -> None:
+    async def _join(self, subscription: Subscription, topics: tuple[Topic, ...]) -> None:
         # Every joiner waits on the backend, not only a topic's first: the first one's
         # subscription may still be under way, and delivery is live only once it is done.
-        for topic in subscription.topics:
+        for topic in topics:
             self._subscribers[topic].add(subscription)
         # Joined above, a subscription made while the dispatcher (re)starts is subscribed
         # by it; one made while it runs is subscribed here.
         await self._connected.wait()
-        for topic in subscription.topics:
+        for topic in topics:
             await self._backend.subscribe(topic)
 
     async def _leave(self, subscription: Subscription) -> None:
