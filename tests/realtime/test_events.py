@@ -12,7 +12,13 @@ from livechat.chat import attachments, messages, rooms
 from livechat.chat.models import Message, Room
 from livechat.db import Database
 from livechat.realtime import broadcasts
-from livechat.realtime.events import MessageChanged, MessageCreated, PresenceChanged, RoomChanged
+from livechat.realtime.events import (
+    MessageChanged,
+    MessageCreated,
+    PresenceChanged,
+    RoomChanged,
+    RoomJoined,
+)
 from livechat.realtime.hub import Broadcast
 from livechat.realtime.presence import Person, PresenceChange
 from livechat.web.fragments import MessageFragments
@@ -85,6 +91,16 @@ async def test_a_renamed_room_arrives_with_its_new_name_and_address(
     assert (arrived.room.id, arrived.room.name, arrived.room.slug) == (
         general.id, "Town square", "town-square",
     )  # fmt: skip
+
+
+def test_a_room_joined_arrives_with_the_room_its_listeners_follow(general: Room) -> None:
+    sent = broadcasts.room_joined(general)
+
+    arrived = across(sent)
+
+    assert isinstance(arrived.event, RoomJoined)
+    assert arrived.room_id == general.id
+    assert (arrived.event.room.id, arrived.event.room.name) == (general.id, general.name)
 
 
 def test_presence_is_worked_out_by_each_process_and_never_sent_between_them() -> None:

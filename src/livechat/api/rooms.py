@@ -72,6 +72,7 @@ async def join_room(db: DB, realtime: RealtimeDep, grant: Writer, room_id: PathI
     await rooms.join_room(db, grant.user, room_id)
     listing = await _listing(db, grant, room_id)
     await announce.members_changed(db, realtime, listing.room)
+    await announce.joined(realtime, listing.room, grant.user.id)
     return RoomOut.of(listing)
 
 

@@ -13,9 +13,16 @@ from livechat.realtime.tree import Realtime
 
 async def room_created(realtime: Realtime, room: Room, creator_id: int) -> None:
     """Open room lists show the new room: everyone's for a public room, and only its
-    creator's other lists for a private one."""
+    creator's other lists for a private one. Its creator is its first member."""
     topic = user_topic(creator_id) if room.is_private else LOBBY_TOPIC
     await realtime.hub.publish(topic, broadcasts.room_listed(room))
+    await joined(realtime, room, creator_id)
+
+
+async def joined(realtime: Realtime, room: Room, user_id: int) -> None:
+    """``user_id`` is a member of ``room`` now: their open streams follow it, and their
+    open room lists count what is posted in it."""
+    await realtime.hub.publish(user_topic(user_id), broadcasts.room_joined(room))
 
 
 async def members_changed(db: Database, realtime: Realtime, room: Room) -> None:

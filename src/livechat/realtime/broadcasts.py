@@ -25,6 +25,7 @@ from livechat.realtime.events import (
     PresenceChanged,
     RoomChanged,
     RoomClosed,
+    RoomJoined,
     RoomListed,
     RoomReached,
     RoomRestarting,
@@ -112,6 +113,11 @@ def room_listed(room: Room) -> Broadcast:
     """For open room lists: a new public room for everyone's, a private one only for its
     members'."""
     return Broadcast(RoomListed(room))
+
+
+def room_joined(room: Room) -> Broadcast:
+    """For what follows one person's rooms: one more."""
+    return Broadcast(RoomJoined(room), room_id=room.id)
 
 
 def direct_listed(room: Room, partner: User) -> Broadcast:

@@ -97,6 +97,16 @@ class RoomListed:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomJoined:
+    """A person became a member of a room: they joined it, made it, were let in, or were
+    sent a direct message. For what follows their rooms as they change: their streams
+    and the unread counts of their room lists."""
+
+    kind: ClassVar[str] = "room.joined"
+    room: Room
+
+
+@dataclass(frozen=True, slots=True)
 class DirectListed:
     """A direct conversation to add to the room lists of one of its people, named for the
     other, ``partner``."""
@@ -186,6 +196,7 @@ Event = (
     | RoomClosed
     | RoomRestarting
     | RoomListed
+    | RoomJoined
     | DirectListed
     | MembersCounted
     | RoomUnlisted
@@ -208,7 +219,7 @@ def encode(event: Event) -> dict[str, Any]:
             return {"kind": event.kind, "message": _message_json(message)}
         case RoomChanged(room, renamed):
             return {"kind": event.kind, "room": _room_json(room), "renamed": renamed}
-        case RoomListed(room) | RoomUnlisted(room):
+        case RoomListed(room) | RoomJoined(room) | RoomUnlisted(room):
             return {"kind": event.kind, "room": _room_json(room)}
         case DirectListed(room, partner):
             return {"kind": event.kind, "room": _room_json(room), "partner": _person_json(partner)}
@@ -247,6 +258,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Event]] = {
     MessageChanged.kind: lambda data: MessageChanged(_message(data["message"])),
     RoomChanged.kind: lambda data: RoomChanged(_room(data["room"]), data["renamed"]),
     RoomListed.kind: lambda data: RoomListed(_room(data["room"])),
+    RoomJoined.kind: lambda data: RoomJoined(_room(data["room"])),
     RoomUnlisted.kind: lambda data: RoomUnlisted(_room(data["room"])),
     DirectListed.kind: lambda data: DirectListed(_room(data["room"]), _person(data["partner"])),
     MembersCounted.kind: lambda data: MembersCounted(_room(data["room"]), data["member_count"]),

@@ -52,7 +52,8 @@ LOBBY_TOPIC: Topic = "rooms:lobby"
 
 
 def user_topic(user_id: int) -> Topic:
-    """Events for the room lists of one person: rooms they were let into or lost."""
+    """Events for the room lists and streams of one person: rooms they were let into,
+    joined or lost."""
     return f"user:{user_id}"
 
 

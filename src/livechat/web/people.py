@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from livechat.chat import people, rooms
-from livechat.realtime import broadcasts
+from livechat.realtime import announce, broadcasts
 from livechat.realtime.hub import user_topic
 from livechat.web.deps import DB, CurrentUser, PathId, RealtimeDep
 from livechat.web.templating import render
@@ -30,4 +30,5 @@ async def message(db: DB, realtime: RealtimeDep, user: CurrentUser, person_id: P
         for reader, other in ((user, person), (person, user)):
             created = broadcasts.direct_listed(room, other)
             await realtime.hub.publish(user_topic(reader.id), created)
+            await announce.joined(realtime, room, reader.id)
     return RedirectResponse(f"/rooms/{room.slug}", status_code=303)

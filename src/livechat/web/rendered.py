@@ -30,6 +30,7 @@ from livechat.realtime.events import (
     PresenceChanged,
     RoomChanged,
     RoomClosed,
+    RoomJoined,
     RoomListed,
     RoomReached,
     RoomRestarting,
@@ -76,7 +77,7 @@ def html(event: Event) -> str:
             # A tombstone needs no fragment: the page removes the message.
             changed = None if message.is_deleted else message_fragments.html(message, oob=True)
             return render("broadcasts/message_changed.html", html=changed, message=message)
-        case MessagePosted() | RoomReached() | Notified():
+        case MessagePosted() | RoomReached() | RoomJoined() | Notified():
             return ""  # counted, or acted on, by the socket or the webhooks; nothing to show
         case PresenceChanged(change):
             return render("broadcasts/presence.html", change=change)

@@ -197,7 +197,9 @@ async def history(
 @router.post("/{slug}/join")
 async def join(db: DB, realtime: RealtimeDep, user: CurrentUser, slug: str) -> Response:
     await rooms.join_room(db, user, slug)
-    await announce.members_changed(db, realtime, (await rooms.get_room(db, user, slug)).room)
+    room = (await rooms.get_room(db, user, slug)).room
+    await announce.members_changed(db, realtime, room)
+    await announce.joined(realtime, room, user.id)
     return _see(f"/rooms/{slug}")
 
 
@@ -289,6 +291,7 @@ async def invite(
         # The invitee's open room lists show the room at once, private or not.
         await realtime.hub.publish(user_topic(invitee.id), broadcasts.room_listed(room))
         await announce.members_changed(db, realtime, room)
+        await announce.joined(realtime, room, invitee.id)
     notice = Notice.INVITED if invitation.added else Notice.ALREADY_A_MEMBER
     return notices.see_other(
         f"/rooms/{room.slug}", settings, notice, person=invitee.display_name, room=room.name
