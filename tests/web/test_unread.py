@@ -11,7 +11,14 @@ from livechat.chat import rooms
 from livechat.chat.models import Membership, Room
 from livechat.db import Database
 from livechat.realtime.hub import Broadcast, Topic
-from tests.live import LiveServer, get_in, room_page, session_cookie, socket_client
+from tests.live import (
+    LiveServer,
+    get_in,
+    room_page,
+    session_cookie,
+    socket_client,
+    submit_in,
+)
 
 
 def badge(room: Room, text: str = "") -> str:
@@ -42,6 +49,32 @@ async def test_room_lists_count_what_others_post_as_it_is_posted(
 
         await bob_lobby.expect(badge(general, "2<"))
         assert not any(badge(general, "3<") in frame for frame in bob_lobby.seen)
+
+
+async def test_rooms_joined_while_a_room_list_is_open_are_counted_without_a_reload(
+    server: LiveServer, db: Database, general: Room, alice: User, bob: User
+) -> None:
+    lounge = await rooms.create_room(db, alice, name="Lounge")
+    bob_session = await session_cookie(server, bob.email)
+    alice_session = await session_cookie(server, alice.email)
+    async with socket_client(server, "/lobby/ws", bob_session) as bob_lobby:
+        await bob_lobby.expect(listed(general))
+        # Alice starts a conversation with Bob; Bob joins a room in another tab.
+        started = await submit_in(server, alice_session, f"/people/{bob.id}/message", {})
+        assert started.status_code == 303
+        joined = await submit_in(server, bob_session, f"/rooms/{lounge.slug}/join", {})
+        assert joined.status_code == 303
+        direct = (await rooms.direct_room(db, alice, bob.id)).room
+
+        async with (
+            room_page(server, alice, direct) as in_direct,
+            room_page(server, alice, lounge) as in_lounge,
+        ):
+            await in_direct.say("Got a minute?")
+            await in_lounge.say("Hello, Lounge")
+
+            await bob_lobby.expect_times(badge(direct, "1<"), 1)
+            await bob_lobby.expect_times(badge(lounge, "1<"), 1)
 
 
 async def test_opening_a_room_marks_where_the_new_messages_begin_and_reads_them(

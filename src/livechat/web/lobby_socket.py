@@ -9,11 +9,14 @@ from fastapi import WebSocket
 from starlette.status import WS_1013_TRY_AGAIN_LATER
 
 from livechat.chat import notifications, rooms
+from livechat.chat.models import Room
 from livechat.db import Database
 from livechat.errors import Unavailable
+from livechat.realtime.events import RoomJoined
 from livechat.realtime.hub import (
     LOBBY_TOPIC,
     Broadcast,
+    Subscription,
     activity_topic,
     alerts_topic,
     sessions_topic,
@@ -44,7 +47,7 @@ async def serve(websocket: WebSocket, visitor: SignedIn) -> None:
         await websocket.close(WS_1013_TRY_AGAIN_LATER, busy.message)
         return
     async with realtime.hub.subscribe(*topics, *counted) as subscription:
-        lobby = _Lobby(websocket, visitor, db, realtime)
+        lobby = _Lobby(websocket, visitor, db, realtime, subscription)
         # Subscribed first: a change from now on follows the counts, which it corrects.
         if caught_up := await lobby.catch_up():
             subscription.deliver(Broadcast(html=caught_up))
@@ -53,17 +56,23 @@ async def serve(websocket: WebSocket, visitor: SignedIn) -> None:
 
 class _Lobby(PageOutbox):
     """A room list's outbox. It counts the unread messages of its reader's rooms, as
-    they are posted, from the counts it read as it connected."""
+    they are posted, from the counts it read as it connected, or as its reader joined."""
 
-    __slots__ = ("_badged", "_db", "_realtime", "_unread", "_user_id")
+    __slots__ = ("_badged", "_db", "_realtime", "_subscription", "_unread", "_user_id")
 
     def __init__(
-        self, websocket: WebSocket, visitor: SignedIn, db: Database, realtime: Realtime
+        self,
+        websocket: WebSocket,
+        visitor: SignedIn,
+        db: Database,
+        realtime: Realtime,
+        subscription: Subscription,
     ) -> None:
         super().__init__(websocket, visitor, TITLE)
         self._user_id = visitor.user_id
         self._db = db
         self._realtime = realtime
+        self._subscription = subscription
         self._badged: set[int] = set()  # the rooms whose mention badges show a count
         self._unread: dict[int, notifications.Unread] = {}
 
@@ -72,6 +81,8 @@ class _Lobby(PageOutbox):
             return self._posted(event)
         if event.alerts is not None:
             return await self._alerted(event)
+        if isinstance(event.event, RoomJoined):
+            return await self._joined(event.event.room)
         return [event]
 
     async def catch_up(self) -> str:
@@ -104,6 +115,20 @@ class _Lobby(PageOutbox):
         count = min(known.count + 1, notifications.UNREAD_COUNTED)
         self._unread[event.room_id] = notifications.Unread(count, event.message_id)
         return [rendered.room_unread({event.room_id: count})]
+
+    async def _joined(self, room: Room) -> list[str | Broadcast]:
+        """Count what is posted in a room its reader has just joined, in this tab or
+        another: a direct conversation someone started with them, say."""
+        await self._subscription.follow(activity_topic(room.id))
+        try:
+            # Counted once following it, as on connecting: a message posted in between
+            # is counted here, and its activity, when it comes, is known.
+            self._unread = await notifications.unread_of(self._db, self._user_id)
+        except Exception:
+            log.warning("counting the unread of user %s failed", self._user_id, exc_info=True)
+            return []
+        unread = self._unread.get(room.id)
+        return [] if unread is None else [rendered.room_unread({room.id: unread.count})]
 
     async def _alerted(self, event: Broadcast) -> list[str | Broadcast]:
         """The count and title every page shows, and the rooms' badges, counted anew, as
