@@ -24,7 +24,7 @@ from livechat.settings import Settings
 from livechat.web.sockets import OpenSockets
 from tests.api.conftest import Call
 from tests.helpers import eventually
-from tests.live import FRAME_TIMEOUT_S, LiveServer, serving
+from tests.live import FRAME_TIMEOUT_S, LiveServer, serving, submit_as
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,12 @@ async def listening(
         while (event := await listener.next()).kind != "ready":
             listener.caught_up.append(event)
         yield listener
+
+
+@pytest.fixture
+async def lounge(db: Database, alice: User) -> Room:
+    """A public room of Alice's that Bob has not joined."""
+    return await rooms.create_room(db, alice, name="Lounge")
 
 
 async def post(client: httpx.AsyncClient, room: Room, body: str) -> dict[str, Any]:
@@ -181,6 +187,42 @@ async def test_a_stream_follows_only_the_rooms_the_token_reaches_and_its_owner_i
         heard = await bob_listens.next()
 
     assert heard.data["message"]["body"] == "here"
+
+
+async def test_a_room_joined_while_streaming_is_followed_from_then_on_and_when_resumed(
+    api: Call, alice: User, bob: User, lounge: Room
+) -> None:
+    alices, bobs = await api(alice), await api(bob)
+    async with listening(bobs) as bob_listens:
+        before = await post(alices, lounge, "before bob came")
+        assert (await bobs.post(f"/rooms/{lounge.id}/join")).status_code == 200
+        joined = await bob_listens.next()
+        await post(alices, lounge, "welcome, bob")
+        heard = await bob_listens.next()
+    missed = await post(alices, lounge, "while bob was away")
+    assert heard.id is not None
+    async with listening(bobs, last_event_id=heard.id) as resumed:
+        pass
+
+    assert joined.kind == "room.joined"
+    assert joined.data["room"]["name"] == "Lounge"
+    assert joined.id is not None
+    assert f"{lounge.id}:{before['seq']}:{before['id']}" in joined.id.split(",")  # stands there
+    assert (heard.kind, heard.data["message"]["body"]) == ("message.created", "welcome, bob")
+    assert [event.data["message"]["id"] for event in resumed.caught_up] == [missed["id"]]
+
+
+async def test_a_room_its_owner_joins_is_not_followed_by_a_token_kept_to_other_rooms(
+    server: LiveServer, api: Call, alice: User, bob: User, general: Room, lounge: Room
+) -> None:
+    alices, kept = await api(alice), await api(bob, Scope.READ, room_ids=[general.id])
+    async with listening(kept) as bob_listens:
+        assert await submit_as(server, bob.email, f"/rooms/{lounge.slug}/join", {}) == 303
+        await post(alices, lounge, "not for this token")
+        await post(alices, general, "for this one")
+        heard = await bob_listens.next()
+
+    assert heard.data["message"]["body"] == "for this one"
 
 
 async def test_leaving_a_room_closes_it_on_the_stream(

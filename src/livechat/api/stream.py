@@ -6,7 +6,9 @@ it (``3:17:120,5:42:300``: room 3 at event 17, its newest message 120, …). A c
 reconnects with that id as ``Last-Event-ID``, as ``EventSource`` does by itself, is sent
 what it missed from the store, in order, then the live events: nothing lost, nothing
 twice. A room that changed too much meanwhile for its changes to be replayed one by one
-is answered with a ``resync`` event: fetch its history again. Presence and typing are
+is answered with a ``resync`` event: fetch its history again. A room the caller joins
+while the stream is open is followed from then on, after a ``room.joined`` event that
+names it and where it stands. Presence and typing are
 news of the moment and carry no id; a comment line every few seconds keeps proxies from
 closing a quiet stream.
 
@@ -33,7 +35,7 @@ from livechat.api.auth import Caller
 from livechat.api.schemas import MessageOut
 from livechat.chat import messages, rooms
 from livechat.chat.messages import Cursor
-from livechat.chat.models import Message
+from livechat.chat.models import Message, Room
 from livechat.db import Database
 from livechat.errors import BadRequest, RateLimited
 from livechat.inputs import MAX_ID
@@ -43,9 +45,18 @@ from livechat.realtime.events import (
     PresenceChanged,
     RoomChanged,
     RoomClosed,
+    RoomJoined,
     RoomReached,
 )
-from livechat.realtime.hub import Broadcast, membership_topic, presence_topic, room_topic
+from livechat.realtime.hub import (
+    Broadcast,
+    Subscription,
+    Topic,
+    membership_topic,
+    presence_topic,
+    room_topic,
+    user_topic,
+)
 from livechat.realtime.presence import Person
 from livechat.realtime.tree import Realtime
 from livechat.web.sockets import OpenSockets
@@ -102,8 +113,7 @@ def _made(broadcast: Broadcast) -> tuple[str, dict[str, Any]] | None:
         case MessageChanged(message):
             return _message("message.updated", message)
         case RoomChanged(room):
-            shown = {"id": room.id, "slug": room.slug, "name": room.name}
-            return "room.changed", {"room": {**shown, "description": room.description}}
+            return "room.changed", {"room": _room(room)}
         case RoomClosed(room_id, reason):
             return "room.closed", {"room_id": room_id, "reason": reason}
         case PresenceChanged(change):
@@ -128,6 +138,10 @@ def _message(kind: str, message: Message) -> tuple[str, dict[str, Any]]:
 
 def _json(data: dict[str, Any]) -> str:
     return json.dumps(data, separators=(",", ":"))
+
+
+def _room(room: Room) -> dict[str, Any]:
+    return {"id": room.id, "slug": room.slug, "name": room.name, "description": room.description}
 
 
 def _person(person: Person) -> dict[str, Any]:
@@ -159,7 +173,8 @@ async def events(
     them named by ``room_id``), from now, or from where ``Last-Event-ID`` left off:
     ``message.created``, ``message.updated``, ``message.deleted``, ``room.changed``,
     ``room.closed`` and ``presence``; ``ready`` once caught up; ``resync`` for a room
-    whose history must be fetched again."""
+    whose history must be fetched again; ``room.joined`` for a room you join meanwhile,
+    followed from then on."""
     db: Database = request.app.state.db
     realtime: Realtime = request.app.state.realtime
     known = decode_position(last_event_id) if last_event_id else {}
@@ -171,7 +186,7 @@ async def events(
     sockets: OpenSockets = request.app.state.sockets
     if not sockets.open(grant.user.id):
         raise RateLimited("You have too many pages and streams open; close one first.", 5_000)
-    stream = _Stream(db, realtime, grant, followed, known)
+    stream = _Stream(db, realtime, grant, followed, known, wanted)
     return _Counted(stream.run(), lambda: sockets.close(grant.user.id))
 
 
@@ -206,23 +221,21 @@ class _Stream:
         grant: Grant,
         room_ids: list[int],
         known: dict[int, Cursor],
+        wanted: set[int] | None,
     ) -> None:
         self._db = db
         self._realtime = realtime
         self._grant = grant
         self._room_ids = room_ids
         self._known = known
+        self._wanted = wanted
         self._at: dict[int, Cursor] = {}
 
     async def run(self) -> AsyncIterator[str]:
         user_id = self._grant.user.id
-        topics = [
-            topic
-            for room in self._room_ids
-            for topic in (room_topic(room), presence_topic(room), membership_topic(room, user_id))
-        ]
+        topics = [topic for room in self._room_ids for topic in self._topics(room)]
         ready = asyncio.Event()
-        async with self._realtime.hub.subscribe(*topics) as subscription:
+        async with self._realtime.hub.subscribe(user_topic(user_id), *topics) as subscription:
             subscription.on_ready = ready.set
             subscription.on_overflow = ready.set
             # Subscribed first: what happens from now on follows what the store says.
@@ -249,12 +262,39 @@ class _Stream:
                 if batch is None:
                     return  # too far behind: the client reconnects and catches up
                 for item in batch:
-                    if isinstance(item, Broadcast):
+                    if not isinstance(item, Broadcast):
+                        continue
+                    if isinstance(item.event, RoomJoined):
+                        async for frame in self._joined(item.event.room, subscription):
+                            yield frame
+                    else:
                         async for frame in self._sent(item):
                             yield frame
 
+    def _topics(self, room: int) -> tuple[Topic, ...]:
+        user_id = self._grant.user.id
+        return room_topic(room), presence_topic(room), membership_topic(room, user_id)
+
     def _position(self) -> str:
         return encode_position(self._at)
+
+    async def _joined(self, room: Room, subscription: Subscription) -> AsyncIterator[str]:
+        """Follow ``room``, which the caller has just joined, if the stream would have
+        followed it from the start."""
+        if room.id in self._at or not self._grant.reaches(room.id):
+            return
+        if self._wanted is not None and room.id not in self._wanted:
+            return
+        if len(self._at) >= MAX_STREAM_ROOMS:
+            return
+        await subscription.follow(*self._topics(room.id))
+        # Followed first, as at the start: what happens from now on follows where the
+        # store says the room stands (nowhere, if the caller has left it meanwhile).
+        now = await messages.cursors(self._db, self._grant.user.id, [room.id])
+        if room.id not in now:
+            return
+        self._at[room.id] = now[room.id]
+        yield _frame("room.joined", _json({"room": _room(room)}), self._position())
 
     async def _sent(self, broadcast: Broadcast) -> AsyncIterator[str]:
         room = _room_of(broadcast)
