@@ -42,6 +42,7 @@ class Listener:
         self._lines = response.aiter_lines()
         self.comments = 0
         self.caught_up: list[Event] = []  # what came before "ready": what was missed
+        self.ready: Event | None = None
 
     async def next(self) -> Event:
         kind, event_id, data = "message", None, ""
@@ -76,6 +77,7 @@ async def listening(
         listener = Listener(response)
         while (event := await listener.next()).kind != "ready":
             listener.caught_up.append(event)
+        listener.ready = event
         yield listener
 
 
@@ -210,6 +212,29 @@ async def test_a_room_joined_while_streaming_is_followed_from_then_on_and_when_r
     assert f"{lounge.id}:{before['seq']}:{before['id']}" in joined.id.split(",")  # stands there
     assert (heard.kind, heard.data["message"]["body"]) == ("message.created", "welcome, bob")
     assert [event.data["message"]["id"] for event in resumed.caught_up] == [missed["id"]]
+
+
+async def test_a_resumed_stream_is_told_of_the_rooms_joined_and_left_while_it_was_away(
+    api: Call, alice: User, bob: User, general: Room, lounge: Room
+) -> None:
+    alices, bobs = await api(alice), await api(bob)
+    async with listening(bobs) as first:
+        pass
+    assert first.ready is not None
+    assert first.ready.id is not None
+    assert (await bobs.post(f"/rooms/{general.id}/leave")).status_code == 204
+    assert (await bobs.post(f"/rooms/{lounge.id}/join")).status_code == 200
+
+    async with listening(bobs, last_event_id=first.ready.id) as resumed:
+        await post(alices, lounge, "welcome, bob")
+        heard = await resumed.next()
+
+    closed, joined = resumed.caught_up
+    assert (closed.kind, closed.data["room_id"]) == ("room.closed", general.id)
+    assert (joined.kind, joined.data["room"]["id"]) == ("room.joined", lounge.id)
+    assert resumed.ready is not None
+    assert resumed.ready.data == {"rooms": [lounge.id]}
+    assert heard.data["message"]["body"] == "welcome, bob"
 
 
 async def test_a_room_its_owner_joins_is_not_followed_by_a_token_kept_to_other_rooms(

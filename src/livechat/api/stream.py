@@ -7,10 +7,11 @@ reconnects with that id as ``Last-Event-ID``, as ``EventSource`` does by itself,
 what it missed from the store, in order, then the live events: nothing lost, nothing
 twice. A room that changed too much meanwhile for its changes to be replayed one by one
 is answered with a ``resync`` event: fetch its history again. A room the caller joins
-while the stream is open is followed from then on, after a ``room.joined`` event that
-names it and where it stands. Presence and typing are
-news of the moment and carry no id; a comment line every few seconds keeps proxies from
-closing a quiet stream.
+is followed from a ``room.joined`` event that names it and where it stands, sent as the
+caller joins it or, if the stream was away, as it resumes; on a resume, a room no longer
+followed gets the ``room.closed`` the stream missed. Presence and typing are news of the
+moment and carry no id; a comment line every few seconds keeps proxies from closing a
+quiet stream.
 
 Each event is made JSON once in this process, for every stream that hears it.
 """
@@ -69,6 +70,9 @@ HEARTBEAT_S = 15.0
 # Rooms one stream follows at most: its id names where each stands.
 MAX_STREAM_ROOMS = 200
 _POSITION = re.compile(r"(\d{1,19}):(\d{1,19}):(\d{1,19})")
+_NO_LONGER_FOLLOWED = (
+    "This stream no longer follows this room: you left it or were removed, or it was deleted."
+)
 
 
 def encode_position(cursors: dict[int, Cursor]) -> str:
@@ -173,8 +177,9 @@ async def events(
     them named by ``room_id``), from now, or from where ``Last-Event-ID`` left off:
     ``message.created``, ``message.updated``, ``message.deleted``, ``room.changed``,
     ``room.closed`` and ``presence``; ``ready`` once caught up; ``resync`` for a room
-    whose history must be fetched again; ``room.joined`` for a room you join meanwhile,
-    followed from then on."""
+    whose history must be fetched again; ``room.joined`` for a room you join, followed
+    from then on (on a resume, for those joined while away, and ``room.closed`` for those
+    left)."""
     db: Database = request.app.state.db
     realtime: Realtime = request.app.state.realtime
     known = decode_position(last_event_id) if last_event_id else {}
@@ -248,6 +253,9 @@ class _Stream:
                 self._at[room] = since
                 async for frame in self._replay(room):
                     yield frame
+            if self._known:
+                async for frame in self._joined_or_left_while_away():
+                    yield frame
             yield _frame("ready", _json({"rooms": sorted(self._at)}), self._position())
             while True:
                 try:
@@ -277,6 +285,17 @@ class _Stream:
 
     def _position(self) -> str:
         return encode_position(self._at)
+
+    async def _joined_or_left_while_away(self) -> AsyncIterator[str]:
+        """On a resume, the rooms the stream followed at the id it resumes from and no
+        longer does, then those the caller has joined since."""
+        for room in sorted(self._known.keys() - self._at.keys()):
+            yield _frame("room.closed", _json({"room_id": room, "reason": _NO_LONGER_FOLLOWED}))
+        new = [room for room in self._at if room not in self._known]
+        if not new:
+            return
+        for joined in await rooms.rooms_of(self._db, self._grant.user.id, new):
+            yield _frame("room.joined", _json({"room": _room(joined)}), self._position())
 
     async def _joined(self, room: Room, subscription: Subscription) -> AsyncIterator[str]:
         """Follow ``room``, which the caller has just joined, if the stream would have

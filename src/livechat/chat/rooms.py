@@ -338,6 +338,18 @@ async def room_ids_of(db: Database, user_id: int) -> list[int]:
         )
 
 
+async def rooms_of(db: Database, user_id: int, room_ids: Collection[int]) -> list[Room]:
+    """Those of ``room_ids`` that ``user_id`` belongs to, by id."""
+    async with db.read() as session:
+        found = await session.scalars(
+            select(Room)
+            .join(Membership, Membership.room_id == Room.id)
+            .where(Membership.user_id == user_id, Room.id.in_(list(room_ids)))
+            .order_by(Room.id)
+        )
+        return list(found)
+
+
 async def member_count(db: Database, room: Room) -> int:
     async with db.read() as session:
         count = await session.scalar(
