@@ -49,6 +49,18 @@ def require_text(value: str, refusal: str) -> str:
     return value
 
 
+def one_line(value: str, *, named: str, max_length: int, empty: str) -> str:
+    """``value`` as a name is kept: on one line, each run of whitespace one space. Refused
+    in words about what it names (``named``, like "Token names") unless it is storable
+    text, and not empty (``empty`` says what to give) nor longer than ``max_length``."""
+    line = " ".join(require_text(value, f"{named} must be valid text.").split())
+    if not line:
+        raise BadRequest(empty)
+    if len(line) > max_length:
+        raise BadRequest(f"{named} are at most {max_length} characters.")
+    return line
+
+
 def storable(value: str, replacement: str = "") -> str:
     """``value`` with what ``is_text`` refuses replaced."""
     return _UNSTORABLE.sub(replacement, value)

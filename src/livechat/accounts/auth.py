@@ -35,7 +35,7 @@ from livechat.accounts.handles import clean_handle, free_handle, handle_from_nam
 from livechat.accounts.models import DISPLAY_NAME_MAX_LENGTH, AccessToken, User
 from livechat.db import Database, DriverStatement, utcnow
 from livechat.errors import BadRequest, Conflict
-from livechat.inputs import is_text, require_text
+from livechat.inputs import is_text, one_line, require_text
 from livechat.settings import Environment, Settings
 from livechat.time_zones import zone_named
 
@@ -101,13 +101,12 @@ def _password_problem(password: str, email: str) -> str | None:
 
 
 def clean_display_name(display_name: str) -> str:
-    require_text(display_name, "Display names must be valid text.")
-    display_name = " ".join(display_name.split())
-    if not display_name:
-        raise BadRequest("Tell us what to call you.")
-    if len(display_name) > DISPLAY_NAME_MAX_LENGTH:
-        raise BadRequest(f"Display names are at most {DISPLAY_NAME_MAX_LENGTH} characters.")
-    return display_name
+    return one_line(
+        display_name,
+        named="Display names",
+        max_length=DISPLAY_NAME_MAX_LENGTH,
+        empty="Tell us what to call you.",
+    )
 
 
 def clean_email(email: str) -> str:

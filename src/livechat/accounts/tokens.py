@@ -41,7 +41,7 @@ from livechat.chat.access import readable_by
 from livechat.chat.models import Room
 from livechat.db import Database, DriverStatement, utcnow
 from livechat.errors import BadRequest
-from livechat.inputs import is_id, is_text
+from livechat.inputs import is_id, is_text, one_line
 
 TOKEN_PREFIX = "lc_"  # noqa: S105  (what every secret starts with, not one)
 SECRET_BYTES = 32
@@ -100,14 +100,12 @@ def scope_named(text: str) -> Scope:
 
 
 def clean_token_name(name: str) -> str:
-    if not is_text(name):
-        raise BadRequest("Token names must be valid text.")
-    name = " ".join(name.split())
-    if not name:
-        raise BadRequest("Name the token after what will use it, like “Deploy bot”.")
-    if len(name) > TOKEN_NAME_MAX_LENGTH:
-        raise BadRequest(f"Token names are at most {TOKEN_NAME_MAX_LENGTH} characters.")
-    return name
+    return one_line(
+        name,
+        named="Token names",
+        max_length=TOKEN_NAME_MAX_LENGTH,
+        empty="Name the token after what will use it, like “Deploy bot”.",
+    )
 
 
 def clean_webhook_url(url: str | None) -> str | None:

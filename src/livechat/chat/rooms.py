@@ -39,7 +39,7 @@ from livechat.chat.models import (
 )
 from livechat.db import Database
 from livechat.errors import BadRequest, Conflict, Forbidden, Moved, NotFound
-from livechat.inputs import is_id, is_text, require_text, storable
+from livechat.inputs import is_id, one_line, require_text, storable
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +109,10 @@ def slugify(name: str) -> str:
 
 
 def clean_room_fields(name: str, description: str) -> tuple[str, str]:
-    if not (is_text(name) and is_text(description)):
-        raise BadRequest("Room names and descriptions must be valid text.")
-    name = " ".join(name.split())
-    description = description.strip()
-    if not name:
-        raise BadRequest("A room needs a name.")
-    if len(name) > ROOM_NAME_MAX_LENGTH:
-        raise BadRequest(f"Room names are at most {ROOM_NAME_MAX_LENGTH} characters.")
+    name = one_line(
+        name, named="Room names", max_length=ROOM_NAME_MAX_LENGTH, empty="A room needs a name."
+    )
+    description = require_text(description, "Descriptions must be valid text.").strip()
     if len(description) > ROOM_DESCRIPTION_MAX_LENGTH:
         raise BadRequest(f"Descriptions are at most {ROOM_DESCRIPTION_MAX_LENGTH} characters.")
     return name, description
