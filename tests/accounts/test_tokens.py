@@ -36,12 +36,6 @@ async def _set_last_used(db: Database, token_id: int, when: datetime) -> None:
         )
 
 
-@pytest.fixture
-async def secret_room(db: Database, bob: User) -> Room:
-    """A private room of Bob's that Alice is not in."""
-    return await rooms.create_room(db, bob, name="Secret plans", is_private=True)
-
-
 async def test_a_new_token_authenticates_as_its_owner_with_its_scope(
     db: Database, alice: User
 ) -> None:
@@ -107,32 +101,6 @@ async def test_a_token_limited_to_rooms_reaches_only_those(
     assert grant.room_ids == frozenset({own_private.id, general.id})
     assert grant.reaches(general.id)
     assert not grant.reaches(general.id + own_private.id)
-
-
-async def test_a_public_room_its_owner_has_not_joined_may_be_named(
-    db: Database, carol: User, general: Room
-) -> None:
-    token, _ = await tokens.issue_token(
-        db, carol, name="Watcher", scope=Scope.READ, room_ids=[general.id]
-    )
-
-    assert token.room_ids == [general.id]
-
-
-@pytest.mark.parametrize("unknown_id", [987654, 0, -1, MAX_ID + 1])
-async def test_a_private_room_of_others_is_refused_in_the_words_of_a_room_that_is_not_there(
-    db: Database, alice: User, general: Room, secret_room: Room, unknown_id: int
-) -> None:
-    with pytest.raises(BadRequest) as private:
-        await tokens.issue_token(
-            db, alice, name="Spy", scope=Scope.READ, room_ids=[general.id, secret_room.id]
-        )
-    with pytest.raises(BadRequest) as unknown:
-        await tokens.issue_token(db, alice, name="Spy", scope=Scope.READ, room_ids=[unknown_id])
-
-    assert private.value.message == unknown.value.message
-    assert "Secret" not in private.value.message
-    assert await tokens.tokens_of(db, alice.id) == []
 
 
 @pytest.mark.parametrize(

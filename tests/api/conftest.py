@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 import httpx
 import pytest
 
-from livechat.accounts import tokens
 from livechat.accounts.models import User
 from livechat.accounts.tokens import Scope
+from livechat.chat import grants
 from livechat.db import Database
 from livechat.settings import Settings
 from tests.live import LiveServer, serving
@@ -32,7 +32,7 @@ async def api(db: Database, server: LiveServer) -> AsyncIterator[Call]:
     async def client(
         user: User, scope: Scope = Scope.WRITE, room_ids: Collection[int] | None = None
     ) -> httpx.AsyncClient:
-        _, secret = await tokens.issue_token(db, user, name="tests", scope=scope, room_ids=room_ids)
+        _, secret = await grants.issue_token(db, user, name="tests", scope=scope, room_ids=room_ids)
         http = httpx.AsyncClient(
             base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {secret}"}
         )

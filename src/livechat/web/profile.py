@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from livechat.accounts import tokens
 from livechat.accounts.auth import SESSION_COOKIE, session_id
 from livechat.accounts.models import TOKEN_NAME_MAX_LENGTH, User
-from livechat.chat import rooms
+from livechat.chat import grants, rooms
 from livechat.db import Database
 from livechat.errors import BadRequest
 from livechat.inputs import parse_id
@@ -210,7 +210,7 @@ async def create_token(
     have to carry it in its address, kept in the browser's history."""
     chosen = _ids(room_ids or [])
     try:
-        token, secret = await tokens.issue_token(
+        token, secret = await grants.issue_token(
             db, user, name=name, scope=tokens.scope_named(scope), room_ids=chosen or None
         )
     except BadRequest as error:
